@@ -1,0 +1,52 @@
+/* AllowedIPs: a path-compressed binary trie per address family mapping
+ * prefixes to owners (peers), longest-prefix match. Each owner keeps the
+ * list of its own nodes so "remove all of a peer" and "list a peer's
+ * prefixes" cost O(its prefixes). */
+#ifndef WGD_ALLOWEDIPS_H
+#define WGD_ALLOWEDIPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wg_aip_node;
+
+/* Embedded in whatever owns prefixes (the peer); find the peer back with
+ * container_of. Zero-initialise before first use. */
+struct wg_aip_owner {
+	struct wg_aip_node *head; /* this owner's nodes, linked through the trie nodes */
+	size_t count;
+};
+
+struct wg_allowedips {
+	struct wg_aip_node *root4;
+	struct wg_aip_node *root6;
+	size_t nodes; /* allocated trie nodes, both families */
+};
+
+/* family is AF_INET (addr 4 bytes, cidr <= 32) or AF_INET6 (16, <= 128). */
+void wg_allowedips_init(struct wg_allowedips *t);
+/* Frees every node; owners are left with empty lists. */
+void wg_allowedips_free(struct wg_allowedips *t);
+/* Inserts addr/cidr (host bits are masked off) for owner; an existing owner
+ * of exactly that prefix is replaced. 0, -EINVAL or -ENOMEM. */
+int wg_allowedips_insert(struct wg_allowedips *t, int family, const uint8_t *addr, uint8_t cidr,
+			 struct wg_aip_owner *owner);
+/* Removes addr/cidr if (and only if) owner holds exactly it. 0 or -ENOENT. */
+int wg_allowedips_remove(struct wg_allowedips *t, int family, const uint8_t *addr, uint8_t cidr,
+			 struct wg_aip_owner *owner);
+/* Removes every prefix of owner. */
+void wg_allowedips_remove_owner(struct wg_allowedips *t, struct wg_aip_owner *owner);
+/* Longest-prefix match for a destination/source; NULL if none. */
+struct wg_aip_owner *wg_allowedips_lookup(const struct wg_allowedips *t, int family,
+					  const uint8_t *addr);
+
+/* Calls fn for each prefix of owner, in insertion order. Stops and returns
+ * fn's value if it is non-zero. addr holds 4 or 16 bytes (host bits zero). */
+typedef int (*wg_aip_fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr);
+int wg_allowedips_foreach(const struct wg_aip_owner *owner, wg_aip_fn fn, void *ctx);
+
+/* Bytes of one trie node (for memory reports). */
+size_t wg_allowedips_node_size(void);
+
+#endif

@@ -1,0 +1,68 @@
+/* Lookup tables of the device: receiver index -> handshake or keypair, and
+ * static public key -> peer. Hash tables keyed by SipHash
+ * (crypto_shorthash) under a per-process random secret, so a remote party
+ * cannot aim collisions; they grow with the peer count. */
+#ifndef WGD_INDEX_H
+#define WGD_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+enum wg_index_kind {
+	WG_INDEX_HANDSHAKE = 1,
+	WG_INDEX_KEYPAIR = 2,
+};
+
+/* Embedded in a handshake or keypair; index is assigned by the table. */
+struct wg_index_entry {
+	struct wg_index_entry *next; /* hash chain (private) */
+	uint32_t index;
+	enum wg_index_kind kind;
+	void *peer; /* not owned: the peer owning the embedding object */
+};
+
+struct wg_index_table {
+	struct wg_index_entry **buckets;
+	size_t mask; /* buckets - 1, a power of two */
+	size_t count;
+	uint8_t secret[16];
+};
+
+int wg_index_table_init(struct wg_index_table *t);
+void wg_index_table_free(struct wg_index_table *t);
+/* Assigns e a fresh random index not present in the table and inserts it.
+ * 0 or -ENOMEM. */
+int wg_index_insert(struct wg_index_table *t, struct wg_index_entry *e);
+/* Puts new in place of old, with old's index (a handshake becoming a
+ * keypair keeps the index the peer already knows). */
+void wg_index_replace(struct wg_index_table *t, struct wg_index_entry *old,
+		      struct wg_index_entry *new_entry);
+/* Removes e if present (no-op otherwise). */
+void wg_index_remove(struct wg_index_table *t, struct wg_index_entry *e);
+struct wg_index_entry *wg_index_lookup(const struct wg_index_table *t, uint32_t index);
+
+/* Embedded in a peer. */
+struct wg_pubkey_entry {
+	struct wg_pubkey_entry *next;
+	uint8_t key[WG_KEY_LEN];
+};
+
+struct wg_pubkey_table {
+	struct wg_pubkey_entry **buckets;
+	size_t mask;
+	size_t count;
+	uint8_t secret[16];
+};
+
+int wg_pubkey_table_init(struct wg_pubkey_table *t);
+void wg_pubkey_table_free(struct wg_pubkey_table *t);
+/* 0, -EEXIST (same key present) or -ENOMEM. e->key must be set. */
+int wg_pubkey_insert(struct wg_pubkey_table *t, struct wg_pubkey_entry *e);
+void wg_pubkey_remove(struct wg_pubkey_table *t, struct wg_pubkey_entry *e);
+struct wg_pubkey_entry *wg_pubkey_lookup(const struct wg_pubkey_table *t,
+					 const uint8_t key[WG_KEY_LEN]);
+
+#endif

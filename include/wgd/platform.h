@@ -1,0 +1,69 @@
+/* The operating-system boundary, implemented per OS under platform/ and
+ * chosen by CMake; nothing in src/ uses an OS #ifdef. TUN packets cross this
+ * boundary as bare IP packets: platforms that add a 4-byte family header
+ * (macOS utun, FreeBSD TUNSIFHEAD) strip and add it here. */
+#ifndef WGD_PLATFORM_H
+#define WGD_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "addr.h"
+
+struct wg_tun;
+
+/* Creates (or attaches to) the TUN interface called name, MTU WG_DEFAULT_MTU,
+ * non-blocking. On return name_out (IFNAMSIZ) holds the real name.
+ * 0 or -errno. */
+int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct wg_tun **out);
+/* Wraps an already open descriptor: an inherited TUN (WG_TUN_FD) or, in
+ * tests, one end of a socketpair carrying bare IP packets (is_tun false:
+ * no ioctls, no header). Takes ownership of fd. */
+int wg_tun_from_fd(int fd, bool is_tun, const char *name, struct wg_tun **out);
+void wg_tun_close(struct wg_tun *tun);
+int wg_tun_fd(const struct wg_tun *tun);
+const char *wg_tun_name(const struct wg_tun *tun);
+/* One IP packet. >0 length, -EAGAIN when drained, other -errno on error;
+ * -ENODEV once the interface has been deleted. */
+ssize_t wg_tun_read(struct wg_tun *tun, uint8_t *buf, size_t len);
+ssize_t wg_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len);
+/* Current MTU of the interface (WG_DEFAULT_MTU for a socketpair). */
+int wg_tun_mtu(struct wg_tun *tun);
+/* True while the interface still exists (checked when the fd reports an
+ * error or hang-up, and on a slow timer by the daemon). */
+bool wg_tun_exists(const struct wg_tun *tun);
+
+/* UDP: one IPv4 and one IPv6 socket bound to the same port, receiving the
+ * local destination address of each datagram (sticky source). */
+struct wg_udp;
+
+/* port 0 picks a random free port usable by both families. Either family
+ * may be missing on a host (no IPv6): it is skipped, not an error, unless
+ * both fail. fwmark 0 = none. 0 or -errno. */
+int wg_udp_open(uint16_t port, uint32_t fwmark, struct wg_udp **out);
+void wg_udp_close(struct wg_udp *udp);
+uint16_t wg_udp_port(const struct wg_udp *udp);
+/* The descriptors to watch: fds[0] IPv4, fds[1] IPv6, -1 if absent. */
+void wg_udp_fds(const struct wg_udp *udp, int fds[2]);
+/* Applies a new fwmark to both sockets (SO_MARK on Linux). 0 or -errno;
+ * -EOPNOTSUPP for a non-zero mark where the OS has none. */
+int wg_udp_set_fwmark(struct wg_udp *udp, uint32_t fwmark);
+/* Receives one datagram from fd. from->addr is the sender; from->src/
+ * src_ifindex/has_src the local address it arrived on. >=0 length,
+ * -EAGAIN when drained, other -errno. */
+ssize_t wg_udp_recv(struct wg_udp *udp, int fd, uint8_t *buf, size_t len, struct wg_endpoint *from);
+/* Sends from to->src when has_src; if the kernel refuses that source
+ * (address gone: EADDRNOTAVAIL/EINVAL/ENETUNREACH) clears has_src and
+ * retries once with the kernel's choice. 0 or -errno. */
+int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, size_t len);
+
+/* UAPI listener: creates /var/run/wireguard (0755) and <dir>/<iface>.sock
+ * (0600), or wraps an inherited listening fd (WG_UAPI_FD). */
+int wg_uapi_listen(const char *dir, const char *ifname, int *fd_out, char *path_out,
+		   size_t path_len);
+/* Removes the socket file if it is still ours. */
+void wg_uapi_unlink(const char *path);
+
+#endif
