@@ -55,8 +55,9 @@ void wg_x25519_clamp(uint8_t sk[WG_KEY_LEN]);
  * (for benchmarks: operations per handshake). */
 uint64_t wg_x25519_op_count(void);
 
-/* TAI64N label for a Unix time in nanoseconds (big-endian seconds + 2^62,
- * big-endian nanoseconds). */
+/* TAI64N label for a Unix time in nanoseconds: big-endian (2^62 + 10 +
+ * seconds), big-endian nanoseconds (the base the kernel and wireguard-go
+ * use). No rounding here; the caller whitens the time if it wants. */
 void wg_tai64n(uint8_t out[WG_TAI64N_LEN], uint64_t unix_ns);
 
 /* Constant-time equality and all-zero test. */
