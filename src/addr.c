@@ -1,0 +1,187 @@
+/* Socket address helpers: numeric text form, comparison and the byte form
+ * used to bind cookies to a source address. */
+#include "wgd/addr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *format_v6(const struct sockaddr_in6 *in6, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip)))
+		ip[0] = '\0';
+	if (in6->sin6_scope_id)
+		snprintf(buf, len, "[%s%%%u]:%u", ip, (unsigned)in6->sin6_scope_id,
+			 (unsigned)ntohs(in6->sin6_port));
+	else
+		snprintf(buf, len, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
+	return buf;
+}
+
+char *wg_sockaddr_format(const union wg_sockaddr *addr, char *buf, size_t len)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	if (!len)
+		return buf;
+	switch (addr->sa.sa_family) {
+	case AF_INET:
+		if (!inet_ntop(AF_INET, &addr->in4.sin_addr, ip, sizeof(ip)))
+			ip[0] = '\0';
+		snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(addr->in4.sin_port));
+		return buf;
+	case AF_INET6:
+		return format_v6(&addr->in6, buf, len);
+	default:
+		snprintf(buf, len, "(none)");
+		return buf;
+	}
+}
+
+/* Decimal 0..max with no sign, no spaces, no leading '+'. */
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || *end || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_port(const char *s, in_port_t *port)
+{
+	unsigned long v;
+
+	if (parse_uint(s, 65535, &v))
+		return -EINVAL;
+	*port = htons((uint16_t)v);
+	return 0;
+}
+
+/* Zone after '%': a number or an interface name (what getnameinfo writes). */
+static int parse_scope(const char *s, uint32_t *scope)
+{
+	unsigned long v;
+
+	if (!*s)
+		return -EINVAL;
+	if (!parse_uint(s, UINT32_MAX, &v)) {
+		*scope = (uint32_t)v;
+		return 0;
+	}
+	*scope = if_nametoindex(s);
+	return *scope ? 0 : -EINVAL;
+}
+
+static int parse_v6(union wg_sockaddr *out, const char *text)
+{
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+	const char *close = strchr(text, ']');
+	char *pct;
+	size_t n;
+
+	if (!close || close[1] != ':')
+		return -EINVAL;
+	n = (size_t)(close - text - 1);
+	if (n == 0 || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, text + 1, n);
+	host[n] = '\0';
+	out->in6.sin6_family = AF_INET6;
+	pct = strchr(host, '%');
+	if (pct) {
+		*pct = '\0';
+		if (parse_scope(pct + 1, &out->in6.sin6_scope_id))
+			return -EINVAL;
+	}
+	if (inet_pton(AF_INET6, host, &out->in6.sin6_addr) != 1)
+		return -EINVAL;
+	return parse_port(close + 2, &out->in6.sin6_port);
+}
+
+static int parse_v4(union wg_sockaddr *out, const char *text)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strrchr(text, ':');
+	size_t n;
+
+	if (!colon)
+		return -EINVAL;
+	n = (size_t)(colon - text);
+	if (n == 0 || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, text, n);
+	host[n] = '\0';
+	out->in4.sin_family = AF_INET;
+	if (inet_pton(AF_INET, host, &out->in4.sin_addr) != 1)
+		return -EINVAL;
+	return parse_port(colon + 1, &out->in4.sin_port);
+}
+
+int wg_sockaddr_parse(union wg_sockaddr *out, const char *text)
+{
+	union wg_sockaddr tmp;
+	int ret;
+
+	memset(&tmp, 0, sizeof(tmp));
+	ret = text[0] == '[' ? parse_v6(&tmp, text) : parse_v4(&tmp, text);
+	if (ret)
+		return -EINVAL;
+	*out = tmp;
+	return 0;
+}
+
+bool wg_sockaddr_equal(const union wg_sockaddr *a, const union wg_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	switch (a->sa.sa_family) {
+	case AF_INET:
+		return a->in4.sin_port == b->in4.sin_port &&
+		       a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr;
+	case AF_INET6:
+		return a->in6.sin6_port == b->in6.sin6_port &&
+		       a->in6.sin6_scope_id == b->in6.sin6_scope_id &&
+		       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(struct in6_addr));
+	default:
+		return true;
+	}
+}
+
+size_t wg_sockaddr_len(const union wg_sockaddr *addr)
+{
+	switch (addr->sa.sa_family) {
+	case AF_INET:
+		return sizeof(struct sockaddr_in);
+	case AF_INET6:
+		return sizeof(struct sockaddr_in6);
+	default:
+		return 0;
+	}
+}
+
+size_t wg_sockaddr_bytes(const union wg_sockaddr *addr, unsigned char *out)
+{
+	switch (addr->sa.sa_family) {
+	case AF_INET:
+		memcpy(out, &addr->in4.sin_addr, 4);
+		memcpy(out + 4, &addr->in4.sin_port, 2);
+		return 6;
+	case AF_INET6:
+		memcpy(out, &addr->in6.sin6_addr, 16);
+		memcpy(out + 16, &addr->in6.sin6_port, 2);
+		return 18;
+	default:
+		return 0;
+	}
+}
