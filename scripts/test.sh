@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The one test command (README): from a bare Debian 12 as root it installs
+# what the tests need, builds twice (warnings as errors; then ASan+UBSan),
+# runs every unit test in both builds and the network-namespace suite.
+# Any failure, including a namespace test that cannot run, fails the run.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash scripts/setup.sh
+
+jobs=$(nproc)
+build() { # dir, extra cmake args...
+	local dir=$1
+	shift
+	cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWGD_WERROR=ON "$@" >/dev/null
+	ninja -C "$dir" -j "$jobs"
+}
+
+echo "== build (warnings are errors)"
+build build
+echo "== unit tests"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== build with ASan+UBSan"
+build build-asan -DWGD_SANITIZE=ON
+echo "== unit tests under ASan+UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+echo "== network namespace suite (root)"
+IMPL_UNDER_TEST="$root/build/wgd" bash tests/netns/run.sh
+echo "== all tests passed"
