@@ -24,7 +24,8 @@ void wg_blake2s(uint8_t *out, size_t outlen, const uint8_t *key, size_t keylen, 
 /* HMAC-BLAKE2s-256 (RFC 2104 over BLAKE2s, block size 64). */
 void wg_hmac(uint8_t out[WG_HASH_LEN], const uint8_t *key, size_t keylen, const void *in,
 	     size_t inlen);
-/* KDF1/2/3 of the whitepaper: any of t1/t2/t3 may be NULL to skip it. */
+/* KDF1/2/3 of the whitepaper: any of t1/t2/t3 may be NULL to skip it.
+ * Outputs may alias key (ck = KDF1(ck, x) is fine). */
 void wg_kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t key[WG_HASH_LEN], const void *in,
 	    size_t inlen);
 
