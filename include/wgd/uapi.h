@@ -50,11 +50,28 @@ struct wg_uapi_set {
 };
 
 /* Parses the body of a set request: the lines after "set=1\n", up to but
- * not including the terminating empty line (each line ends in '\n').
- * Returns 0, or a negative errno (-EINVAL malformed value or unknown key,
- * -EPROTO a device key after a peer or protocol_version != 1, -ENOMEM,
- * -EMSGSIZE a line over WG_UAPI_MAX_LINE); on error *out is freed and
- * zeroed. Keys in *out are secret: release with wg_uapi_set_free. */
+ * not including the terminating empty line (each line ends in '\n'; a last
+ * line without one is accepted). Nothing is applied: the device applies the
+ * returned change set as a whole.
+ *
+ * Returns 0 or a negative errno, the same codes wireguard-go answers:
+ *   -EPROTO       a line without '=', or an empty line inside the body
+ *   -EINVAL       unknown key (a device key after the first public_key is an
+ *                 unknown peer key, as in wireguard-go), bad value, empty value
+ *   -EPROTONOSUPPORT protocol_version other than 1 (the kernel's answer)
+ *   -EMSGSIZE     a line longer than WG_UAPI_MAX_LINE
+ *   -ENOMEM
+ * On error *out is freed and zeroed. Keys in *out are secret: release with
+ * wg_uapi_set_free.
+ *
+ * Peers appear in request order, one entry per public_key line. The same key
+ * may appear in several entries: apply them in order, each continuing from
+ * the state the previous one left (as wireguard-go does). Within an entry the
+ * parser already resolved ordering: remove=true drops every other field of
+ * the entry (they are still validated); replace_allowed_ips=true drops the
+ * allowed_ip lines before it in the entry; a repeated key keeps the last
+ * value. Allowed-IP addresses are masked to their cidr. update_only=true
+ * means: skip the entry if the peer does not exist yet. */
 int wg_uapi_parse_set(const char *body, size_t len, struct wg_uapi_set *out);
 void wg_uapi_set_free(struct wg_uapi_set *set);
 
@@ -66,6 +83,10 @@ struct wg_uapi_reader {
 	char *buf;
 	size_t len, cap;
 	size_t scanned; /* bytes already searched for the terminator */
+	/* private */
+	size_t done; /* request returned last, dropped on the next call */
+	size_t line_len; /* bytes of the unterminated last line */
+	size_t tail; /* bytes of the unterminated last request */
 };
 
 void wg_uapi_reader_init(struct wg_uapi_reader *r);
@@ -75,9 +96,10 @@ void wg_uapi_reader_free(struct wg_uapi_reader *r);
  * then be answered with that errno and closed). */
 int wg_uapi_reader_feed(struct wg_uapi_reader *r, const char *data, size_t len);
 /* If a complete request is buffered: returns its op (or -EINVAL for an
- * unknown first line, which still consumes the request), sets *body/*body_len
- * to the lines after the first (valid until the next call) and consumes it.
- * WG_UAPI_NONE if more bytes are needed. */
+ * unknown first line, which still consumes the request), sets *body and *body_len
+ * to the lines after the first (valid until the next call to _next or _feed)
+ * and consumes it. WG_UAPI_NONE if more bytes are needed. The first line must
+ * be exactly "get=1" or "set=1". */
 int wg_uapi_reader_next(struct wg_uapi_reader *r, const char **body, size_t *body_len);
 
 /* Growable output buffer for get replies. */
@@ -92,9 +114,13 @@ void wg_uapi_writer_free(struct wg_uapi_writer *w); /* zeroes the buffer */
 void wg_uapi_put_str(struct wg_uapi_writer *w, const char *key, const char *value);
 void wg_uapi_put_u64(struct wg_uapi_writer *w, const char *key, uint64_t value);
 void wg_uapi_put_key(struct wg_uapi_writer *w, const char *key, const uint8_t k[WG_KEY_LEN]);
+/* "key=IPv4:port" or "key=[IPv6]:port"; nothing for AF_UNSPEC. */
 void wg_uapi_put_endpoint(struct wg_uapi_writer *w, const char *key, const union wg_sockaddr *a);
+/* "allowed_ip=prefix/cidr" */
 void wg_uapi_put_aip(struct wg_uapi_writer *w, int family, const uint8_t *addr, uint8_t cidr);
-/* Final "errno=N\n\n". */
+/* Final "errno=N\n\n", N written as given. Set replies carry 0 or a
+ * negative errno (wg negates it); wg parses a get reply's errno only as an
+ * unsigned number, so a failed get should pass the positive errno. */
 void wg_uapi_put_errno(struct wg_uapi_writer *w, int err);
 
 #endif
