@@ -32,12 +32,14 @@ void wg_allowedips_free(struct wg_allowedips *t);
  * of exactly that prefix is replaced. 0, -EINVAL or -ENOMEM. */
 int wg_allowedips_insert(struct wg_allowedips *t, int family, const uint8_t *addr, uint8_t cidr,
 			 struct wg_aip_owner *owner);
-/* Removes addr/cidr if (and only if) owner holds exactly it. 0 or -ENOENT. */
+/* Removes addr/cidr if (and only if) owner holds exactly it. 0, -ENOENT,
+ * or -EINVAL (bad family or cidr). */
 int wg_allowedips_remove(struct wg_allowedips *t, int family, const uint8_t *addr, uint8_t cidr,
 			 struct wg_aip_owner *owner);
 /* Removes every prefix of owner. */
 void wg_allowedips_remove_owner(struct wg_allowedips *t, struct wg_aip_owner *owner);
-/* Longest-prefix match for a destination/source; NULL if none. */
+/* Longest-prefix match for a destination/source; NULL if none (or bad
+ * family). No allocation; O(depth) word compares. */
 struct wg_aip_owner *wg_allowedips_lookup(const struct wg_allowedips *t, int family,
 					  const uint8_t *addr);
 

@@ -1,6 +1,6 @@
 /* Lookup tables of the device: receiver index -> handshake or keypair, and
  * static public key -> peer. Hash tables keyed by SipHash
- * (crypto_shorthash) under a per-process random secret, so a remote party
+ * (crypto_shorthash) under a per-table random secret, so a remote party
  * cannot aim collisions; they grow with the peer count. */
 #ifndef WGD_INDEX_H
 #define WGD_INDEX_H
@@ -31,13 +31,17 @@ struct wg_index_table {
 	uint8_t secret[16];
 };
 
+/* wg_crypto_init() must have run (the secret comes from wg_random_bytes).
+ * 0 or -ENOMEM. */
 int wg_index_table_init(struct wg_index_table *t);
 void wg_index_table_free(struct wg_index_table *t);
-/* Assigns e a fresh random index not present in the table and inserts it.
- * 0 or -ENOMEM. */
+/* Assigns e a fresh random index, never 0 and not present in the table, and
+ * inserts it; e must not be in the table already. Returns 0 (a failed
+ * growth only lengthens chains; -ENOMEM is reserved). */
 int wg_index_insert(struct wg_index_table *t, struct wg_index_entry *e);
 /* Puts new in place of old, with old's index (a handshake becoming a
- * keypair keeps the index the peer already knows). */
+ * keypair keeps the index the peer already knows). No-op if old is not in
+ * the table. */
 void wg_index_replace(struct wg_index_table *t, struct wg_index_entry *old,
 		      struct wg_index_entry *new_entry);
 /* Removes e if present (no-op otherwise). */
@@ -57,6 +61,7 @@ struct wg_pubkey_table {
 	uint8_t secret[16];
 };
 
+/* Same precondition and result as wg_index_table_init. */
 int wg_pubkey_table_init(struct wg_pubkey_table *t);
 void wg_pubkey_table_free(struct wg_pubkey_table *t);
 /* 0, -EEXIST (same key present) or -ENOMEM. e->key must be set. */
