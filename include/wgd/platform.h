@@ -25,8 +25,11 @@ int wg_tun_from_fd(int fd, bool is_tun, const char *name, struct wg_tun **out);
 void wg_tun_close(struct wg_tun *tun);
 int wg_tun_fd(const struct wg_tun *tun);
 const char *wg_tun_name(const struct wg_tun *tun);
+/* Interface index, 0 for a socketpair. */
+unsigned int wg_tun_ifindex(const struct wg_tun *tun);
 /* One IP packet. >0 length, -EAGAIN when drained, other -errno on error;
- * -ENODEV once the interface has been deleted. */
+ * -ENODEV once the interface has been deleted (for a socketpair: once the
+ * other end is closed). */
 ssize_t wg_tun_read(struct wg_tun *tun, uint8_t *buf, size_t len);
 ssize_t wg_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len);
 /* Current MTU of the interface (WG_DEFAULT_MTU for a socketpair). */
@@ -59,11 +62,61 @@ ssize_t wg_udp_recv(struct wg_udp *udp, int fd, uint8_t *buf, size_t len, struct
  * retries once with the kernel's choice. 0 or -errno. */
 int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, size_t len);
 
-/* UAPI listener: creates /var/run/wireguard (0755) and <dir>/<iface>.sock
- * (0600), or wraps an inherited listening fd (WG_UAPI_FD). */
+/* UAPI listener. */
+#define WG_UAPI_DIR	 "/var/run/wireguard"
+#define WG_UAPI_PATH_MAX 108 /* sizeof(sun_path) on Linux; smaller elsewhere */
+
+/* A listening AF_UNIX socket and the file it is bound to. dev/ino identify
+ * that file, so cleanup and the exit watch never touch a socket file that a
+ * newer daemon put at the same path. path is "" when there is no file. */
+struct wg_uapi_socket {
+	int fd; /* non-blocking, close-on-exec */
+	char path[WG_UAPI_PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Creates dir (0755) if missing and listens on <dir>/<ifname>.sock (0600).
+ * A stale socket file (nobody accepting) is replaced; -EADDRINUSE when a
+ * live daemon already serves the path; -EEXIST when something that is not
+ * a socket sits there. 0 or -errno. */
+int wg_uapi_open(const char *dir, const char *ifname, struct wg_uapi_socket *out);
+/* Wraps an inherited listening socket (WG_UAPI_FD); its bound path, if any,
+ * is found with getsockname. Takes ownership of fd. 0 or -errno (-ENOTSOCK,
+ * -EINVAL when fd is not a listening stream socket). */
+int wg_uapi_adopt(int fd, struct wg_uapi_socket *out);
+/* Closes the descriptor and removes the file if it is still ours. */
+void wg_uapi_close(struct wg_uapi_socket *s);
+
+/* Older single-call forms of the above, kept for existing callers:
+ * wg_uapi_listen = wg_uapi_open returning fd and path; wg_uapi_unlink
+ * removes path if it is a socket nobody is accepting on (call it after
+ * closing the fd). */
 int wg_uapi_listen(const char *dir, const char *ifname, int *fd_out, char *path_out,
 		   size_t path_len);
-/* Removes the socket file if it is still ours. */
 void wg_uapi_unlink(const char *path);
+
+/* Exit watch: tells the daemon, without polling, that its TUN interface was
+ * deleted (Linux: RTM_DELLINK for its ifindex) or that its UAPI socket file
+ * was removed or replaced (Linux: inotify), the two ways an operator stops a
+ * userspace WireGuard besides a signal. One descriptor to watch for reading;
+ * when it is readable call wg_exit_watch_check. */
+struct wg_exit_watch;
+
+enum wg_exit_reason {
+	WG_EXIT_NONE = 0,
+	WG_EXIT_TUN_GONE,
+	WG_EXIT_SOCKET_GONE,
+};
+
+/* tun NULL or a socketpair: no interface watch; sock NULL or without a path:
+ * no file watch. -ENODEV / -ENOENT if the interface / file is already gone.
+ * 0 or -errno. */
+int wg_exit_watch_open(const struct wg_tun *tun, const struct wg_uapi_socket *sock,
+		       struct wg_exit_watch **out);
+int wg_exit_watch_fd(const struct wg_exit_watch *w);
+/* Drains pending notifications; WG_EXIT_NONE if nothing that matters. */
+enum wg_exit_reason wg_exit_watch_check(struct wg_exit_watch *w);
+void wg_exit_watch_close(struct wg_exit_watch *w);
 
 #endif

@@ -1,0 +1,268 @@
+/* UDP transport: an IPv4 and an IPv6 socket (IPV6_V6ONLY) on one port, with
+ * the local address of every received datagram reported through packet
+ * info, and replies sent from that "sticky" source. The IPv4 packet-info
+ * flavour, buffer forcing and the firewall mark come from platform/<os>. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wg_posix.h"
+#include "wgd/platform.h"
+
+#define BIND_ATTEMPTS 100 /* random ports tried before giving up */
+
+struct wg_udp {
+	int fd[2]; /* [0] IPv4, [1] IPv6; -1 when the family is absent */
+	uint16_t port;
+	uint32_t fwmark;
+};
+
+/* The host lacks this family (no IPv6 stack, IPv6 disabled): skip it. */
+static bool family_missing(int err)
+{
+	return err == -EAFNOSUPPORT || err == -EPROTONOSUPPORT || err == -EADDRNOTAVAIL;
+}
+
+static int family_options(int fd, int family)
+{
+	int on = 1;
+
+	if (family == AF_INET)
+		return wg_os_pktinfo4_enable(fd);
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0)
+		return -errno;
+	return wg_posix_pktinfo6_enable(fd);
+}
+
+static int bind_any(int fd, int family, uint16_t port)
+{
+	union wg_sockaddr sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa.sa_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		sa.in4.sin_port = htons(port);
+		sa.in4.sin_addr.s_addr = htonl(INADDR_ANY);
+	} else {
+		sa.in6.sin6_port = htons(port);
+		sa.in6.sin6_addr = in6addr_any;
+	}
+	if (bind(fd, &sa.sa, (socklen_t)wg_sockaddr_len(&sa)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int bound_port(int fd, uint16_t *port)
+{
+	union wg_sockaddr sa;
+	socklen_t len = sizeof(sa);
+
+	if (getsockname(fd, &sa.sa, &len) < 0)
+		return -errno;
+	*port = ntohs(sa.sa.sa_family == AF_INET ? sa.in4.sin_port : sa.in6.sin6_port);
+	return 0;
+}
+
+static int open_bound(int family, uint16_t port, uint32_t fwmark, int *out)
+{
+	int fd = socket(family, SOCK_DGRAM, 0);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = wg_posix_set_nonblock_cloexec(fd);
+	if (!ret)
+		ret = family_options(fd, family);
+	if (!ret && fwmark)
+		ret = wg_os_set_fwmark(fd, fwmark);
+	if (!ret) {
+		wg_os_udp_set_buffers(fd);
+		ret = bind_any(fd, family, port);
+	}
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*out = fd;
+	return 0;
+}
+
+static void close_fds(struct wg_udp *udp)
+{
+	for (int i = 0; i < 2; i++) {
+		if (udp->fd[i] >= 0)
+			close(udp->fd[i]);
+		udp->fd[i] = -1;
+	}
+}
+
+/* IPv4 first; IPv6 then takes the same port (the one the kernel picked
+ * when port is 0). A missing family is skipped; both missing fails. */
+static int open_pair(struct wg_udp *udp, uint16_t port)
+{
+	int r4, r6, ret;
+
+	r4 = open_bound(AF_INET, port, udp->fwmark, &udp->fd[0]);
+	if (r4 && !family_missing(r4))
+		return r4;
+	if (!r4 && (ret = bound_port(udp->fd[0], &port)))
+		goto fail;
+	r6 = open_bound(AF_INET6, port, udp->fwmark, &udp->fd[1]);
+	ret = r6;
+	if (r6 && (r4 || !family_missing(r6)))
+		goto fail;
+	ret = bound_port(udp->fd[r4 ? 1 : 0], &udp->port);
+	if (!ret)
+		return 0;
+fail:
+	close_fds(udp);
+	return ret;
+}
+
+int wg_udp_open(uint16_t port, uint32_t fwmark, struct wg_udp **out)
+{
+	struct wg_udp *udp = calloc(1, sizeof(*udp));
+	int ret;
+
+	if (!udp)
+		return -ENOMEM;
+	udp->fd[0] = udp->fd[1] = -1;
+	udp->fwmark = fwmark;
+	/* With port 0 the IPv4 pick may be taken for IPv6: draw again, as
+	 * wireguard-go does. */
+	for (int i = 0; i < BIND_ATTEMPTS; i++) {
+		ret = open_pair(udp, port);
+		if (ret != -EADDRINUSE || port != 0)
+			break;
+	}
+	if (ret) {
+		wg_udp_close(udp);
+		return ret;
+	}
+	*out = udp;
+	return 0;
+}
+
+void wg_udp_close(struct wg_udp *udp)
+{
+	if (!udp)
+		return;
+	close_fds(udp);
+	free(udp);
+}
+
+uint16_t wg_udp_port(const struct wg_udp *udp)
+{
+	return udp->port;
+}
+
+void wg_udp_fds(const struct wg_udp *udp, int fds[2])
+{
+	fds[0] = udp->fd[0];
+	fds[1] = udp->fd[1];
+}
+
+int wg_udp_set_fwmark(struct wg_udp *udp, uint32_t fwmark)
+{
+	/* "fwmark=0" arrives with every `wg setconf`: no syscall (and no
+	 * privilege needed) while no mark was ever set. */
+	if (fwmark == udp->fwmark)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		int ret = udp->fd[i] >= 0 ? wg_os_set_fwmark(udp->fd[i], fwmark) : 0;
+		if (ret)
+			return ret;
+	}
+	udp->fwmark = fwmark;
+	return 0;
+}
+
+static void parse_control(struct msghdr *msg, struct wg_endpoint *ep)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (wg_os_pktinfo4_parse(c, ep) || wg_posix_pktinfo6_parse(c, ep))
+			return;
+	}
+}
+
+ssize_t wg_udp_recv(struct wg_udp *udp, int fd, uint8_t *buf, size_t len, struct wg_endpoint *from)
+{
+	union wg_cmsg_buf cb;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr msg = {
+		.msg_name = &from->addr,
+		.msg_namelen = sizeof(from->addr),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cb.buf,
+		.msg_controllen = sizeof(cb),
+	};
+	ssize_t n;
+
+	(void)udp;
+	memset(from, 0, sizeof(*from));
+	n = recvmsg(fd, &msg, 0);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (msg.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	if (!(msg.msg_flags & MSG_CTRUNC))
+		parse_control(&msg, from);
+	return n;
+}
+
+static int send_once(int fd, const struct wg_endpoint *to, const uint8_t *buf, size_t len)
+{
+	union wg_cmsg_buf cb;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr msg = {
+		.msg_name = (void *)&to->addr,
+		.msg_namelen = (socklen_t)wg_sockaddr_len(&to->addr),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+
+	if (to->has_src) {
+		msg.msg_control = cb.buf;
+		msg.msg_controllen = to->addr.sa.sa_family == AF_INET
+					     ? wg_os_pktinfo4_build(to, &cb)
+					     : wg_posix_pktinfo6_build(to, &cb);
+	}
+	if (sendmsg(fd, &msg, 0) < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return 0;
+}
+
+/* The sticky source no longer works: address removed, interface gone or
+ * no longer routing to the peer. */
+static bool source_refused(int err)
+{
+	return err == -EINVAL || err == -EADDRNOTAVAIL || err == -ENETUNREACH;
+}
+
+int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, size_t len)
+{
+	int fd, ret;
+
+	switch (to->addr.sa.sa_family) {
+	case AF_INET:
+		fd = udp->fd[0];
+		break;
+	case AF_INET6:
+		fd = udp->fd[1];
+		break;
+	default:
+		return -EDESTADDRREQ;
+	}
+	if (fd < 0)
+		return -EAFNOSUPPORT;
+	ret = send_once(fd, to, buf, len);
+	if (ret && to->has_src && source_refused(ret)) {
+		to->has_src = false;
+		to->src_ifindex = 0;
+		memset(&to->src6, 0, sizeof(to->src6));
+		ret = send_once(fd, to, buf, len);
+	}
+	return ret;
+}

@@ -1,0 +1,61 @@
+/* Private to platform/: what the shared POSIX code (platform/posix) needs
+ * from each OS directory (platform/<os>), and the helpers it offers them.
+ * Every function declared under "OS hooks" is defined once per OS. */
+#ifndef WGD_PLATFORM_POSIX_H
+#define WGD_PLATFORM_POSIX_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "wgd/addr.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* macOS: SIGPIPE is ignored by the daemon anyway */
+#endif
+
+struct wg_tun {
+	int fd;
+	bool is_tun;	      /* false: a socketpair carrying bare packets (tests) */
+	unsigned int ifindex; /* 0 for a socketpair */
+	char name[IF_NAMESIZE];
+};
+
+/* Room for one IPv4 or IPv6 packet-info control message, aligned. */
+union wg_cmsg_buf {
+	struct cmsghdr align;
+	uint8_t buf[64];
+};
+
+/* --- helpers in platform/posix --- */
+int wg_posix_set_nonblock_cloexec(int fd);
+/* A throwaway datagram socket for interface ioctls. fd or -errno. */
+int wg_posix_ctl_socket(void);
+int wg_posix_set_mtu(const char *ifname, int mtu);
+
+/* RFC 3542 IPv6 packet info, the same on every OS. */
+int wg_posix_pktinfo6_enable(int fd);
+bool wg_posix_pktinfo6_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
+size_t wg_posix_pktinfo6_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
+
+/* --- OS hooks --- */
+/* TUN: learn name and ifindex of an inherited descriptor; move packets,
+ * adding/stripping any per-OS header. read/write return -errno, -ENODEV
+ * once the interface is gone. */
+int wg_os_tun_attach(struct wg_tun *tun);
+ssize_t wg_os_tun_read(struct wg_tun *tun, uint8_t *buf, size_t len);
+ssize_t wg_os_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len);
+
+/* UDP: socket buffer sizing, IPv4 packet info (the part that differs per
+ * OS: Linux/macOS IP_PKTINFO, FreeBSD IP_RECVDSTADDR/IP_SENDSRCADDR) and the
+ * firewall mark. */
+void wg_os_udp_set_buffers(int fd);
+int wg_os_pktinfo4_enable(int fd);
+bool wg_os_pktinfo4_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
+size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
+int wg_os_set_fwmark(int fd, uint32_t mark);
+
+#endif
