@@ -74,7 +74,7 @@ static int clear_stale(const struct sockaddr_un *sun)
 static int bind_private(int fd, const struct sockaddr_un *sun)
 {
 	/* 0600 from birth: no window in which others could connect. */
-	mode_t old = umask(0077);
+	mode_t old = umask(0177);
 	int ret = bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ? -errno : 0;
 
 	umask(old);
@@ -112,14 +112,23 @@ static int listen_at(int fd, struct wg_uapi_socket *out)
 	return ret;
 }
 
+/* 0755 whatever the umask: wg(8) run by any user lists the sockets. */
+static int make_dir(const char *dir)
+{
+	if (mkdir(dir, 0755) == 0)
+		return chmod(dir, 0755) < 0 ? -errno : 0;
+	return errno == EEXIST ? 0 : -errno;
+}
+
 int wg_uapi_open(const char *dir, const char *ifname, struct wg_uapi_socket *out)
 {
 	int fd, ret;
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
+	ret = make_dir(dir);
+	if (ret)
+		return ret;
 	ret = snprintf(out->path, sizeof(out->path), "%s/%s.sock", dir, ifname);
 	if (ret < 0 || (size_t)ret >= sizeof(out->path))
 		return -ENAMETOOLONG;
