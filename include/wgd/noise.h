@@ -40,7 +40,7 @@ struct wg_handshake {
 	uint8_t hash[WG_HASH_LEN];
 	uint8_t chaining_key[WG_HASH_LEN];
 	uint8_t latest_timestamp[WG_TAI64N_LEN]; /* newest accepted initiation */
-	uint64_t last_initiation_consumption_ns; /* monotonic, flood guard */
+	uint64_t last_initiation_consumption_ns; /* monotonic, flood guard; 0 = never */
 	uint32_t local_index;
 	uint32_t remote_index;
 };
@@ -73,7 +73,9 @@ void wg_noise_handshake_forget(struct wg_handshake *hs);
 
 /* Builds an initiation from us (id) to the peer of hs; local_index is our
  * sender index. unix_ns feeds the TAI64N timestamp. 0 or -EINVAL (no
- * identity, invalid precomputation). */
+ * identity, invalid precomputation). The timestamp is rounded down to 2^24 ns
+ * (as the kernel does) so it does not reveal the clock's precision; two
+ * initiations within one such step carry equal timestamps. */
 int wg_noise_create_initiation(struct wg_msg_initiation *msg, struct wg_handshake *hs,
 			       const struct wg_static_identity *id, uint32_t local_index,
 			       uint64_t unix_ns);
