@@ -34,8 +34,8 @@ ssize_t wg_tun_read(struct wg_tun *tun, uint8_t *buf, size_t len);
 ssize_t wg_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len);
 /* Current MTU of the interface (WG_DEFAULT_MTU for a socketpair). */
 int wg_tun_mtu(struct wg_tun *tun);
-/* True while the interface still exists (checked when the fd reports an
- * error or hang-up, and on a slow timer by the daemon). */
+/* True while the interface still exists, here or in another network
+ * namespace it was moved to (always true for a socketpair). */
 bool wg_tun_exists(const struct wg_tun *tun);
 
 /* UDP: one IPv4 and one IPv6 socket bound to the same port, receiving the
@@ -109,8 +109,9 @@ enum wg_exit_reason {
 	WG_EXIT_SOCKET_GONE,
 };
 
-/* tun NULL or a socketpair: no interface watch; sock NULL or without a path:
- * no file watch. -ENODEV / -ENOENT if the interface / file is already gone.
+/* tun NULL or a socketpair: no interface watch; otherwise tun must outlive
+ * the watch (close the watch before destroying the device). sock NULL or
+ * without a path: no file watch. -ENODEV / -ENOENT if the interface / file is already gone.
  * 0 or -errno. */
 int wg_exit_watch_open(const struct wg_tun *tun, const struct wg_uapi_socket *sock,
 		       struct wg_exit_watch **out);

@@ -4,14 +4,12 @@
  * wireguard-go relies on), so the daemon learns of `ip link del` and of
  * `rm wg0.sock` without polling. */
 #include <errno.h>
-#include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,22 +18,18 @@
 
 struct wg_exit_watch {
 	int epfd;
-	int nl;	    /* rtnetlink, -1 without an interface to watch */
-	int in;	    /* inotify, -1 without a file to watch */
-	int tun_fd; /* not owned: the TUN must outlive the watch */
+	int nl;			  /* rtnetlink, -1 without an interface to watch */
+	int in;			  /* inotify, -1 without a file to watch */
+	const struct wg_tun *tun; /* not owned: must outlive the watch */
 	unsigned int ifindex;
 	struct wg_uapi_socket file; /* path, dev, ino only; fd unused */
 };
 
 /* RTM_DELLINK also arrives when the interface merely moves to another
- * network namespace, where the TUN keeps working. The kernel detaches our
- * file only on deletion, so ask the file. */
+ * network namespace, where the TUN keeps working: ask the TUN itself. */
 static bool tun_detached(const struct wg_exit_watch *w)
 {
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	return ioctl(w->tun_fd, TUNGETIFF, &ifr) < 0 && errno == EBADFD;
+	return !wg_tun_exists(w->tun);
 }
 
 static bool file_gone(const struct wg_exit_watch *w)
@@ -58,7 +52,7 @@ static int open_link_watch(struct wg_exit_watch *w, const struct wg_tun *tun)
 {
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
 
-	w->tun_fd = wg_tun_fd(tun);
+	w->tun = tun;
 	w->ifindex = wg_tun_ifindex(tun);
 	w->nl = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (w->nl < 0)
@@ -91,7 +85,7 @@ int wg_exit_watch_open(const struct wg_tun *tun, const struct wg_uapi_socket *so
 
 	if (!w)
 		return -ENOMEM;
-	w->nl = w->in = w->tun_fd = -1;
+	w->nl = w->in = -1;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
 		ret = -errno;

@@ -38,6 +38,16 @@ ssize_t wg_os_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len)
 	return n < 0 ? map_error(errno) : n;
 }
 
+/* Deletion detaches the file (EBADFD); a move to another namespace does
+ * not, and the TUN keeps working there. */
+bool wg_os_tun_exists(const struct wg_tun *tun)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	return ioctl(tun->fd, TUNGETIFF, &ifr) == 0 || errno != EBADFD;
+}
+
 int wg_os_tun_attach(struct wg_tun *tun)
 {
 	struct ifreq ifr;

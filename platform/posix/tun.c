@@ -152,9 +152,5 @@ int wg_tun_mtu(struct wg_tun *tun)
 
 bool wg_tun_exists(const struct wg_tun *tun)
 {
-	char name[IF_NAMESIZE];
-
-	if (!tun->is_tun)
-		return tun->fd >= 0;
-	return if_indextoname(tun->ifindex, name) != NULL;
+	return tun->is_tun ? wg_os_tun_exists(tun) : true;
 }

@@ -48,6 +48,9 @@ size_t wg_posix_pktinfo6_build(const struct wg_endpoint *ep, union wg_cmsg_buf *
 int wg_os_tun_attach(struct wg_tun *tun);
 ssize_t wg_os_tun_read(struct wg_tun *tun, uint8_t *buf, size_t len);
 ssize_t wg_os_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len);
+/* The interface behind the descriptor still exists (possibly moved to
+ * another network namespace). */
+bool wg_os_tun_exists(const struct wg_tun *tun);
 
 /* UDP: socket buffer sizing, IPv4 packet info (the part that differs per
  * OS: Linux/macOS IP_PKTINFO, FreeBSD IP_RECVDSTADDR/IP_SENDSRCADDR) and the
