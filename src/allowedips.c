@@ -19,15 +19,16 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* Fields read by lookups come first so a visit mostly touches one line. */
 struct wg_aip_node {
+	uint64_t key[2]; /* bits beyond cidr are zero */
 	struct wg_aip_node *child[2];
-	struct wg_aip_node *parent; /* NULL for a family root */
 	struct wg_aip_owner *owner; /* NULL for a branch-only node */
+	uint8_t cidr;
+	uint8_t maxbits;	    /* 32 or 128: the family */
+	struct wg_aip_node *parent; /* NULL for a family root */
 	struct wg_aip_node *onext;  /* owner list, insertion order */
 	struct wg_aip_node *oprev;  /* head's oprev is the tail */
-	uint64_t key[2];	    /* bits beyond cidr are zero */
-	uint8_t cidr;
-	uint8_t maxbits; /* 32 or 128: the family */
 };
 
 static unsigned int family_bits(int family)
