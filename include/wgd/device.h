@@ -23,7 +23,9 @@ struct wg_clock {
 
 struct wg_device_params {
 	struct event_base *base; /* not owned */
-	struct wg_tun *tun; /* owned by the device once created */
+	/* Owned by the device once wg_device_create succeeded (it still
+	 * belongs to the caller when create fails). NULL = no TUN. */
+	struct wg_tun *tun;
 	/* NULL = the system clocks. With an injected clock the device does not
 	 * arm libevent timers; the test advances the clock and calls
 	 * wg_device_run_timers. */
@@ -46,5 +48,61 @@ void wg_device_on_fatal(struct wg_device *dev, void (*cb)(void *ctx), void *ctx)
 
 /* Test hook for injected clocks: runs every timer whose deadline passed. */
 void wg_device_run_timers(struct wg_device *dev);
+
+/* Why packets were dropped, and a few events worth counting. Every field is
+ * a monotonically increasing count since the device was created. */
+struct wg_device_stats {
+	/* outbound (TUN) */
+	uint64_t tun_rx_packets;
+	uint64_t tun_garbage;	  /* not a valid IPv4/IPv6 header */
+	uint64_t tun_no_peer;	  /* no allowed ip covers the destination */
+	uint64_t tun_no_endpoint; /* peer has no endpoint yet */
+	uint64_t tun_read_errors;
+	uint64_t staged_overflow; /* oldest staged packet dropped */
+	uint64_t staged_given_up; /* staged packets dropped: handshake gave up */
+	uint64_t icmp_sent;
+	uint64_t icmp_ratelimited;
+	uint64_t udp_send_errors;
+	/* inbound (UDP) */
+	uint64_t udp_rx_packets;
+	uint64_t udp_garbage; /* unknown type or wrong length */
+	uint64_t udp_read_errors;
+	uint64_t handshake_queue_full;
+	uint64_t mac_invalid; /* mac1 wrong: not for our key */
+	uint64_t handshake_ratelimited;
+	uint64_t cookie_replies_sent;
+	uint64_t initiation_unknown_peer;
+	uint64_t initiation_replay;
+	uint64_t initiation_flood;
+	uint64_t initiation_invalid;
+	uint64_t response_unknown_index;
+	uint64_t response_invalid;
+	uint64_t cookie_reply_unknown_index;
+	uint64_t cookie_reply_invalid;
+	uint64_t data_unknown_index;
+	uint64_t data_expired_keypair;
+	uint64_t data_auth_failed;
+	uint64_t data_replayed;
+	uint64_t inner_garbage;	     /* decrypted packet is not a valid IP packet */
+	uint64_t inner_src_mismatch; /* inner source outside the peer's allowed ips */
+	uint64_t tun_write_errors;
+	/* events */
+	uint64_t handshake_initiations_sent;
+	uint64_t handshake_responses_sent;
+	uint64_t handshakes_completed;
+	uint64_t handshakes_given_up;
+	uint64_t keepalives_sent;
+	uint64_t keepalives_received;
+	uint64_t data_packets_sent;
+	uint64_t data_packets_received;
+	uint64_t keys_zeroed;
+};
+
+void wg_device_get_stats(const struct wg_device *dev, struct wg_device_stats *out);
+/* Earliest pending protocol timer on the monotonic clock (ns), UINT64_MAX
+ * when none is pending: an idle device arms no timer at all. */
+uint64_t wg_device_next_deadline(const struct wg_device *dev);
+/* Local UDP port the device listens on (0 if none). */
+uint16_t wg_device_listen_port(const struct wg_device *dev);
 
 #endif

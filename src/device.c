@@ -1,0 +1,451 @@
+/* The device: owns identity, tables, peers, TUN and UDP, and wires them to
+ * one libevent base. Everything runs on that base's thread. Configuration
+ * (wg_device_set/get) lives in device_config.c. */
+#include "wgd/device.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wgd/crypto.h"
+#include "wgd/peer.h"
+#include "wgd/platform.h"
+#include "wgd/ratelimiter.h"
+
+#define IO_BUDGET      256 /* datagrams or TUN packets per callback, for fairness */
+#define MTU_RECHECK_NS WG_NSEC_PER_SEC
+
+/* --- clocks --- */
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t sys_mono_ns(void *ctx)
+{
+	(void)ctx;
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+static uint64_t sys_unix_ns(void *ctx)
+{
+	(void)ctx;
+	return clock_ns(CLOCK_REALTIME);
+}
+
+uint64_t wg_dev_now(const struct wg_device *dev)
+{
+	return dev->clock.mono_ns(dev->clock.ctx);
+}
+
+uint64_t wg_dev_unix_now(const struct wg_device *dev)
+{
+	return dev->clock.unix_ns(dev->clock.ctx);
+}
+
+bool wg_dev_log_ok(struct wg_device *dev, enum wg_log_reason r)
+{
+	return wg_log_enabled(WG_LOG_VERBOSE) &&
+	       wg_log_limit_allow(&dev->limits[r], wg_dev_now(dev));
+}
+
+/* --- timers --- */
+
+void wg_dev_rearm_timer(struct wg_device *dev)
+{
+	uint64_t next = wg_timer_heap_next(&dev->timers), now, delta;
+	struct timeval tv;
+
+	if (dev->fake_clock || !dev->timer_ev)
+		return;
+	if (next == UINT64_MAX) {
+		if (dev->timer_armed)
+			evtimer_del(dev->timer_ev);
+		dev->timer_armed = false;
+		return;
+	}
+	if (dev->timer_armed && next == dev->timer_armed_ns)
+		return;
+	now = wg_dev_now(dev);
+	delta = next > now ? next - now : 0;
+	/* Round up to whole microseconds so the timer never fires early. */
+	delta = (delta + 999) / 1000;
+	tv.tv_sec = (time_t)(delta / 1000000);
+	tv.tv_usec = (suseconds_t)(delta % 1000000);
+	evtimer_add(dev->timer_ev, &tv);
+	dev->timer_armed = true;
+	dev->timer_armed_ns = next;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct wg_device *dev = arg;
+
+	dev->timer_armed = false;
+	wg_timers_run(dev, wg_dev_now(dev));
+	wg_dev_rearm_timer(dev);
+}
+
+void wg_device_run_timers(struct wg_device *dev)
+{
+	wg_timers_run(dev, wg_dev_now(dev));
+	wg_dev_rearm_timer(dev);
+}
+
+uint64_t wg_device_next_deadline(const struct wg_device *dev)
+{
+	return wg_timer_heap_next(&dev->timers);
+}
+
+/* --- TUN --- */
+
+int wg_dev_mtu(struct wg_device *dev)
+{
+	uint64_t now = wg_dev_now(dev);
+	int mtu;
+
+	/* wg-quick sets the MTU after we start, so look again now and then. */
+	if (dev->tun && (!dev->mtu_checked || now - dev->mtu_checked_ns >= MTU_RECHECK_NS)) {
+		mtu = wg_tun_mtu(dev->tun);
+		if (mtu > 0)
+			dev->mtu = mtu;
+		dev->mtu_checked = true;
+		dev->mtu_checked_ns = now;
+	}
+	return dev->mtu;
+}
+
+int wg_dev_tun_write(struct wg_device *dev, const uint8_t *pkt, size_t len)
+{
+	ssize_t n;
+
+	if (!dev->tun)
+		return -ENODEV;
+	n = wg_tun_write(dev->tun, pkt, len);
+	return n < 0 ? (int)n : 0;
+}
+
+static void device_fatal(struct wg_device *dev, const char *why)
+{
+	if (dev->fatal_fired)
+		return;
+	dev->fatal_fired = true;
+	wg_log_error("%s: stopping", why);
+	if (dev->tun_ev)
+		event_del(dev->tun_ev);
+	if (dev->fatal_cb)
+		dev->fatal_cb(dev->fatal_ctx);
+}
+
+static void on_tun(evutil_socket_t fd, short what, void *arg)
+{
+	struct wg_device *dev = arg;
+
+	for (int i = 0; i < IO_BUDGET; i++) {
+		ssize_t n = wg_tun_read(dev->tun, dev->txbuf + WG_TX_HEADROOM, WG_MAX_PACKET);
+		if (n == -EAGAIN)
+			break;
+		if (n == -ENODEV) {
+			device_fatal(dev, "TUN interface went away");
+			break;
+		}
+		if (n < 0) {
+			dev->stats.tun_read_errors++;
+			break;
+		}
+		dev->stats.tun_rx_packets++;
+		wg_send_tun_packet(dev, (size_t)n);
+	}
+	wg_dev_rearm_timer(dev);
+}
+
+void wg_device_on_fatal(struct wg_device *dev, void (*cb)(void *ctx), void *ctx)
+{
+	dev->fatal_cb = cb;
+	dev->fatal_ctx = ctx;
+}
+
+/* --- UDP --- */
+
+static void on_handshakes(evutil_socket_t fd, short what, void *arg)
+{
+	struct wg_device *dev = arg;
+
+	if (wg_receive_handshake_batch(dev))
+		event_active(dev->hs_ev, EV_TIMEOUT, 0);
+	wg_dev_rearm_timer(dev);
+}
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct wg_device *dev = arg;
+	struct wg_endpoint from;
+
+	for (int i = 0; i < IO_BUDGET && dev->udp; i++) {
+		ssize_t n = wg_udp_recv(dev->udp, fd, dev->rxbuf, WG_RX_BUF_LEN, &from);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			dev->stats.udp_read_errors++;
+			break;
+		}
+		wg_receive_datagram(dev, dev->rxbuf, (size_t)n, &from);
+	}
+	if (dev->hsq_len && dev->hs_ev)
+		event_active(dev->hs_ev, EV_TIMEOUT, 0);
+	wg_dev_rearm_timer(dev);
+}
+
+static void free_udp_events(struct wg_device *dev)
+{
+	for (int i = 0; i < 2; i++) {
+		if (dev->udp_ev[i])
+			event_free(dev->udp_ev[i]);
+		dev->udp_ev[i] = NULL;
+	}
+}
+
+void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp)
+{
+	int fds[2];
+
+	free_udp_events(dev);
+	if (dev->udp)
+		wg_udp_close(dev->udp);
+	dev->udp = udp;
+	if (!udp || !dev->base)
+		return;
+	wg_udp_fds(udp, fds);
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] < 0)
+			continue;
+		dev->udp_ev[i] = event_new(dev->base, fds[i], EV_READ | EV_PERSIST, on_udp, dev);
+		if (dev->udp_ev[i])
+			event_add(dev->udp_ev[i], NULL);
+		else
+			wg_log_error("cannot watch UDP socket: out of memory");
+	}
+}
+
+uint16_t wg_device_listen_port(const struct wg_device *dev)
+{
+	return dev->udp ? wg_udp_port(dev->udp) : 0;
+}
+
+void wg_device_get_stats(const struct wg_device *dev, struct wg_device_stats *out)
+{
+	*out = dev->stats;
+}
+
+/* --- create / destroy --- */
+
+static void init_limits(struct wg_device *dev)
+{
+	for (int i = 0; i < WG_LOGR_COUNT; i++) {
+		dev->limits[i].burst = 5;
+		dev->limits[i].interval_ns = WG_NSEC_PER_SEC;
+	}
+	/* ICMP errors: bursts of 10, then 10 per second. */
+	dev->icmp_limit.burst = 10;
+	dev->icmp_limit.interval_ns = 100 * WG_NSEC_PER_MSEC;
+}
+
+static int alloc_state(struct wg_device *dev)
+{
+	dev->id = sodium_malloc(sizeof(*dev->id));
+	if (!dev->id)
+		return -ENOMEM;
+	memset(dev->id, 0, sizeof(*dev->id));
+	dev->rl = wg_ratelimiter_new(0);
+	dev->hsq = calloc(WG_MAX_QUEUED_HANDSHAKES, sizeof(*dev->hsq));
+	dev->txbuf = malloc(WG_TX_BUF_LEN);
+	dev->rxbuf = malloc(WG_RX_BUF_LEN);
+	if (!dev->rl || !dev->hsq || !dev->txbuf || !dev->rxbuf)
+		return -ENOMEM;
+	if (wg_index_table_init(&dev->index) < 0 || wg_pubkey_table_init(&dev->pubkeys) < 0)
+		return -ENOMEM;
+	wg_allowedips_init(&dev->aips);
+	wg_timer_heap_init(&dev->timers);
+	wg_cookie_checker_init(&dev->cookie_checker, NULL);
+	return 0;
+}
+
+static int add_events(struct wg_device *dev)
+{
+	if (!dev->base)
+		return 0;
+	dev->timer_ev = evtimer_new(dev->base, on_timer, dev);
+	dev->hs_ev = event_new(dev->base, -1, 0, on_handshakes, dev);
+	if (!dev->timer_ev || !dev->hs_ev)
+		return -ENOMEM;
+	if (!dev->tun)
+		return 0;
+	dev->tun_ev = event_new(dev->base, wg_tun_fd(dev->tun), EV_READ | EV_PERSIST, on_tun, dev);
+	if (!dev->tun_ev || event_add(dev->tun_ev, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void set_clock(struct wg_device *dev, const struct wg_clock *c)
+{
+	if (c) {
+		dev->clock = *c;
+		dev->fake_clock = true;
+		return;
+	}
+	dev->clock.mono_ns = sys_mono_ns;
+	dev->clock.unix_ns = sys_unix_ns;
+	dev->clock.ctx = NULL;
+}
+
+int wg_device_create(const struct wg_device_params *p, struct wg_device **out)
+{
+	struct wg_device *dev = calloc(1, sizeof(*dev));
+	struct wg_udp *udp = NULL;
+	int ret;
+
+	if (!dev)
+		return -ENOMEM;
+	dev->base = p->base;
+	dev->tun = p->tun;
+	dev->mtu = WG_DEFAULT_MTU;
+	set_clock(dev, p->clock);
+	init_limits(dev);
+	ret = alloc_state(dev);
+	if (ret == 0)
+		ret = add_events(dev);
+	/* Like the kernel on link up: listen on a random port until told. */
+	if (ret == 0)
+		ret = wg_udp_open(0, 0, &udp);
+	if (ret < 0) {
+		dev->tun = NULL; /* stays the caller's on failure */
+		wg_device_destroy(dev);
+		return ret;
+	}
+	wg_dev_install_udp(dev, udp);
+	wg_log_info("device up, listening on UDP port %u", wg_device_listen_port(dev));
+	*out = dev;
+	return 0;
+}
+
+#define STAT(f)                                                                                    \
+	{                                                                                          \
+#f, offsetof(struct wg_device_stats, f)                                            \
+	}
+static const struct {
+	const char *name;
+	size_t off;
+} stat_names[] = {
+	STAT(tun_rx_packets),
+	STAT(tun_garbage),
+	STAT(tun_no_peer),
+	STAT(tun_no_endpoint),
+	STAT(tun_read_errors),
+	STAT(staged_overflow),
+	STAT(staged_given_up),
+	STAT(icmp_sent),
+	STAT(icmp_ratelimited),
+	STAT(udp_send_errors),
+	STAT(udp_rx_packets),
+	STAT(udp_garbage),
+	STAT(udp_read_errors),
+	STAT(handshake_queue_full),
+	STAT(mac_invalid),
+	STAT(handshake_ratelimited),
+	STAT(cookie_replies_sent),
+	STAT(initiation_unknown_peer),
+	STAT(initiation_replay),
+	STAT(initiation_flood),
+	STAT(initiation_invalid),
+	STAT(response_unknown_index),
+	STAT(response_invalid),
+	STAT(cookie_reply_unknown_index),
+	STAT(cookie_reply_invalid),
+	STAT(data_unknown_index),
+	STAT(data_expired_keypair),
+	STAT(data_auth_failed),
+	STAT(data_replayed),
+	STAT(inner_garbage),
+	STAT(inner_src_mismatch),
+	STAT(tun_write_errors),
+	STAT(handshake_initiations_sent),
+	STAT(handshake_responses_sent),
+	STAT(handshakes_completed),
+	STAT(handshakes_given_up),
+	STAT(keepalives_sent),
+	STAT(keepalives_received),
+	STAT(data_packets_sent),
+	STAT(data_packets_received),
+	STAT(keys_zeroed),
+};
+
+static void log_stats(const struct wg_device *dev)
+{
+	if (!wg_log_enabled(WG_LOG_DEBUG))
+		return;
+	for (size_t i = 0; i < sizeof(stat_names) / sizeof(stat_names[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)&dev->stats + stat_names[i].off, sizeof(v));
+		if (v)
+			wg_log_debug("counter %s = %llu", stat_names[i].name,
+				     (unsigned long long)v);
+	}
+}
+
+static void free_events(struct wg_device *dev)
+{
+	free_udp_events(dev);
+	if (dev->tun_ev)
+		event_free(dev->tun_ev);
+	if (dev->timer_ev)
+		event_free(dev->timer_ev);
+	if (dev->hs_ev)
+		event_free(dev->hs_ev);
+	dev->tun_ev = dev->timer_ev = dev->hs_ev = NULL;
+}
+
+static void free_buffers(struct wg_device *dev)
+{
+	if (dev->txbuf)
+		wg_memzero(dev->txbuf, WG_TX_BUF_LEN);
+	if (dev->rxbuf)
+		wg_memzero(dev->rxbuf, WG_RX_BUF_LEN);
+	if (dev->hsq)
+		wg_memzero(dev->hsq, WG_MAX_QUEUED_HANDSHAKES * sizeof(*dev->hsq));
+	free(dev->txbuf);
+	free(dev->rxbuf);
+	free(dev->hsq);
+}
+
+void wg_device_destroy(struct wg_device *dev)
+{
+	if (!dev)
+		return;
+	if (dev->tun)
+		wg_log_info("device down");
+	log_stats(dev);
+	free_events(dev);
+	while (dev->peers_head)
+		wg_peer_remove(dev->peers_head);
+	wg_dev_install_udp(dev, NULL);
+	if (dev->tun)
+		wg_tun_close(dev->tun);
+	wg_allowedips_free(&dev->aips);
+	wg_index_table_free(&dev->index);
+	wg_pubkey_table_free(&dev->pubkeys);
+	wg_timer_heap_free(&dev->timers);
+	if (dev->rl)
+		wg_ratelimiter_free(dev->rl);
+	wg_memzero(&dev->cookie_checker, sizeof(dev->cookie_checker));
+	if (dev->id)
+		sodium_free(dev->id);
+	free_buffers(dev);
+	free(dev);
+}

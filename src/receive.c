@@ -1,0 +1,386 @@
+/* Inbound path. Data messages are handled at once: index -> keypair ->
+ * open -> replay check -> inner source must belong to the same peer -> TUN.
+ * Handshake messages go through a bounded backlog processed in batches per
+ * event-loop turn; its depth decides "under load" (cookies demanded). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "wgd/crypto.h"
+#include "wgd/peer.h"
+#include "wgd/platform.h"
+#include "wgd/ratelimiter.h"
+
+#define WG_HANDSHAKE_BATCH 64 /* backlog entries processed per loop turn */
+
+/* --- logging helpers --- */
+
+static const char *ep_str(const struct wg_endpoint *e, char buf[WG_SOCKADDR_STRLEN])
+{
+	return wg_sockaddr_format(&e->addr, buf, WG_SOCKADDR_STRLEN);
+}
+
+static void log_complete(struct wg_peer *peer)
+{
+	char name[WG_LOG_KEY_LEN];
+
+	peer->dev->stats.handshakes_completed++;
+	if (wg_dev_log_ok(peer->dev, WG_LOGR_HANDSHAKE))
+		wg_log_verbose("handshake with peer %s complete", wg_peer_name(peer, name));
+}
+
+static void after_authenticated_rx(struct wg_peer *peer, size_t len)
+{
+	peer->rx_bytes += len;
+	wg_timers_any_authenticated_packet_received(peer);
+	wg_timers_any_authenticated_packet_traversal(peer);
+}
+
+/* --- backlog --- */
+
+static void enqueue_handshake(struct wg_device *dev, const uint8_t *buf, size_t len,
+			      const struct wg_endpoint *from)
+{
+	struct wg_hs_job *job;
+
+	if (dev->hsq_len >= WG_MAX_QUEUED_HANDSHAKES) {
+		dev->stats.handshake_queue_full++;
+		return;
+	}
+	job = &dev->hsq[(dev->hsq_head + dev->hsq_len) % WG_MAX_QUEUED_HANDSHAKES];
+	job->from = *from;
+	job->len = len;
+	memcpy(job->msg, buf, len);
+	dev->hsq_len++;
+}
+
+/* Under load while the backlog is deep, and for WG_UNDER_LOAD_LINGER after,
+ * so an attacker cannot toggle it by pausing. */
+static bool under_load(struct wg_device *dev, uint64_t now)
+{
+	if (dev->hsq_len >= WG_UNDER_LOAD_BACKLOG) {
+		dev->last_under_load_ns = now;
+		dev->under_load_lingering = true;
+		return true;
+	}
+	if (!dev->under_load_lingering)
+		return false;
+	if (now - dev->last_under_load_ns < WG_UNDER_LOAD_LINGER)
+		return true;
+	dev->under_load_lingering = false;
+	return false;
+}
+
+static void ratelimiter_gc(struct wg_device *dev, uint64_t now)
+{
+	if (now - dev->last_rl_gc_ns < WG_NSEC_PER_SEC)
+		return;
+	dev->last_rl_gc_ns = now;
+	wg_ratelimiter_gc(dev->rl, now);
+}
+
+/* --- handshake messages --- */
+
+static struct wg_handshake *lookup_handshake(void *ctx, const uint8_t pub[WG_KEY_LEN])
+{
+	struct wg_peer *peer = wg_peer_lookup(ctx, pub);
+
+	return peer ? &peer->hs : NULL;
+}
+
+static void initiation_failed(struct wg_device *dev, const struct wg_hs_job *job, int err,
+			      const uint8_t remote[WG_KEY_LEN])
+{
+	char ep[WG_SOCKADDR_STRLEN], key[WG_LOG_KEY_LEN];
+	bool log = wg_dev_log_ok(dev, err == -ENOKEY ? WG_LOGR_UNKNOWN_PEER : WG_LOGR_HANDSHAKE);
+
+	ep_str(&job->from, ep);
+	if (err == -ENOKEY) {
+		dev->stats.initiation_unknown_peer++;
+		if (log)
+			wg_log_verbose("initiation from unknown peer key %s at %s",
+				       wg_log_key(remote, key), ep);
+	} else if (err == -ESTALE) {
+		dev->stats.initiation_replay++;
+		if (log)
+			wg_log_verbose("replayed initiation from %s (timestamp not newer)", ep);
+	} else if (err == -EBUSY) {
+		dev->stats.initiation_flood++;
+		if (log)
+			wg_log_verbose("initiations from %s faster than %d per second", ep,
+				       WG_INITIATIONS_PER_SECOND);
+	} else {
+		dev->stats.initiation_invalid++;
+		if (log)
+			wg_log_verbose("invalid initiation from %s (%s)", ep, strerror(-err));
+	}
+}
+
+static void handle_initiation(struct wg_device *dev, const struct wg_hs_job *job)
+{
+	const struct wg_msg_initiation *msg = (const void *)job->msg;
+	uint8_t remote[WG_KEY_LEN] = {0};
+	struct wg_handshake *hs = NULL;
+	struct wg_peer *peer;
+	char name[WG_LOG_KEY_LEN];
+	int ret;
+
+	ret = wg_noise_consume_initiation(msg, dev->id, lookup_handshake, dev, wg_dev_now(dev), &hs,
+					  remote);
+	if (ret < 0 || !hs) {
+		initiation_failed(dev, job, ret < 0 ? ret : -EINVAL, remote);
+		return;
+	}
+	peer = wg_container_of(hs, struct wg_peer, hs);
+	wg_peer_set_endpoint_from(peer, &job->from);
+	if (wg_log_enabled(WG_LOG_DEBUG))
+		wg_log_debug("handshake initiation from peer %s", wg_peer_name(peer, name));
+	wg_send_handshake_response(peer);
+	after_authenticated_rx(peer, job->len);
+}
+
+static void handle_response(struct wg_device *dev, const struct wg_hs_job *job)
+{
+	const struct wg_msg_response *msg = (const void *)job->msg;
+	struct wg_index_entry *e = wg_index_lookup(&dev->index, wg_le32_get(msg->receiver));
+	char ep[WG_SOCKADDR_STRLEN];
+	struct wg_peer *peer;
+
+	if (!e || e->kind != WG_INDEX_HANDSHAKE) {
+		dev->stats.response_unknown_index++;
+		return;
+	}
+	peer = e->peer;
+	if (wg_noise_consume_response(msg, &peer->hs, dev->id) < 0) {
+		dev->stats.response_invalid++;
+		if (wg_dev_log_ok(dev, WG_LOGR_HANDSHAKE))
+			wg_log_verbose("invalid handshake response from %s",
+				       ep_str(&job->from, ep));
+		return;
+	}
+	wg_peer_set_endpoint_from(peer, &job->from);
+	if (wg_peer_begin_session(peer) == 0) {
+		wg_timers_session_derived(peer);
+		wg_timers_handshake_complete(peer);
+		log_complete(peer);
+		/* Flushes staged packets, or confirms the session at once. */
+		wg_send_keepalive(peer);
+	}
+	after_authenticated_rx(peer, job->len);
+}
+
+static void handle_cookie_reply(struct wg_device *dev, const struct wg_hs_job *job)
+{
+	const struct wg_msg_cookie_reply *msg = (const void *)job->msg;
+	struct wg_index_entry *e = wg_index_lookup(&dev->index, wg_le32_get(msg->receiver));
+	char ep[WG_SOCKADDR_STRLEN];
+
+	if (!e) {
+		dev->stats.cookie_reply_unknown_index++;
+		return;
+	}
+	if (wg_cookie_reply_consume(&((struct wg_peer *)e->peer)->cookie, msg, wg_dev_now(dev)) <
+	    0) {
+		dev->stats.cookie_reply_invalid++;
+		return;
+	}
+	if (wg_dev_log_ok(dev, WG_LOGR_COOKIE))
+		wg_log_verbose("cookie reply from %s: peer is under load", ep_str(&job->from, ep));
+}
+
+static void log_mac_invalid(struct wg_device *dev, const struct wg_hs_job *job, uint32_t type)
+{
+	char ep[WG_SOCKADDR_STRLEN];
+
+	dev->stats.mac_invalid++;
+	if (wg_dev_log_ok(dev, WG_LOGR_MAC))
+		wg_log_verbose("%s from %s for a different public key (mac1 mismatch)",
+			       type == WG_MSG_INITIATION ? "initiation" : "response",
+			       ep_str(&job->from, ep));
+}
+
+/* MAC checks, then cookie reply or rate limiting under load. True if the
+ * message may go on to the (expensive) Noise processing. */
+static bool admit_handshake(struct wg_device *dev, const struct wg_hs_job *job, uint32_t type)
+{
+	uint64_t now = wg_dev_now(dev);
+	bool load = under_load(dev, now);
+	enum wg_cookie_verdict v;
+
+	if (load)
+		ratelimiter_gc(dev, now);
+	v = wg_cookie_validate(&dev->cookie_checker, job->msg, job->len, &job->from.addr, load,
+			       dev->rl, now);
+	switch (v) {
+	case WG_COOKIE_INVALID:
+		log_mac_invalid(dev, job, type);
+		return false;
+	case WG_COOKIE_RATELIMITED:
+		dev->stats.handshake_ratelimited++;
+		return false;
+	case WG_COOKIE_VALID_NO_COOKIE:
+		if (!load)
+			return true;
+		/* The sender index sits at the same offset in both messages. */
+		wg_send_cookie_reply(dev, job, wg_le32_get(job->msg + 4));
+		return false;
+	case WG_COOKIE_VALID_WITH_COOKIE:
+		return true;
+	}
+	return false;
+}
+
+static void process_job(struct wg_device *dev, const struct wg_hs_job *job)
+{
+	uint32_t type = wg_msg_header_type(job->msg);
+
+	if (type == WG_MSG_COOKIE_REPLY) {
+		handle_cookie_reply(dev, job);
+		return;
+	}
+	if (!admit_handshake(dev, job, type))
+		return;
+	if (type == WG_MSG_INITIATION)
+		handle_initiation(dev, job);
+	else
+		handle_response(dev, job);
+}
+
+bool wg_receive_handshake_batch(struct wg_device *dev)
+{
+	for (int i = 0; i < WG_HANDSHAKE_BATCH && dev->hsq_len; i++) {
+		struct wg_hs_job *job = &dev->hsq[dev->hsq_head];
+		process_job(dev, job);
+		/* The backlog length counts the job in hand while it is
+		 * judged, so under_load sees the real depth. */
+		dev->hsq_head = (dev->hsq_head + 1) % WG_MAX_QUEUED_HANDSHAKES;
+		dev->hsq_len--;
+	}
+	return dev->hsq_len > 0;
+}
+
+/* --- data messages --- */
+
+/* The initiator rekeys before its session becomes unusable on receive. */
+static void keep_key_fresh_rx(struct wg_peer *peer)
+{
+	struct wg_peer_keypair *kp = peer->kp_current;
+
+	if (!kp || !kp->kp.is_initiator || peer->timers.sent_lastminute_handshake)
+		return;
+	if (wg_dev_now(peer->dev) - kp->kp.birthdate_ns < WG_REKEY_ON_RECEIVE_AGE)
+		return;
+	peer->timers.sent_lastminute_handshake = true;
+	wg_send_handshake_initiation(peer, false);
+}
+
+static void drop_src_mismatch(struct wg_peer *peer, int family, const uint8_t *src)
+{
+	char addr[INET6_ADDRSTRLEN], name[WG_LOG_KEY_LEN];
+
+	peer->dev->stats.inner_src_mismatch++;
+	if (!wg_dev_log_ok(peer->dev, WG_LOGR_SRC_FILTER))
+		return;
+	inet_ntop(family, src, addr, sizeof(addr));
+	wg_log_verbose("data packet from peer %s with inner source %s outside its allowed ips",
+		       wg_peer_name(peer, name), addr);
+}
+
+/* Inner packet checks and delivery to the TUN. */
+static void deliver(struct wg_peer *peer, const uint8_t *pkt, size_t len, size_t msg_len)
+{
+	struct wg_device *dev = peer->dev;
+	const uint8_t *src, *dst;
+	size_t ip_len;
+	int family;
+
+	if (wg_ip_parse(pkt, len, &family, &ip_len, &src, &dst) < 0) {
+		dev->stats.inner_garbage++;
+		return;
+	}
+	if (wg_allowedips_lookup(&dev->aips, family, src) != &peer->aips) {
+		drop_src_mismatch(peer, family, src);
+		return;
+	}
+	if (wg_dev_tun_write(dev, pkt, ip_len) < 0)
+		dev->stats.tun_write_errors++;
+	dev->stats.data_packets_received++;
+	peer->rx_bytes += msg_len;
+}
+
+static struct wg_peer_keypair *data_keypair(struct wg_device *dev, const struct wg_msg_data *msg)
+{
+	struct wg_index_entry *e = wg_index_lookup(&dev->index, wg_le32_get(msg->receiver));
+
+	if (!e || e->kind != WG_INDEX_KEYPAIR) {
+		dev->stats.data_unknown_index++;
+		return NULL;
+	}
+	return wg_container_of(e, struct wg_peer_keypair, entry);
+}
+
+static bool open_data(struct wg_device *dev, struct wg_peer_keypair *kp, struct wg_msg_data *msg,
+		      size_t len)
+{
+	uint64_t counter;
+
+	if (wg_dev_now(dev) - kp->kp.birthdate_ns >= WG_REJECT_AFTER_TIME) {
+		dev->stats.data_expired_keypair++;
+		return false;
+	}
+	if (wg_noise_open(&kp->kp, msg, len, &counter) < 0) {
+		dev->stats.data_auth_failed++;
+		return false;
+	}
+	if (!wg_replay_check(&kp->kp.replay, counter)) {
+		dev->stats.data_replayed++;
+		return false;
+	}
+	return true;
+}
+
+static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
+			 const struct wg_endpoint *from)
+{
+	struct wg_msg_data *msg = (struct wg_msg_data *)buf;
+	struct wg_peer_keypair *kp = data_keypair(dev, msg);
+	size_t plain_len = len - WG_MSG_DATA_MIN_LEN;
+	struct wg_peer *peer;
+
+	if (!kp || !open_data(dev, kp, msg, len))
+		return;
+	peer = kp->entry.peer;
+	wg_peer_set_endpoint_from(peer, from);
+	if (wg_peer_received_with(peer, kp)) {
+		wg_timers_handshake_complete(peer);
+		log_complete(peer);
+		wg_send_staged(peer);
+	}
+	keep_key_fresh_rx(peer);
+	wg_timers_any_authenticated_packet_received(peer);
+	wg_timers_any_authenticated_packet_traversal(peer);
+	if (plain_len == 0) {
+		dev->stats.keepalives_received++;
+		peer->rx_bytes += len;
+		return;
+	}
+	wg_timers_data_received(peer);
+	deliver(peer, msg->payload, plain_len, len);
+}
+
+void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+			 const struct wg_endpoint *from)
+{
+	uint32_t type = len >= 4 ? wg_msg_header_type(buf) : 0;
+
+	dev->stats.udp_rx_packets++;
+	if ((type == WG_MSG_INITIATION && len == WG_MSG_INITIATION_LEN) ||
+	    (type == WG_MSG_RESPONSE && len == WG_MSG_RESPONSE_LEN) ||
+	    (type == WG_MSG_COOKIE_REPLY && len == WG_MSG_COOKIE_REPLY_LEN))
+		enqueue_handshake(dev, buf, len, from);
+	else if (type == WG_MSG_DATA && len >= WG_MSG_DATA_MIN_LEN)
+		receive_data(dev, buf, len, from);
+	else
+		dev->stats.udp_garbage++;
+}

@@ -1,0 +1,443 @@
+/* Outbound path: IP packet from the TUN -> allowed ips (destination) ->
+ * peer -> seal with the current session, or stage and start a handshake.
+ * Also every handshake message we send, and ICMP errors back to the TUN. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "wgd/crypto.h"
+#include "wgd/peer.h"
+#include "wgd/platform.h"
+
+#define IPV4_HDR_LEN	   20
+#define IPV6_HDR_LEN	   40
+#define ICMP_HDR_LEN	   8
+#define IPPROTO_ICMP_NUM   1
+#define IPPROTO_ICMPV6_NUM 58
+#define ICMP4_MAX_LEN	   576	/* RFC 1812: quote as much as fits in 576 */
+#define ICMP6_MAX_LEN	   1280 /* RFC 4443: as much as fits in the minimum MTU */
+
+/* --- IP headers --- */
+
+static int parse_ipv4(const uint8_t *pkt, size_t len, size_t *ip_len)
+{
+	size_t ihl, tot;
+
+	if (len < IPV4_HDR_LEN)
+		return -EINVAL;
+	ihl = (size_t)(pkt[0] & 0x0f) * 4;
+	tot = (size_t)pkt[2] << 8 | pkt[3];
+	if (ihl < IPV4_HDR_LEN || tot < ihl || tot > len)
+		return -EINVAL;
+	*ip_len = tot;
+	return 0;
+}
+
+static int parse_ipv6(const uint8_t *pkt, size_t len, size_t *ip_len)
+{
+	size_t tot;
+
+	if (len < IPV6_HDR_LEN)
+		return -EINVAL;
+	tot = IPV6_HDR_LEN + ((size_t)pkt[4] << 8 | pkt[5]);
+	if (tot > len)
+		return -EINVAL;
+	*ip_len = tot;
+	return 0;
+}
+
+int wg_ip_parse(const uint8_t *pkt, size_t len, int *family, size_t *ip_len, const uint8_t **src,
+		const uint8_t **dst)
+{
+	if (len == 0)
+		return -EINVAL;
+	switch (pkt[0] >> 4) {
+	case 4:
+		*family = AF_INET;
+		*src = pkt + 12;
+		*dst = pkt + 16;
+		return parse_ipv4(pkt, len, ip_len);
+	case 6:
+		*family = AF_INET6;
+		*src = pkt + 8;
+		*dst = pkt + 24;
+		return parse_ipv6(pkt, len, ip_len);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* --- ICMP "unreachable" back to the TUN --- */
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static bool ipv4_icmp_allowed(const uint8_t *pkt, size_t len)
+{
+	const uint8_t *src = pkt + 12, *dst = pkt + 16;
+	size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+
+	if (((pkt[6] & 0x1f) | pkt[7]) != 0) /* not the first fragment */
+		return false;
+	if (src[0] == 0 || src[0] >= 224 || dst[0] >= 224)
+		return false;
+	/* Never answer an ICMP error with another (RFC 1122 3.2.2). */
+	if (pkt[9] == IPPROTO_ICMP_NUM && len > ihl) {
+		uint8_t type = pkt[ihl];
+		if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12)
+			return false;
+	}
+	return true;
+}
+
+static size_t build_icmp4(uint8_t *out, const uint8_t *pkt, size_t len)
+{
+	size_t quote = len < ICMP4_MAX_LEN - IPV4_HDR_LEN - ICMP_HDR_LEN
+			       ? len
+			       : ICMP4_MAX_LEN - IPV4_HDR_LEN - ICMP_HDR_LEN;
+	size_t total = IPV4_HDR_LEN + ICMP_HDR_LEN + quote;
+	uint8_t *icmp = out + IPV4_HDR_LEN;
+
+	memset(out, 0, IPV4_HDR_LEN + ICMP_HDR_LEN);
+	out[0] = 0x45;
+	put_be16(out + 2, (uint16_t)total);
+	out[8] = 64; /* TTL */
+	out[9] = IPPROTO_ICMP_NUM;
+	memcpy(out + 12, pkt + 16, 4); /* from the unreachable destination */
+	memcpy(out + 16, pkt + 12, 4);
+	put_be16(out + 10, csum_fold(csum_add(0, out, IPV4_HDR_LEN)));
+	icmp[0] = 3; /* destination unreachable */
+	icmp[1] = 1; /* host unreachable, as the kernel's WireGuard sends */
+	memcpy(icmp + ICMP_HDR_LEN, pkt, quote);
+	put_be16(icmp + 2, csum_fold(csum_add(0, icmp, ICMP_HDR_LEN + quote)));
+	return total;
+}
+
+static bool ipv6_icmp_allowed(const uint8_t *pkt, size_t len)
+{
+	static const uint8_t zero[16];
+	const uint8_t *src = pkt + 8, *dst = pkt + 24;
+
+	if (memcmp(src, zero, 16) == 0 || src[0] == 0xff || dst[0] == 0xff)
+		return false;
+	/* ICMPv6 error messages have types below 128 (RFC 4443 2.4). */
+	if (pkt[6] == IPPROTO_ICMPV6_NUM && len > IPV6_HDR_LEN && pkt[IPV6_HDR_LEN] < 128)
+		return false;
+	return true;
+}
+
+static size_t build_icmp6(uint8_t *out, const uint8_t *pkt, size_t len)
+{
+	size_t quote = len < ICMP6_MAX_LEN - IPV6_HDR_LEN - ICMP_HDR_LEN
+			       ? len
+			       : ICMP6_MAX_LEN - IPV6_HDR_LEN - ICMP_HDR_LEN;
+	size_t plen = ICMP_HDR_LEN + quote;
+	uint8_t *icmp = out + IPV6_HDR_LEN;
+	uint8_t pseudo_tail[8] = {0, 0, (uint8_t)(plen >> 8), (uint8_t)plen, 0,
+				  0, 0, IPPROTO_ICMPV6_NUM};
+	uint32_t sum;
+
+	memset(out, 0, IPV6_HDR_LEN + ICMP_HDR_LEN);
+	out[0] = 0x60;
+	put_be16(out + 4, (uint16_t)plen);
+	out[6] = IPPROTO_ICMPV6_NUM;
+	out[7] = 64; /* hop limit */
+	memcpy(out + 8, pkt + 24, 16);
+	memcpy(out + 24, pkt + 8, 16);
+	icmp[0] = 1; /* destination unreachable */
+	icmp[1] = 3; /* address unreachable, as the kernel's WireGuard sends */
+	memcpy(icmp + ICMP_HDR_LEN, pkt, quote);
+	sum = csum_add(0, out + 8, 32);
+	sum = csum_add(sum, pseudo_tail, sizeof(pseudo_tail));
+	put_be16(icmp + 2, csum_fold(csum_add(sum, icmp, plen)));
+	return IPV6_HDR_LEN + plen;
+}
+
+static void send_unreachable(struct wg_device *dev, int family, const uint8_t *pkt, size_t len)
+{
+	uint8_t out[ICMP6_MAX_LEN];
+	size_t n;
+
+	if (family == AF_INET ? !ipv4_icmp_allowed(pkt, len) : !ipv6_icmp_allowed(pkt, len))
+		return;
+	if (!wg_log_limit_allow(&dev->icmp_limit, wg_dev_now(dev))) {
+		dev->stats.icmp_ratelimited++;
+		return;
+	}
+	n = family == AF_INET ? build_icmp4(out, pkt, len) : build_icmp6(out, pkt, len);
+	if (wg_dev_tun_write(dev, out, n) < 0)
+		dev->stats.tun_write_errors++;
+	else
+		dev->stats.icmp_sent++;
+}
+
+/* --- data messages --- */
+
+int wg_send_to_peer(struct wg_peer *peer, const uint8_t *msg, size_t len)
+{
+	struct wg_device *dev = peer->dev;
+	char ep[WG_SOCKADDR_STRLEN];
+	int ret = dev->udp ? wg_udp_send(dev->udp, &peer->endpoint, msg, len) : -ENOTCONN;
+
+	if (ret == 0) {
+		peer->tx_bytes += len;
+		return 0;
+	}
+	dev->stats.udp_send_errors++;
+	if (wg_dev_log_ok(dev, WG_LOGR_SEND))
+		wg_log_verbose("send to %s failed: %s",
+			       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)),
+			       strerror(-ret));
+	return ret;
+}
+
+/* Pads to a multiple of 16 without exceeding the MTU (a packet already
+ * over the MTU is not padded). */
+static size_t padded_len(size_t len, size_t mtu)
+{
+	size_t padded = (len + WG_PADDING_MULTIPLE - 1) & ~(size_t)(WG_PADDING_MULTIPLE - 1);
+
+	if (len > mtu)
+		return len;
+	return padded > mtu ? mtu : padded;
+}
+
+/* The plaintext is at dev->txbuf + WG_TX_HEADROOM. */
+static int seal_and_send(struct wg_peer *peer, struct wg_peer_keypair *kp, size_t len)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_msg_data *msg = (struct wg_msg_data *)dev->txbuf;
+	size_t padded = padded_len(len, (size_t)wg_dev_mtu(dev));
+	int ret;
+
+	memset(msg->payload + len, 0, padded - len);
+	ret = wg_noise_seal(&kp->kp, msg, msg->payload, padded);
+	if (ret < 0)
+		return ret;
+	ret = wg_send_to_peer(peer, dev->txbuf, WG_MSG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN);
+	if (len)
+		dev->stats.data_packets_sent++;
+	else
+		dev->stats.keepalives_sent++;
+	return ret;
+}
+
+static void after_send(struct wg_peer *peer, bool data_sent)
+{
+	wg_timers_any_authenticated_packet_traversal(peer);
+	wg_timers_any_authenticated_packet_sent(peer);
+	if (data_sent)
+		wg_timers_data_sent(peer);
+	wg_send_keep_key_fresh(peer);
+}
+
+void wg_send_keep_key_fresh(struct wg_peer *peer)
+{
+	struct wg_peer_keypair *kp = peer->kp_current;
+	uint64_t now = wg_dev_now(peer->dev);
+
+	if (!kp)
+		return;
+	if (kp->kp.sending_counter > WG_REKEY_AFTER_MESSAGES ||
+	    (kp->kp.is_initiator && now - kp->kp.birthdate_ns >= WG_REKEY_AFTER_TIME))
+		wg_send_handshake_initiation(peer, false);
+}
+
+void wg_send_staged(struct wg_peer *peer)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_peer_keypair *kp = wg_peer_sending_keypair(peer, wg_dev_now(dev));
+	struct wg_staged *s;
+	bool sealed = false, data_sent = false;
+
+	if (!kp) {
+		wg_send_handshake_initiation(peer, false);
+		return;
+	}
+	while ((s = wg_peer_unstage(peer))) {
+		int ret;
+		if (s->len)
+			memcpy(dev->txbuf + WG_TX_HEADROOM, s->data, s->len);
+		ret = seal_and_send(peer, kp, s->len);
+		if (ret == -EKEYEXPIRED) {
+			wg_peer_restage_front(peer, s);
+			wg_send_handshake_initiation(peer, false);
+			break;
+		}
+		sealed = true;
+		data_sent |= ret == 0 && s->len > 0;
+		wg_staged_free(s);
+	}
+	if (sealed)
+		after_send(peer, data_sent);
+}
+
+void wg_send_keepalive(struct wg_peer *peer)
+{
+	if (peer->n_staged == 0 && wg_peer_stage(peer, NULL, 0) < 0)
+		return;
+	wg_send_staged(peer);
+}
+
+static void drop_no_endpoint(struct wg_peer *peer)
+{
+	char name[WG_LOG_KEY_LEN];
+
+	peer->dev->stats.tun_no_endpoint++;
+	if (wg_dev_log_ok(peer->dev, WG_LOGR_NO_ENDPOINT))
+		wg_log_verbose("no endpoint for peer %s: dropping packet",
+			       wg_peer_name(peer, name));
+}
+
+static void log_no_peer(struct wg_device *dev, int family, const uint8_t *dst)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	if (!wg_dev_log_ok(dev, WG_LOGR_TUN))
+		return;
+	inet_ntop(family, dst, addr, sizeof(addr));
+	wg_log_verbose("no peer has an allowed ip covering %s: sending unreachable", addr);
+}
+
+void wg_send_tun_packet(struct wg_device *dev, size_t len)
+{
+	uint8_t *pkt = dev->txbuf + WG_TX_HEADROOM;
+	const uint8_t *src, *dst;
+	struct wg_aip_owner *owner;
+	struct wg_peer_keypair *kp;
+	struct wg_peer *peer;
+	size_t ip_len;
+	int family;
+
+	if (wg_ip_parse(pkt, len, &family, &ip_len, &src, &dst) < 0) {
+		dev->stats.tun_garbage++;
+		return;
+	}
+	owner = wg_allowedips_lookup(&dev->aips, family, dst);
+	if (!owner) {
+		dev->stats.tun_no_peer++;
+		log_no_peer(dev, family, dst);
+		send_unreachable(dev, family, pkt, ip_len);
+		return;
+	}
+	peer = wg_container_of(owner, struct wg_peer, aips);
+	if (!wg_peer_has_endpoint(peer)) {
+		drop_no_endpoint(peer);
+		return;
+	}
+	kp = peer->n_staged ? NULL : wg_peer_sending_keypair(peer, wg_dev_now(dev));
+	if (kp) {
+		int ret = seal_and_send(peer, kp, ip_len);
+		if (ret != -EKEYEXPIRED) {
+			after_send(peer, ret == 0);
+			return;
+		}
+	}
+	if (wg_peer_stage(peer, pkt, ip_len) == 0)
+		wg_send_staged(peer);
+}
+
+/* --- handshake messages --- */
+
+static bool may_send_initiation(struct wg_peer *peer, uint64_t now)
+{
+	struct wg_device *dev = peer->dev;
+	char name[WG_LOG_KEY_LEN];
+
+	if (peer->has_sent_handshake && now - peer->last_sent_handshake_ns < WG_REKEY_TIMEOUT)
+		return false;
+	if (!wg_peer_has_endpoint(peer)) {
+		if (wg_dev_log_ok(dev, WG_LOGR_NO_ENDPOINT))
+			wg_log_verbose("no endpoint for peer %s: cannot start a handshake",
+				       wg_peer_name(peer, name));
+		return false;
+	}
+	return dev->id->has_identity && peer->hs.static_static_valid;
+}
+
+void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_msg_initiation msg;
+	uint64_t now = wg_dev_now(dev);
+
+	if (!is_retry)
+		peer->timers.handshake_attempts = 0;
+	if (!may_send_initiation(peer, now) || wg_peer_hs_index_refresh(peer) < 0)
+		return;
+	if (wg_noise_create_initiation(&msg, &peer->hs, dev->id, peer->hs_entry.index,
+				       wg_dev_unix_now(dev)) < 0) {
+		wg_peer_hs_index_drop(peer);
+		return;
+	}
+	wg_cookie_add_macs(&peer->cookie, &msg, sizeof(msg), now);
+	wg_timers_any_authenticated_packet_traversal(peer);
+	wg_timers_any_authenticated_packet_sent(peer);
+	peer->last_sent_handshake_ns = now;
+	peer->has_sent_handshake = true;
+	wg_send_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
+	dev->stats.handshake_initiations_sent++;
+	wg_timers_handshake_initiated(peer);
+}
+
+void wg_send_handshake_response(struct wg_peer *peer)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_msg_response msg;
+	uint64_t now = wg_dev_now(dev);
+
+	if (wg_peer_hs_index_refresh(peer) < 0)
+		return;
+	if (wg_noise_create_response(&msg, &peer->hs, peer->hs_entry.index) < 0) {
+		wg_peer_hs_index_drop(peer);
+		return;
+	}
+	wg_cookie_add_macs(&peer->cookie, &msg, sizeof(msg), now);
+	if (wg_peer_begin_session(peer) < 0)
+		return;
+	wg_timers_session_derived(peer);
+	wg_timers_any_authenticated_packet_traversal(peer);
+	wg_timers_any_authenticated_packet_sent(peer);
+	peer->last_sent_handshake_ns = now;
+	peer->has_sent_handshake = true;
+	wg_send_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
+	dev->stats.handshake_responses_sent++;
+}
+
+void wg_send_cookie_reply(struct wg_device *dev, const struct wg_hs_job *job, uint32_t sender_index)
+{
+	struct wg_msg_cookie_reply reply;
+	struct wg_endpoint to = job->from;
+	char ep[WG_SOCKADDR_STRLEN];
+
+	if (wg_cookie_reply_create(&reply, &dev->cookie_checker, job->msg, job->len, sender_index,
+				   &job->from.addr, wg_dev_now(dev)) < 0)
+		return;
+	if (wg_dev_log_ok(dev, WG_LOGR_COOKIE))
+		wg_log_verbose("sending cookie reply under load to %s",
+			       wg_sockaddr_format(&to.addr, ep, sizeof(ep)));
+	if (dev->udp && wg_udp_send(dev->udp, &to, (const uint8_t *)&reply, sizeof(reply)) == 0)
+		dev->stats.cookie_replies_sent++;
+	else
+		dev->stats.udp_send_errors++;
+}
