@@ -86,7 +86,7 @@ static int open_clone(const char *name, int *fd_out)
 int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct wg_tun **out)
 {
 	struct wg_tun *tun;
-	int fd, ret;
+	int fd = -1, ret;
 
 	if (!name || strlen(name) >= IF_NAMESIZE)
 		return -ENAMETOOLONG;
