@@ -239,6 +239,11 @@ uint16_t wg_device_listen_port(const struct wg_device *dev)
 	return dev->udp ? wg_udp_port(dev->udp) : 0;
 }
 
+size_t wg_device_peer_count(const struct wg_device *dev)
+{
+	return dev->n_peers;
+}
+
 void wg_device_get_stats(const struct wg_device *dev, struct wg_device_stats *out)
 {
 	*out = dev->stats;

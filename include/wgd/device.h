@@ -5,6 +5,7 @@
 #ifndef WGD_DEVICE_H
 #define WGD_DEVICE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "uapi.h"
@@ -102,6 +103,7 @@ void wg_device_get_stats(const struct wg_device *dev, struct wg_device_stats *ou
 /* Earliest pending protocol timer on the monotonic clock (ns), UINT64_MAX
  * when none is pending: an idle device arms no timer at all. */
 uint64_t wg_device_next_deadline(const struct wg_device *dev);
+size_t wg_device_peer_count(const struct wg_device *dev);
 /* Local UDP port the device listens on (0 if none). */
 uint16_t wg_device_listen_port(const struct wg_device *dev);
 

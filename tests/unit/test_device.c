@@ -1,0 +1,813 @@
+/* Two devices in one process: each with a socketpair standing in for its
+ * TUN and a real loopback UDP socket, configured through parsed UAPI change
+ * sets, on an injected clock. Covers the data path both ways, staging,
+ * get output, the source filter, set atomicity, peer removal and every
+ * timer transition that needs a live partner. No root needed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "wgd/crypto.h"
+#include "wgd/device.h"
+#include "wgd/peer.h"
+#include "wgd/platform.h"
+#include "wgd/uapi.h"
+
+#define SEC  WG_NSEC_PER_SEC
+#define MSEC WG_NSEC_PER_MSEC
+
+struct fake_clock {
+	uint64_t mono, unix_ns;
+};
+
+static uint64_t fake_mono(void *ctx)
+{
+	return ((struct fake_clock *)ctx)->mono;
+}
+
+static uint64_t fake_unix(void *ctx)
+{
+	return ((struct fake_clock *)ctx)->unix_ns;
+}
+
+struct node {
+	struct event_base *base;
+	struct wg_device *dev;
+	int tun_fd; /* the test's end of the TUN socketpair */
+	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
+	char priv_hex[65], pub_hex[65];
+};
+
+struct env {
+	struct fake_clock clk;
+	struct wg_clock clock;
+	struct node a, b;
+};
+
+static void hex(char out[65], const uint8_t k[WG_KEY_LEN])
+{
+	for (int i = 0; i < WG_KEY_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", k[i]);
+}
+
+static void node_init(struct env *e, struct node *n, const char *name)
+{
+	struct wg_device_params p = {0};
+	struct wg_tun *tun;
+	int sv[2];
+
+	n->base = event_base_new();
+	assert_non_null(n->base);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(wg_tun_from_fd(sv[0], false, name, &tun), 0);
+	n->tun_fd = sv[1];
+	p.base = n->base;
+	p.tun = tun;
+	p.clock = &e->clock;
+	assert_int_equal(wg_device_create(&p, &n->dev), 0);
+	wg_x25519_generate(n->priv);
+	wg_x25519_public(n->pub, n->priv);
+	hex(n->priv_hex, n->priv);
+	hex(n->pub_hex, n->pub);
+}
+
+static void node_fini(struct node *n)
+{
+	wg_device_destroy(n->dev);
+	close(n->tun_fd);
+	event_base_free(n->base);
+}
+
+static int apply(struct node *n, const char *fmt, ...)
+{
+	struct wg_uapi_set set;
+	char body[4096];
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	ret = wg_uapi_parse_set(body, strlen(body), &set);
+	assert_int_equal(ret, 0);
+	ret = wg_device_set(n->dev, &set);
+	wg_uapi_set_free(&set);
+	return ret;
+}
+
+/* A: initiator with B's endpoint. B learns A's endpoint from the handshake. */
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	assert_int_equal(wg_crypto_init(), 0);
+	e->clk.mono = 1000 * SEC;
+	e->clk.unix_ns = 1700000000 * SEC;
+	e->clock = (struct wg_clock){fake_mono, fake_unix, &e->clk};
+	node_init(e, &e->a, "tunA");
+	node_init(e, &e->b, "tunB");
+	assert_int_equal(apply(&e->a,
+			       "private_key=%s\npublic_key=%s\nendpoint=127.0.0.1:%u\n"
+			       "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n",
+			       e->a.priv_hex, e->b.pub_hex, wg_device_listen_port(e->b.dev)),
+			 0);
+	assert_int_equal(apply(&e->b,
+			       "private_key=%s\npublic_key=%s\n"
+			       "allowed_ip=10.0.0.1/32\nallowed_ip=fd00::1/128\n",
+			       e->b.priv_hex, e->a.pub_hex),
+			 0);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	node_fini(&e->a);
+	node_fini(&e->b);
+	free(e);
+	return 0;
+}
+
+static void pump_node(struct node *n)
+{
+	for (int i = 0; i < 4; i++)
+		event_base_loop(n->base, EVLOOP_NONBLOCK);
+}
+
+/* Loopback UDP and socketpairs deliver at once: a few rounds settle all. */
+static void pump(struct env *e)
+{
+	for (int i = 0; i < 4; i++) {
+		pump_node(&e->a);
+		pump_node(&e->b);
+	}
+}
+
+static void advance(struct env *e, uint64_t ns)
+{
+	e->clk.mono += ns;
+	e->clk.unix_ns += ns;
+	wg_device_run_timers(e->a.dev);
+	wg_device_run_timers(e->b.dev);
+	pump(e);
+}
+
+/* Advances in 1 s steps (timers fire in order), then by the remainder. */
+static void advance_steps(struct env *e, uint64_t ns)
+{
+	while (ns >= SEC) {
+		advance(e, SEC);
+		ns -= SEC;
+	}
+	if (ns)
+		advance(e, ns);
+}
+
+static struct wg_device_stats stats(struct node *n)
+{
+	struct wg_device_stats s;
+
+	wg_device_get_stats(n->dev, &s);
+	return s;
+}
+
+/* --- packets --- */
+
+static size_t ipv4_packet(uint8_t *buf, const char *src, const char *dst, size_t payload,
+			  uint8_t fill)
+{
+	size_t len = 20 + payload;
+
+	memset(buf, 0, 20);
+	buf[0] = 0x45;
+	buf[2] = (uint8_t)(len >> 8);
+	buf[3] = (uint8_t)len;
+	buf[8] = 64;
+	buf[9] = 17;
+	assert_int_equal(inet_pton(AF_INET, src, buf + 12), 1);
+	assert_int_equal(inet_pton(AF_INET, dst, buf + 16), 1);
+	memset(buf + 20, fill, payload);
+	return len;
+}
+
+static size_t ipv6_packet(uint8_t *buf, const char *src, const char *dst, size_t payload,
+			  uint8_t fill)
+{
+	memset(buf, 0, 40);
+	buf[0] = 0x60;
+	buf[4] = (uint8_t)(payload >> 8);
+	buf[5] = (uint8_t)payload;
+	buf[6] = 17;
+	buf[7] = 64;
+	assert_int_equal(inet_pton(AF_INET6, src, buf + 8), 1);
+	assert_int_equal(inet_pton(AF_INET6, dst, buf + 24), 1);
+	memset(buf + 40, fill, payload);
+	return 40 + payload;
+}
+
+static void tun_inject(struct node *n, const uint8_t *pkt, size_t len)
+{
+	assert_int_equal(send(n->tun_fd, pkt, len, 0), (ssize_t)len);
+}
+
+/* Next packet the device wrote to its TUN, -1 if none. */
+static ssize_t tun_take(struct node *n, uint8_t *buf, size_t len)
+{
+	return recv(n->tun_fd, buf, len, MSG_DONTWAIT);
+}
+
+static void expect_delivered(struct node *to, const uint8_t *pkt, size_t len)
+{
+	uint8_t got[2048];
+	ssize_t n = tun_take(to, got, sizeof(got));
+
+	assert_int_equal(n, (ssize_t)len);
+	assert_memory_equal(got, pkt, len);
+}
+
+static void expect_tun_empty(struct node *n)
+{
+	uint8_t got[2048];
+
+	assert_int_equal(tun_take(n, got, sizeof(got)), -1);
+}
+
+static struct wg_peer *peer_of(struct node *n, const struct node *other)
+{
+	struct wg_peer *p = wg_peer_lookup(n->dev, other->pub);
+
+	assert_non_null(p);
+	return p;
+}
+
+/* First packet A -> B: handshake, then delivery. */
+static void establish(struct env *e)
+{
+	uint8_t pkt[128];
+	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 20, 0xab);
+
+	tun_inject(&e->a, pkt, len);
+	pump(e);
+	expect_delivered(&e->b, pkt, len);
+}
+
+/* --- data path --- */
+
+static void test_handshake_on_first_packet(void **state)
+{
+	struct env *e = *state;
+
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 0);
+	establish(e);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
+	assert_int_equal(stats(&e->b).handshake_responses_sent, 1);
+	assert_int_equal(stats(&e->a).handshakes_completed, 1);
+	assert_int_equal(stats(&e->b).handshakes_completed, 1); /* on the first data */
+	assert_non_null(peer_of(&e->a, &e->b)->kp_current);
+	assert_non_null(peer_of(&e->b, &e->a)->kp_current);
+	assert_null(peer_of(&e->b, &e->a)->kp_next);
+	/* B learned where A is from the authenticated initiation. */
+	assert_true(wg_peer_has_endpoint(peer_of(&e->b, &e->a)));
+}
+
+static void test_ipv4_ipv6_both_ways(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[1500];
+	size_t len;
+
+	establish(e);
+	len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 1, 0x11);
+	tun_inject(&e->b, pkt, len);
+	pump(e);
+	expect_delivered(&e->a, pkt, len);
+
+	len = ipv6_packet(pkt, "fd00::1", "fd00::2", 333, 0x22);
+	tun_inject(&e->a, pkt, len);
+	pump(e);
+	expect_delivered(&e->b, pkt, len);
+
+	len = ipv6_packet(pkt, "fd00::2", "fd00::1", 1380, 0x33); /* full MTU */
+	tun_inject(&e->b, pkt, len);
+	pump(e);
+	expect_delivered(&e->a, pkt, len);
+	/* Still one handshake: the session carried everything. */
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
+	assert_int_equal(stats(&e->b).handshake_initiations_sent, 0);
+}
+
+static void test_staged_flushed_in_order(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[5][128];
+	size_t len[5];
+
+	for (int i = 0; i < 5; i++) {
+		len[i] = ipv4_packet(pkt[i], "10.0.0.1", "10.0.0.2", 10 + (size_t)i, (uint8_t)i);
+		tun_inject(&e->a, pkt[i], len[i]);
+	}
+	pump_node(&e->a); /* all staged, one initiation */
+	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, 5);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
+	pump(e);
+	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, 0);
+	for (int i = 0; i < 5; i++)
+		expect_delivered(&e->b, pkt[i], len[i]);
+	expect_tun_empty(&e->b);
+	/* The flushed data confirmed the session: no extra keepalive. */
+	assert_int_equal(stats(&e->a).keepalives_sent, 0);
+}
+
+static void test_staging_drops_oldest(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[128];
+
+	/* B has no endpoint for A yet: to stage, give A's peer a dead one. */
+	assert_int_equal(apply(&e->a, "public_key=%s\nendpoint=127.0.0.1:9\n", e->b.pub_hex), 0);
+	for (int i = 0; i < WG_MAX_STAGED_PACKETS + 3; i++) {
+		size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 8, (uint8_t)i);
+		tun_inject(&e->a, pkt, len);
+		pump_node(&e->a);
+	}
+	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, WG_MAX_STAGED_PACKETS);
+	assert_int_equal(stats(&e->a).staged_overflow, 3);
+	/* The oldest went: the head is packet number 3. */
+	assert_int_equal(peer_of(&e->a, &e->b)->staged_head->data[20], 3);
+}
+
+static void test_no_endpoint_dropped(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[128];
+	size_t len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 8, 1);
+
+	tun_inject(&e->b, pkt, len); /* B never heard from A */
+	pump(e);
+	assert_int_equal(stats(&e->b).tun_no_endpoint, 1);
+	assert_int_equal(stats(&e->b).handshake_initiations_sent, 0);
+	assert_int_equal(peer_of(&e->b, &e->a)->n_staged, 0);
+}
+
+static void test_unreachable_icmp(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[128], got[2048];
+	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.7.7.7", 30, 5);
+	ssize_t n;
+
+	tun_inject(&e->a, pkt, len);
+	pump(e);
+	n = tun_take(&e->a, got, sizeof(got));
+	assert_int_equal(n, 20 + 8 + (ssize_t)len);
+	assert_int_equal(got[9], 1);		    /* ICMP */
+	assert_memory_equal(got + 12, pkt + 16, 4); /* from the destination */
+	assert_memory_equal(got + 16, pkt + 12, 4); /* to the sender */
+	assert_int_equal(got[20], 3);
+	assert_int_equal(got[21], 1);
+	assert_memory_equal(got + 28, pkt, len);
+	assert_int_equal(stats(&e->a).tun_no_peer, 1);
+
+	len = ipv6_packet(pkt, "fd00::1", "fd00::99", 16, 6);
+	tun_inject(&e->a, pkt, len);
+	pump(e);
+	n = tun_take(&e->a, got, sizeof(got));
+	assert_int_equal(n, 40 + 8 + (ssize_t)len);
+	assert_int_equal(got[6], 58);
+	assert_int_equal(got[40], 1);
+	assert_int_equal(got[41], 3);
+	/* An ICMP error is never answered with another. */
+	memcpy(pkt, got, (size_t)n);
+	memcpy(pkt + 24, got + 8, 16); /* aim it at the unroutable side */
+	pkt[24 + 15] = 0x77;
+	tun_inject(&e->a, pkt, (size_t)n);
+	pump(e);
+	expect_tun_empty(&e->a);
+	assert_int_equal(stats(&e->a).icmp_sent, 2);
+}
+
+static void test_garbage_from_tun(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[64] = {0x45, 0, 0, 200}; /* claims 200 bytes */
+
+	tun_inject(&e->a, pkt, sizeof(pkt));
+	pkt[0] = 0x75;
+	tun_inject(&e->a, pkt, sizeof(pkt));
+	pump(e);
+	assert_int_equal(stats(&e->a).tun_garbage, 2);
+	expect_tun_empty(&e->a);
+}
+
+static void test_source_filter(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[128];
+	size_t len;
+
+	establish(e);
+	/* A routes by destination; B checks the source belongs to A. */
+	len = ipv4_packet(pkt, "10.9.9.9", "10.0.0.2", 12, 7);
+	tun_inject(&e->a, pkt, len);
+	pump(e);
+	expect_tun_empty(&e->b);
+	assert_int_equal(stats(&e->b).inner_src_mismatch, 1);
+	len = ipv6_packet(pkt, "fd00::5", "fd00::2", 12, 7);
+	tun_inject(&e->a, pkt, len);
+	pump(e);
+	expect_tun_empty(&e->b);
+	assert_int_equal(stats(&e->b).inner_src_mismatch, 2);
+}
+
+/* --- get / set --- */
+
+static char *get_text(struct node *n)
+{
+	struct wg_uapi_writer w;
+	char *s;
+
+	wg_uapi_writer_init(&w);
+	assert_int_equal(wg_device_get(n->dev, &w), 0);
+	s = strndup(w.buf ? w.buf : "", w.len);
+	wg_uapi_writer_free(&w);
+	return s;
+}
+
+static void expect_line(const char *text, const char *line)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want), "%s\n", line);
+	if (!strstr(text, want))
+		fail_msg("missing line \"%s\" in:\n%s", line, text);
+}
+
+static void test_get_fields(void **state)
+{
+	struct env *e = *state;
+	char line[256], *t;
+
+	t = get_text(&e->a);
+	assert_true(strncmp(t, "private_key=", 12) == 0);
+	free(t);
+	establish(e);
+	t = get_text(&e->a);
+	snprintf(line, sizeof(line), "private_key=%s", e->a.priv_hex);
+	expect_line(t, line);
+	snprintf(line, sizeof(line), "listen_port=%u", wg_device_listen_port(e->a.dev));
+	expect_line(t, line);
+	assert_null(strstr(t, "fwmark="));
+	snprintf(line, sizeof(line), "public_key=%s", e->b.pub_hex);
+	expect_line(t, line);
+	expect_line(
+		t,
+		"preshared_key=0000000000000000000000000000000000000000000000000000000000000000");
+	expect_line(t, "protocol_version=1");
+	snprintf(line, sizeof(line), "endpoint=127.0.0.1:%u", wg_device_listen_port(e->b.dev));
+	expect_line(t, line);
+	expect_line(t, "last_handshake_time_sec=1700000000");
+	expect_line(t, "last_handshake_time_nsec=0");
+	/* Initiation 148 + one 40-byte packet padded to 48 (16+48+16 = 80). */
+	expect_line(t, "tx_bytes=228");
+	expect_line(t, "rx_bytes=92"); /* the response */
+	expect_line(t, "persistent_keepalive_interval=0");
+	expect_line(t, "allowed_ip=10.0.0.2/32");
+	expect_line(t, "allowed_ip=fd00::2/128");
+	free(t);
+	t = get_text(&e->b);
+	expect_line(t, "tx_bytes=92");
+	expect_line(t, "rx_bytes=228");
+	snprintf(line, sizeof(line), "endpoint=127.0.0.1:%u", wg_device_listen_port(e->a.dev));
+	expect_line(t, line);
+	free(t);
+}
+
+static void test_set_fields(void **state)
+{
+	struct env *e = *state;
+	char *t;
+
+	assert_int_equal(
+		apply(&e->a,
+		      "fwmark=0\npublic_key=%s\npreshared_key=%s\n"
+		      "persistent_keepalive_interval=0\nreplace_allowed_ips=true\n"
+		      "allowed_ip=10.1.0.0/16\nallowed_ip=10.2.0.0/16\nallowed_ip=-10.1.0.0/16\n",
+		      e->b.pub_hex, e->a.pub_hex),
+		0);
+	t = get_text(&e->a);
+	expect_line(t, "allowed_ip=10.2.0.0/16");
+	assert_null(strstr(t, "allowed_ip=10.0.0.2/32"));
+	assert_null(strstr(t, "allowed_ip=10.1.0.0/16"));
+	assert_null(strstr(t, "fwmark="));
+	assert_non_null(strstr(t, e->a.pub_hex)); /* as the PSK */
+	free(t);
+	/* update_only never creates; remove takes the peer away. */
+	assert_int_equal(apply(&e->a, "public_key=%s\nupdate_only=true\nendpoint=1.2.3.4:5\n",
+			       e->a.priv_hex),
+			 0);
+	assert_int_equal(wg_device_peer_count(e->a.dev), 1);
+	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", e->b.pub_hex), 0);
+	assert_int_equal(wg_device_peer_count(e->a.dev), 0);
+	/* Our own public key as a peer is ignored. */
+	assert_int_equal(apply(&e->a, "public_key=%s\n", e->a.pub_hex), 0);
+	assert_int_equal(wg_device_peer_count(e->a.dev), 0);
+}
+
+static void test_set_is_atomic(void **state)
+{
+	struct env *e = *state;
+	uint8_t other[WG_KEY_LEN];
+	char other_hex[65], *before, *after;
+	int ret;
+
+	establish(e);
+	wg_x25519_generate(other);
+	hex(other_hex, other);
+	before = get_text(&e->a);
+	/* Everything valid except the port, which B holds: nothing changes. */
+	ret = apply(&e->a,
+		    "private_key=%s\nlisten_port=%u\nreplace_peers=true\n"
+		    "public_key=%s\nallowed_ip=10.5.0.0/16\n",
+		    other_hex, wg_device_listen_port(e->b.dev), other_hex);
+	assert_int_equal(ret, -EADDRINUSE);
+	after = get_text(&e->a);
+	assert_string_equal(before, after);
+	free(after);
+	/* The session survived too. */
+	assert_non_null(peer_of(&e->a, &e->b)->kp_current);
+	/* A good port moves the socket; B follows A by roaming. */
+	ret = apply(&e->a, "listen_port=0\n");
+	assert_int_equal(ret, 0);
+	after = get_text(&e->a);
+	assert_string_not_equal(before, after);
+	free(before);
+	free(after);
+	establish(e);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
+}
+
+static void test_private_key_change(void **state)
+{
+	struct env *e = *state;
+
+	establish(e);
+	/* Same key again (wg setconf): sessions stay. */
+	assert_int_equal(apply(&e->a, "private_key=%s\n", e->a.priv_hex), 0);
+	assert_non_null(peer_of(&e->a, &e->b)->kp_current);
+	/* New key equal to the peer's: that peer goes, as in the kernel. */
+	assert_int_equal(apply(&e->a, "private_key=%s\n", e->b.priv_hex), 0);
+	assert_int_equal(wg_device_peer_count(e->a.dev), 0);
+}
+
+static void test_remove_peer_zeroes_state(void **state)
+{
+	struct env *e = *state;
+	struct wg_device *a = e->a.dev;
+
+	establish(e);
+	assert_true(a->index.count > 0);
+	assert_int_not_equal(wg_device_next_deadline(a), UINT64_MAX);
+	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", e->b.pub_hex), 0);
+	assert_int_equal(a->index.count, 0);
+	assert_int_equal(a->pubkeys.count, 0);
+	assert_int_equal(a->aips.nodes, 0);
+	assert_int_equal(a->n_peers, 0);
+	assert_int_equal(wg_device_next_deadline(a), UINT64_MAX);
+	/* B's data for the removed peer finds no keypair. */
+	uint8_t pkt[64];
+	size_t len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 4, 1);
+	tun_inject(&e->b, pkt, len);
+	pump(e);
+	assert_int_equal(stats(&e->a).data_unknown_index, 1);
+}
+
+static void test_replace_peers(void **state)
+{
+	struct env *e = *state;
+	uint8_t k[3][WG_KEY_LEN];
+	char h[3][65];
+
+	for (int i = 0; i < 3; i++) {
+		wg_x25519_generate(k[i]);
+		wg_x25519_public(k[i], k[i]);
+		hex(h[i], k[i]);
+	}
+	/* Create, remove and re-create in one request, then replace all. */
+	assert_int_equal(apply(&e->a, "public_key=%s\npublic_key=%s\nremove=true\npublic_key=%s\n",
+			       h[0], h[0], h[0]),
+			 0);
+	assert_int_equal(wg_device_peer_count(e->a.dev), 2);
+	assert_int_equal(
+		apply(&e->a, "replace_peers=true\npublic_key=%s\npublic_key=%s\n", h[1], h[2]), 0);
+	assert_int_equal(wg_device_peer_count(e->a.dev), 2);
+	assert_null(wg_peer_lookup(e->a.dev, e->b.pub));
+	assert_non_null(wg_peer_lookup(e->a.dev, k[1]));
+}
+
+/* --- timers with a live partner --- */
+
+static void test_idle_arms_nothing(void **state)
+{
+	struct env *e = *state;
+
+	assert_int_equal(wg_device_next_deadline(e->a.dev), UINT64_MAX);
+	assert_int_equal(wg_device_next_deadline(e->b.dev), UINT64_MAX);
+	establish(e);
+	advance_steps(e, WG_ZERO_KEYS_AFTER);
+	assert_int_equal(stats(&e->a).keys_zeroed, 1);
+	assert_int_equal(stats(&e->b).keys_zeroed, 1);
+	assert_null(peer_of(&e->a, &e->b)->kp_current);
+	assert_null(peer_of(&e->a, &e->b)->kp_previous);
+	assert_null(peer_of(&e->b, &e->a)->kp_current);
+	assert_int_equal(peer_of(&e->a, &e->b)->hs.state, WG_HS_ZEROED);
+	assert_int_equal(e->a.dev->index.count, 0);
+	/* Zeroed and quiet: no wake-up is pending on either side. */
+	assert_int_equal(wg_device_next_deadline(e->a.dev), UINT64_MAX);
+	assert_int_equal(wg_device_next_deadline(e->b.dev), UINT64_MAX);
+}
+
+static void test_passive_keepalive(void **state)
+{
+	struct env *e = *state;
+
+	establish(e);
+	advance(e, WG_KEEPALIVE_TIMEOUT - 1);
+	assert_int_equal(stats(&e->b).keepalives_sent, 0);
+	advance(e, 1);
+	assert_int_equal(stats(&e->b).keepalives_sent, 1);
+	assert_int_equal(stats(&e->a).keepalives_received, 1);
+	/* Nothing more to acknowledge. */
+	advance_steps(e, 30 * SEC);
+	assert_int_equal(stats(&e->b).keepalives_sent, 1);
+	assert_int_equal(stats(&e->a).keepalives_sent, 0);
+}
+
+/* A sends; B (whose timers we hold back) never answers. */
+static void test_new_handshake_when_unanswered(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[64];
+	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
+	uint64_t start;
+
+	establish(e);
+	advance_steps(e, 20 * SEC); /* keepalive exchanged, quiet */
+	tun_inject(&e->a, pkt, len);
+	pump(e);
+	start = e->clk.mono;
+	for (uint64_t t = 0; t < WG_NEW_HANDSHAKE_TIMEOUT; t += 500 * MSEC) {
+		e->clk.mono = start + t;
+		wg_device_run_timers(e->a.dev);
+		assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
+	}
+	e->clk.mono = start + WG_NEW_HANDSHAKE_TIMEOUT + WG_REKEY_TIMEOUT_JITTER_MAX;
+	wg_device_run_timers(e->a.dev);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
+	pump(e);
+	assert_int_equal(stats(&e->a).handshakes_completed, 2);
+}
+
+static void test_persistent_keepalive(void **state)
+{
+	struct env *e = *state;
+
+	establish(e);
+	advance_steps(e, 20 * SEC);
+	assert_int_equal(stats(&e->a).keepalives_sent, 0);
+	assert_int_equal(
+		apply(&e->a, "public_key=%s\npersistent_keepalive_interval=25\n", e->b.pub_hex), 0);
+	pump(e);
+	assert_int_equal(stats(&e->a).keepalives_sent, 1); /* at once */
+	advance(e, 25 * SEC - 1);
+	assert_int_equal(stats(&e->a).keepalives_sent, 1);
+	advance(e, 1);
+	assert_int_equal(stats(&e->a).keepalives_sent, 2);
+	advance(e, 25 * SEC);
+	assert_int_equal(stats(&e->a).keepalives_sent, 3);
+	/* Turning it off cancels it. */
+	assert_int_equal(
+		apply(&e->a, "public_key=%s\npersistent_keepalive_interval=0\n", e->b.pub_hex), 0);
+	advance_steps(e, 60 * SEC);
+	assert_int_equal(stats(&e->a).keepalives_sent, 3);
+}
+
+static void test_rekey_after_time(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[64];
+	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
+	uint64_t born;
+
+	establish(e);
+	born = peer_of(&e->a, &e->b)->kp_current->kp.birthdate_ns;
+	advance_steps(e, WG_REKEY_AFTER_TIME - SEC);
+	tun_inject(&e->a, pkt, len);
+	pump(e);
+	expect_delivered(&e->b, pkt, len);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
+	/* The responder never rekeys on time. */
+	len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 4, 1);
+	advance(e, SEC);
+	tun_inject(&e->b, pkt, len);
+	pump(e);
+	expect_delivered(&e->a, pkt, len);
+	assert_int_equal(stats(&e->b).handshake_initiations_sent, 0);
+	len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
+	tun_inject(&e->a, pkt, len);
+	pump(e);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
+	assert_int_equal(peer_of(&e->a, &e->b)->kp_current->kp.birthdate_ns, e->clk.mono);
+	assert_int_equal(peer_of(&e->a, &e->b)->kp_previous->kp.birthdate_ns, born);
+	expect_delivered(&e->b, pkt, len);
+}
+
+static void test_rekey_on_receive(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[64];
+	size_t len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 4, 1);
+
+	establish(e);
+	advance_steps(e, WG_REKEY_ON_RECEIVE_AGE - SEC);
+	tun_inject(&e->b, pkt, len);
+	pump(e);
+	expect_delivered(&e->a, pkt, len);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
+	advance(e, SEC);
+	tun_inject(&e->b, pkt, len);
+	pump(e);
+	expect_delivered(&e->a, pkt, len);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
+	assert_int_equal(stats(&e->a).handshakes_completed, 2);
+}
+
+static void test_reject_after_time(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[64];
+	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
+
+	establish(e);
+	/* At 180 s the session may not send: staged, new handshake. */
+	advance_steps(e, WG_REJECT_AFTER_TIME);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
+	tun_inject(&e->a, pkt, len);
+	pump_node(&e->a);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
+	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, 1);
+	pump(e);
+	expect_delivered(&e->b, pkt, len);
+	assert_int_equal(stats(&e->a).handshakes_completed, 2);
+	/* Nor receive: sealed at 179 s, opened after 180 s. */
+	advance_steps(e, WG_REJECT_AFTER_TIME - SEC);
+	tun_inject(&e->a, pkt, len);
+	pump_node(&e->a);
+	e->clk.mono += 2 * SEC;
+	pump(e);
+	assert_int_equal(stats(&e->b).data_expired_keypair, 1);
+	expect_tun_empty(&e->b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_handshake_on_first_packet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv4_ipv6_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staged_flushed_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staging_drops_oldest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_endpoint_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable_icmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_from_tun, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_filter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_is_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_key_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_peer_zeroes_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_arms_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_passive_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_handshake_when_unanswered, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_persistent_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_after_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_on_receive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reject_after_time, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
