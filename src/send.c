@@ -395,6 +395,8 @@ void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry)
 	wg_timers_any_authenticated_packet_sent(peer);
 	peer->last_sent_handshake_ns = now;
 	peer->has_sent_handshake = true;
+	if (!is_retry)
+		peer->timers.attempts_start_ns = now;
 	wg_send_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
 	dev->stats.handshake_initiations_sent++;
 	wg_timers_handshake_initiated(peer);

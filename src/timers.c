@@ -185,7 +185,7 @@ static void log_unanswered(struct wg_peer *peer, unsigned int attempt)
 	wg_log_verbose(
 		"handshake to %s (peer %s) unanswered for %llu s (attempt %u)",
 		wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)), wg_peer_name(peer, name),
-		(unsigned long long)(now(peer) - peer->last_sent_handshake_ns) / WG_NSEC_PER_SEC,
+		(unsigned long long)(now(peer) - peer->timers.attempts_start_ns) / WG_NSEC_PER_SEC,
 		attempt);
 }
 

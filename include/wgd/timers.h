@@ -35,6 +35,7 @@ struct wg_timer {
 struct wg_peer_timers {
 	struct wg_timer t[WG_TIMER_COUNT];
 	unsigned int handshake_attempts;
+	uint64_t attempts_start_ns; /* first initiation of the current series */
 	bool need_another_keepalive;
 	bool sent_lastminute_handshake;
 };

@@ -783,6 +783,123 @@ static void test_reject_after_time(void **state)
 	expect_tun_empty(&e->b);
 }
 
+/* --- handshake backlog and cookies --- */
+
+static int open_sink(struct wg_endpoint *ep)
+{
+	socklen_t len = sizeof(ep->addr.in4);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	memset(ep, 0, sizeof(*ep));
+	ep->addr.in4.sin_family = AF_INET;
+	ep->addr.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, &ep->addr.sa, len), 0);
+	assert_int_equal(getsockname(fd, &ep->addr.sa, &len), 0);
+	return fd;
+}
+
+/* B's initiation to A, built by hand so the test can replay it. */
+static void make_initiation(struct env *e, struct wg_handshake *hs, struct wg_cookie *ck,
+			    struct wg_msg_initiation *msg)
+{
+	struct wg_static_identity idb = {.has_identity = true};
+
+	memcpy(idb.private_key, e->b.priv, WG_KEY_LEN);
+	memcpy(idb.public_key, e->b.pub, WG_KEY_LEN);
+	wg_noise_handshake_init(hs, &idb, e->a.pub, NULL);
+	e->clk.unix_ns += SEC; /* a newer timestamp each time */
+	assert_int_equal(wg_noise_create_initiation(msg, hs, &idb, 0x1234, e->clk.unix_ns), 0);
+	wg_cookie_add_macs(ck, msg, sizeof(*msg), e->clk.mono);
+	wg_memzero(&idb, sizeof(idb));
+}
+
+static int count_type(int fd, uint8_t type, size_t len, uint8_t *last)
+{
+	uint8_t buf[256];
+	ssize_t n;
+	int count = 0;
+
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		if (buf[0] == type && (size_t)n == len) {
+			count++;
+			if (last)
+				memcpy(last, buf, len);
+		}
+	return count;
+}
+
+static void test_under_load_demands_cookie(void **state)
+{
+	struct env *e = *state;
+	struct wg_device *a = e->a.dev;
+	struct wg_msg_cookie_reply reply;
+	struct wg_msg_initiation msg;
+	struct wg_handshake hs;
+	struct wg_cookie ck;
+	struct wg_endpoint from;
+	int sink = open_sink(&from);
+	int n = WG_UNDER_LOAD_BACKLOG + 100;
+
+	wg_cookie_init(&ck, e->a.pub);
+	make_initiation(e, &hs, &ck, &msg);
+	/* A backlog deeper than WG_UNDER_LOAD_BACKLOG builds up within one
+	 * loop turn; feed it directly. */
+	for (int i = 0; i < n; i++)
+		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	while (wg_receive_handshake_batch(a))
+		;
+	assert_int_equal(stats(&e->a).cookie_replies_sent, n);
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 0);
+	assert_true(count_type(sink, WG_MSG_COOKIE_REPLY, sizeof(reply), (uint8_t *)&reply) > 0);
+	/* With the cookie, mac2 is valid and the handshake goes through while
+	 * the device is still under load (it lingers for a second). */
+	assert_int_equal(wg_cookie_reply_consume(&ck, &reply, e->clk.mono), 0);
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	wg_receive_handshake_batch(a);
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 1);
+	assert_int_equal(count_type(sink, WG_MSG_RESPONSE, WG_MSG_RESPONSE_LEN, NULL), 1);
+	/* After the linger, no cookie is demanded any more. */
+	e->clk.mono += WG_UNDER_LOAD_LINGER;
+	wg_cookie_init(&ck, e->a.pub);
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	wg_receive_handshake_batch(a);
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 2);
+	wg_memzero(&hs, sizeof(hs));
+	close(sink);
+}
+
+static void test_backlog_bounded_and_mac1(void **state)
+{
+	struct env *e = *state;
+	struct wg_device *a = e->a.dev;
+	struct wg_msg_initiation msg;
+	struct wg_handshake hs;
+	struct wg_cookie ck;
+	struct wg_endpoint from;
+	int sink = open_sink(&from);
+
+	wg_cookie_init(&ck, e->b.pub); /* mac1 for the wrong key */
+	make_initiation(e, &hs, &ck, &msg);
+	for (int i = 0; i < WG_MAX_QUEUED_HANDSHAKES + 10; i++)
+		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	assert_int_equal(stats(&e->a).handshake_queue_full, 10);
+	while (wg_receive_handshake_batch(a))
+		;
+	assert_int_equal(stats(&e->a).mac_invalid, WG_MAX_QUEUED_HANDSHAKES);
+	assert_int_equal(stats(&e->a).cookie_replies_sent, 0);
+	/* Truncated or unknown messages never reach the backlog. */
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg) - 1, &from);
+	msg.header[0] = 9;
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	assert_int_equal(stats(&e->a).udp_garbage, 2);
+	assert_int_equal(a->hsq_len, 0);
+	wg_memzero(&hs, sizeof(hs));
+	close(sink);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -808,6 +925,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rekey_after_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_on_receive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_under_load_demands_cookie, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_bounded_and_mac1, setup, teardown),
 	};
+	const char *level = getenv("WGD_TEST_LOG");
+
+	if (level && wg_log_level_parse(level) >= 0)
+		wg_log_init("test", (enum wg_log_level)wg_log_level_parse(level));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -369,5 +369,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_cancels_timers, setup, teardown),
 		cmocka_unit_test_teardown(test_real_clock_no_tick, teardown),
 	};
+	const char *level = getenv("WGD_TEST_LOG");
+
+	if (level && wg_log_level_parse(level) >= 0)
+		wg_log_init("test", (enum wg_log_level)wg_log_level_parse(level));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
