@@ -555,6 +555,11 @@ static void put_raw(struct wg_uapi_writer *w, const char *s, size_t n)
 	w->len += n;
 }
 
+void wg_uapi_put_bytes(struct wg_uapi_writer *w, const void *data, size_t len)
+{
+	put_raw(w, data, len);
+}
+
 void wg_uapi_put_str(struct wg_uapi_writer *w, const char *key, const char *value)
 {
 	put_raw(w, key, strlen(key));

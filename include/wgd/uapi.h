@@ -111,6 +111,8 @@ struct wg_uapi_writer {
 
 void wg_uapi_writer_init(struct wg_uapi_writer *w);
 void wg_uapi_writer_free(struct wg_uapi_writer *w); /* zeroes the buffer */
+/* Appends raw bytes (used to queue whole replies). */
+void wg_uapi_put_bytes(struct wg_uapi_writer *w, const void *data, size_t len);
 void wg_uapi_put_str(struct wg_uapi_writer *w, const char *key, const char *value);
 void wg_uapi_put_u64(struct wg_uapi_writer *w, const char *key, uint64_t value);
 void wg_uapi_put_key(struct wg_uapi_writer *w, const char *key, const uint8_t k[WG_KEY_LEN]);

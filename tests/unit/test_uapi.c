@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "wgd/control.h"
 #include "wgd/uapi.h"
 
 #define K1	 "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a"
@@ -797,6 +803,365 @@ static void test_writer_parse_roundtrip(void **state)
 	wg_uapi_writer_free(&w);
 }
 
+/* ---- control server, with a fake device ---- */
+
+struct fake_dev {
+	int get_ret, set_ret;
+	int n_get, n_set;
+	size_t get_lines; /* extra lines in the get reply */
+	bool has_listen_port;
+	uint16_t listen_port;
+	size_t n_peers;
+};
+
+static int fake_get(struct wg_device *dev, struct wg_uapi_writer *w)
+{
+	struct fake_dev *f = (struct fake_dev *)dev;
+	size_t i;
+
+	f->n_get++;
+	if (f->get_ret)
+		return f->get_ret;
+	wg_uapi_put_key(w, "private_key", k1_bin);
+	wg_uapi_put_u64(w, "listen_port", f->listen_port);
+	for (i = 0; i < f->get_lines; i++)
+		wg_uapi_put_u64(w, "tx_bytes", i);
+	return 0;
+}
+
+static int fake_set(struct wg_device *dev, const struct wg_uapi_set *set)
+{
+	struct fake_dev *f = (struct fake_dev *)dev;
+
+	f->n_set++;
+	if (f->set_ret)
+		return f->set_ret;
+	if (set->has_listen_port)
+		f->listen_port = set->listen_port;
+	f->n_peers += set->n_peers;
+	return 0;
+}
+
+static void handle_str(struct fake_dev *f, int op, const char *body, char *reply, size_t cap)
+{
+	const struct wg_control_ops ops = {fake_get, fake_set, (struct wg_device *)f};
+	struct wg_uapi_writer w;
+
+	wg_uapi_writer_init(&w);
+	wg_control_handle(&ops, op, body, strlen(body), &w);
+	assert_true(w.len < cap);
+	memcpy(reply, w.buf, w.len);
+	reply[w.len] = '\0';
+	wg_uapi_writer_free(&w);
+}
+
+static void test_control_handle(void **state)
+{
+	struct fake_dev f = {.listen_port = 7};
+	const struct wg_control_ops ops = {fake_get, fake_set, (struct wg_device *)&f};
+	struct wg_uapi_writer w;
+	char reply[512];
+
+	(void)state;
+	handle_str(&f, WG_UAPI_GET, "", reply, sizeof(reply));
+	assert_string_equal(reply, "private_key=" K1 "\nlisten_port=7\nerrno=0\n\n");
+	handle_str(&f, WG_UAPI_SET, "listen_port=9\npublic_key=" K2 "\n", reply, sizeof(reply));
+	assert_string_equal(reply, "errno=0\n\n");
+	assert_int_equal(f.listen_port, 9);
+	assert_int_equal(f.n_peers, 1);
+	/* a malformed set never reaches the device */
+	handle_str(&f, WG_UAPI_SET, "listen_port=99999\n", reply, sizeof(reply));
+	assert_string_equal(reply, "errno=-22\n\n");
+	assert_int_equal(f.n_set, 1);
+	f.set_ret = -EADDRINUSE;
+	handle_str(&f, WG_UAPI_SET, "listen_port=1\n", reply, sizeof(reply));
+	assert_string_equal(reply, "errno=-98\n\n");
+	/* get errors are positive: wg parses them unsigned */
+	f.get_ret = -ENOMEM;
+	handle_str(&f, WG_UAPI_GET, "", reply, sizeof(reply));
+	assert_string_equal(reply, "errno=12\n\n");
+	f.get_ret = 0;
+	handle_str(&f, WG_UAPI_GET, "x=1\n", reply, sizeof(reply));
+	assert_string_equal(reply, "errno=22\n\n");
+	/* an unknown op is answered and asks for the connection to close */
+	wg_uapi_writer_init(&w);
+	assert_int_equal(wg_control_handle(&ops, -EINVAL, NULL, 0, &w), -EINVAL);
+	assert_memory_equal(w.buf, "errno=-22\n\n", w.len);
+	wg_uapi_writer_free(&w);
+}
+
+struct server {
+	struct event_base *base;
+	struct wg_control *ctl;
+	struct fake_dev dev;
+	char dir[64], path[96];
+	int lfd;
+};
+
+static int server_setup(void **state)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct wg_control_ops ops = {fake_get, fake_set, NULL};
+
+	assert_non_null(s);
+	strcpy(s->dir, "/tmp/wgd-test-uapi-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(s->path, sizeof(s->path), "%s/wg0.sock", s->dir);
+	strcpy(sun.sun_path, s->path);
+	s->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(s->lfd >= 0);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(s->lfd, 16), 0);
+	s->base = event_base_new();
+	assert_non_null(s->base);
+	ops.dev = (struct wg_device *)&s->dev;
+	assert_int_equal(wg_control_start_ops(s->base, s->lfd, &ops, &s->ctl), 0);
+	*state = s;
+	return 0;
+}
+
+static int server_teardown(void **state)
+{
+	struct server *s = *state;
+
+	wg_control_stop(s->ctl);
+	event_base_free(s->base);
+	close(s->lfd);
+	unlink(s->path);
+	rmdir(s->dir);
+	free(s);
+	return 0;
+}
+
+static int client_connect(struct server *s)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sun.sun_path, s->path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+static void client_send(int fd, const char *data, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = send(fd, data, len, 0);
+		assert_true(n > 0);
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Runs the server and reads until `replies` replies ("\n\n"-terminated) or
+ * EOF arrived; returns the bytes read, *eof tells which. The loop is bounded
+ * by progress, not time: every round either moves bytes or fails. */
+static size_t client_recv(struct server *s, int fd, size_t replies, char *buf, size_t cap,
+			  bool *eof)
+{
+	size_t len = 0, seen = 0, idle = 0, i;
+	ssize_t n;
+
+	*eof = false;
+	while (seen < replies && idle < 1000) {
+		event_base_loop(s->base, EVLOOP_NONBLOCK);
+		n = recv(fd, buf + len, cap - len - 1, MSG_DONTWAIT);
+		if (n == 0) {
+			*eof = true;
+			break;
+		}
+		if (n < 0) {
+			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+			idle++;
+			continue;
+		}
+		idle = 0;
+		for (i = len; i < len + (size_t)n; i++)
+			if (buf[i] == '\n' && i > 0 && buf[i - 1] == '\n')
+				seen++;
+		len += (size_t)n;
+		assert_true(len < cap - 1);
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+static bool client_sees_eof(struct server *s, int fd)
+{
+	char buf[64];
+	bool eof;
+
+	client_recv(s, fd, 1, buf, sizeof(buf), &eof);
+	return eof;
+}
+
+static void test_control_get_set(void **state)
+{
+	static const char req[] = "set=1\nlisten_port=51820\npublic_key=" K2 "\n\nget=1\n\n";
+	struct server *s = *state;
+	char buf[1024];
+	bool eof;
+	int fd = client_connect(s);
+
+	client_send(fd, req, sizeof(req) - 1);
+	client_recv(s, fd, 2, buf, sizeof(buf), &eof);
+	assert_false(eof);
+	assert_string_equal(buf, "errno=0\n\nprivate_key=" K1 "\nlisten_port=51820\nerrno=0\n\n");
+	assert_int_equal(s->dev.n_set, 1);
+	assert_int_equal(s->dev.n_peers, 1);
+	assert_int_equal(wg_control_conn_count(s->ctl), 1);
+	close(fd);
+	event_base_loop(s->base, EVLOOP_NONBLOCK);
+	assert_int_equal(wg_control_conn_count(s->ctl), 0);
+}
+
+static void test_control_byte_at_a_time(void **state)
+{
+	static const char req[] = "set=1\nlisten_port=3\n\nset=1\nlisten_port=x\n\nget=1\n\n";
+	struct server *s = *state;
+	char buf[1024];
+	bool eof;
+	size_t i;
+	int fd = client_connect(s);
+
+	for (i = 0; i < sizeof(req) - 1; i++) {
+		client_send(fd, req + i, 1);
+		event_base_loop(s->base, EVLOOP_NONBLOCK);
+	}
+	client_recv(s, fd, 3, buf, sizeof(buf), &eof);
+	assert_string_equal(buf, "errno=0\n\nerrno=-22\n\nprivate_key=" K1
+				 "\nlisten_port=3\nerrno=0\n\n");
+	close(fd);
+}
+
+static void test_control_device_error(void **state)
+{
+	struct server *s = *state;
+	char buf[256];
+	bool eof;
+	int fd = client_connect(s);
+
+	s->dev.set_ret = -EADDRINUSE;
+	client_send(fd, "set=1\nlisten_port=1\n\n", 21);
+	client_recv(s, fd, 1, buf, sizeof(buf), &eof);
+	assert_string_equal(buf, "errno=-98\n\n");
+	s->dev.get_ret = -ENOMEM;
+	client_send(fd, "get=1\n\n", 7);
+	client_recv(s, fd, 1, buf, sizeof(buf), &eof);
+	assert_string_equal(buf, "errno=12\n\n");
+	close(fd);
+}
+
+static void test_control_bad_op_closes(void **state)
+{
+	struct server *s = *state;
+	char buf[256];
+	bool eof;
+	int fd = client_connect(s);
+
+	/* the get after the bad request is never answered */
+	client_send(fd, "hello\n\nget=1\n\n", 14);
+	client_recv(s, fd, 1, buf, sizeof(buf), &eof);
+	assert_string_equal(buf, "errno=-22\n\n");
+	assert_true(client_sees_eof(s, fd));
+	assert_int_equal(s->dev.n_get, 0);
+	assert_int_equal(wg_control_conn_count(s->ctl), 0);
+	close(fd);
+}
+
+static void test_control_oversized_line_closes(void **state)
+{
+	struct server *s = *state;
+	char *big = malloc(WG_UAPI_MAX_LINE + 16);
+	char buf[256];
+	bool eof;
+	int fd = client_connect(s);
+
+	assert_non_null(big);
+	memcpy(big, "set=1\nfwmark=", 13);
+	memset(big + 13, '1', WG_UAPI_MAX_LINE + 3);
+	client_send(fd, big, WG_UAPI_MAX_LINE + 16);
+	client_recv(s, fd, 1, buf, sizeof(buf), &eof);
+	assert_string_equal(buf, "errno=-90\n\n");
+	assert_true(client_sees_eof(s, fd));
+	close(fd);
+	free(big);
+}
+
+static void test_control_eof_mid_request(void **state)
+{
+	struct server *s = *state;
+	int fd = client_connect(s);
+
+	client_send(fd, "set=1\nlisten_port=5\n", 20);
+	event_base_loop(s->base, EVLOOP_NONBLOCK);
+	assert_int_equal(wg_control_conn_count(s->ctl), 1);
+	shutdown(fd, SHUT_WR);
+	assert_true(client_sees_eof(s, fd));
+	assert_int_equal(s->dev.n_set, 0); /* incomplete: never applied */
+	assert_int_equal(wg_control_conn_count(s->ctl), 0);
+	close(fd);
+}
+
+/* Replies far larger than the socket buffer: the server must queue, pause
+ * reading while the client does not read, and resume in order. */
+static void test_control_large_replies(void **state)
+{
+	enum { LINES = 150000 };
+	struct server *s = *state;
+	size_t cap = 8u << 20, len, one;
+	char *buf = malloc(cap);
+	bool eof;
+	int fd = client_connect(s);
+
+	assert_non_null(buf);
+	s->dev.get_lines = LINES;
+	client_send(fd, "get=1\n\nget=1\n\nget=1\n\n", 21);
+	event_base_loop(s->base, EVLOOP_NONBLOCK);
+	event_base_loop(s->base, EVLOOP_NONBLOCK);
+	len = client_recv(s, fd, 3, buf, cap, &eof);
+	assert_false(eof);
+	assert_int_equal(s->dev.n_get, 3);
+	one = len / 3;
+	assert_int_equal(len, 3 * one);
+	assert_true(one > WG_CONTROL_OUT_HIGH);
+	assert_memory_equal(buf, buf + one, one);
+	assert_memory_equal(buf + one - 10, "\nerrno=0\n\n", 10);
+	assert_memory_equal(buf + len - 9, "errno=0\n\n", 9);
+	close(fd);
+	free(buf);
+}
+
+static void test_control_many_clients(void **state)
+{
+	struct server *s = *state;
+	int fds[32];
+	char buf[256];
+	bool eof;
+	size_t i;
+
+	/* accept as we go: connect blocks once the listen backlog is full */
+	for (i = 0; i < 32; i++) {
+		fds[i] = client_connect(s);
+		event_base_loop(s->base, EVLOOP_NONBLOCK);
+	}
+	for (i = 0; i < 32; i++)
+		client_send(fds[i], "set=1\nlisten_port=4\n\n", 21);
+	for (i = 0; i < 32; i++) {
+		client_recv(s, fds[i], 1, buf, sizeof(buf), &eof);
+		assert_string_equal(buf, "errno=0\n\n");
+	}
+	assert_int_equal(wg_control_conn_count(s->ctl), 32);
+	assert_int_equal(s->dev.n_set, 32);
+	for (i = 0; i < 32; i++)
+		close(fds[i]);
+	/* wg_control_stop in teardown frees whatever is still open */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -838,6 +1203,16 @@ int main(void)
 		cmocka_unit_test(test_writer_get_reply),
 		cmocka_unit_test(test_writer_errno_and_growth),
 		cmocka_unit_test(test_writer_parse_roundtrip),
+		cmocka_unit_test(test_control_handle),
+#define SERVER_TEST(t) cmocka_unit_test_setup_teardown(t, server_setup, server_teardown)
+		SERVER_TEST(test_control_get_set),
+		SERVER_TEST(test_control_byte_at_a_time),
+		SERVER_TEST(test_control_device_error),
+		SERVER_TEST(test_control_bad_op_closes),
+		SERVER_TEST(test_control_oversized_line_closes),
+		SERVER_TEST(test_control_eof_mid_request),
+		SERVER_TEST(test_control_large_replies),
+		SERVER_TEST(test_control_many_clients),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,60 @@
+/* The UAPI control server: serves get/set requests on an AF_UNIX stream
+ * listener through a libevent base. Each connection may carry several
+ * requests; replies go out with non-blocking writes from a buffer that is
+ * wiped when freed (get replies hold the private key). */
+#ifndef WGD_CONTROL_H
+#define WGD_CONTROL_H
+
+#include <stddef.h>
+
+#include "device.h"
+#include "uapi.h"
+
+struct event_base;
+struct wg_control;
+
+#define WG_CONTROL_MAX_CONNS 1024	/* further clients are accepted and closed */
+#define WG_CONTROL_OUT_HIGH  (1u << 20) /* stop reading while this much is unsent */
+
+/* What the server calls for each request; the device in production, fakes
+ * in tests. */
+struct wg_control_ops {
+	int (*get)(struct wg_device *dev, struct wg_uapi_writer *w);
+	int (*set)(struct wg_device *dev, const struct wg_uapi_set *set);
+	struct wg_device *dev;
+};
+
+/* Answers one request returned by wg_uapi_reader_next (op is its return
+ * value) by appending the reply to out. Get: the lines, then "errno=0", or
+ * only "errno=N" with N the positive errno (wg parses a get's errno only
+ * unsigned). Set: "errno=N", N 0 or the negative errno (wg negates it).
+ * Unknown op: "errno=-EINVAL". Returns 0 to keep serving the connection,
+ * a negative errno to close it once the reply is sent. */
+int wg_control_handle(const struct wg_control_ops *ops, int op, const char *body, size_t len,
+		      struct wg_uapi_writer *out);
+
+/* listen_fd: a listening AF_UNIX stream socket, made non-blocking here; not
+ * owned (the caller closes it and unlinks the path after wg_control_stop).
+ * ops is copied. 0 or -errno. */
+int wg_control_start_ops(struct event_base *base, int listen_fd, const struct wg_control_ops *ops,
+			 struct wg_control **out);
+/* Closes every connection and stops listening. NULL is a no-op. */
+void wg_control_stop(struct wg_control *c);
+/* Open connections (for tests and status). */
+size_t wg_control_conn_count(const struct wg_control *c);
+
+/* The server bound to a device. Inline so that the server itself does not
+ * reference the device and can be linked into tests with fakes. */
+static inline int wg_control_start(struct event_base *base, int listen_fd, struct wg_device *dev,
+				   struct wg_control **out)
+{
+	const struct wg_control_ops ops = {
+		.get = wg_device_get,
+		.set = wg_device_set,
+		.dev = dev,
+	};
+
+	return wg_control_start_ops(base, listen_fd, &ops, out);
+}
+
+#endif

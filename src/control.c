@@ -1,0 +1,346 @@
+/* UAPI control server on libevent. Reads are fed to the request framer,
+ * each complete request is answered through wg_control_handle, replies are
+ * queued in a wiped buffer and written without blocking. */
+#include "wgd/control.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "wgd/crypto.h"
+#include "wgd/log.h"
+
+#define READ_CHUNK	  16384
+#define ACCEPT_BATCH	  64
+#define EMFILE_BACKOFF_MS 100
+
+/* SIGPIPE must not kill the daemon when a client goes away mid-reply. */
+#ifdef MSG_NOSIGNAL
+#define SEND_FLAGS MSG_NOSIGNAL
+#else
+#define SEND_FLAGS 0
+#endif
+
+struct conn {
+	struct wg_control *ctl;	  /* not owned */
+	struct conn *prev, *next; /* in ctl->conns */
+	evutil_socket_t fd;	  /* owned */
+	struct event *ev_read, *ev_write;
+	struct wg_uapi_reader in;
+	struct wg_uapi_writer out;
+	size_t out_off; /* bytes of out already sent */
+	bool closing;	/* close once out is sent */
+	bool paused;	/* reading stopped: too much unsent output */
+};
+
+struct wg_control {
+	struct event_base *base; /* not owned */
+	struct wg_control_ops ops;
+	evutil_socket_t listen_fd; /* not owned */
+	struct event *ev_accept;
+	struct event *ev_backoff; /* re-arms accept after EMFILE */
+	struct conn *conns;
+	size_t n_conns;
+};
+
+/* ---- request handling (no I/O) ---- */
+
+static void handle_get(const struct wg_control_ops *ops, size_t len, struct wg_uapi_writer *out)
+{
+	struct wg_uapi_writer w;
+	int ret = -EINVAL;
+
+	wg_uapi_writer_init(&w);
+	if (!len)
+		ret = ops->get(ops->dev, &w);
+	if (!ret && w.failed)
+		ret = -ENOMEM;
+	if (!ret) {
+		wg_uapi_put_errno(&w, 0);
+		wg_uapi_put_bytes(out, w.buf, w.len);
+	} else {
+		wg_uapi_put_errno(out, -ret);
+	}
+	wg_uapi_writer_free(&w);
+}
+
+static void handle_set(const struct wg_control_ops *ops, const char *body, size_t len,
+		       struct wg_uapi_writer *out)
+{
+	struct wg_uapi_set set;
+	int ret = wg_uapi_parse_set(body, len, &set);
+
+	if (!ret) {
+		ret = ops->set(ops->dev, &set);
+		wg_uapi_set_free(&set);
+	}
+	if (ret)
+		wg_log_verbose("UAPI: set failed: %s", strerror(-ret));
+	wg_uapi_put_errno(out, ret);
+}
+
+int wg_control_handle(const struct wg_control_ops *ops, int op, const char *body, size_t len,
+		      struct wg_uapi_writer *out)
+{
+	switch (op) {
+	case WG_UAPI_GET:
+		handle_get(ops, len, out);
+		return 0;
+	case WG_UAPI_SET:
+		handle_set(ops, body, len, out);
+		return 0;
+	default:
+		wg_uapi_put_errno(out, -EINVAL);
+		return -EINVAL;
+	}
+}
+
+/* ---- connections ---- */
+
+static void conn_free(struct conn *c)
+{
+	struct wg_control *ctl = c->ctl;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl->n_conns--;
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	evutil_closesocket(c->fd);
+	wg_uapi_reader_free(&c->in);
+	wg_uapi_writer_free(&c->out);
+	free(c);
+}
+
+static size_t conn_unsent(const struct conn *c)
+{
+	return c->out.len - c->out_off;
+}
+
+/* Sends what it can. 0 all sent, -EAGAIN pending (write event armed),
+ * other negative errno: the connection is dead. */
+static int conn_flush(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->out.failed)
+		return -ENOMEM;
+	while (conn_unsent(c)) {
+		n = send(c->fd, c->out.buf + c->out_off, conn_unsent(c), SEND_FLAGS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(c->ev_write, NULL);
+			return -EAGAIN;
+		}
+		if (n < 0)
+			return -errno;
+		c->out_off += (size_t)n;
+	}
+	wg_memzero(c->out.buf, c->out.len);
+	c->out.len = 0;
+	c->out_off = 0;
+	event_del(c->ev_write);
+	return 0;
+}
+
+/* Answers buffered requests until the output is too far behind. Returns
+ * false if the connection was freed. */
+static bool conn_process(struct conn *c)
+{
+	const char *body;
+	size_t len;
+	int op, ret;
+
+	while (!c->closing && conn_unsent(c) < WG_CONTROL_OUT_HIGH) {
+		op = wg_uapi_reader_next(&c->in, &body, &len);
+		if (op == WG_UAPI_NONE)
+			break;
+		if (wg_control_handle(&c->ctl->ops, op, body, len, &c->out))
+			c->closing = true;
+	}
+	c->paused = !c->closing && conn_unsent(c) >= WG_CONTROL_OUT_HIGH;
+	if (c->closing || c->paused)
+		event_del(c->ev_read);
+	else
+		event_add(c->ev_read, NULL);
+	ret = conn_flush(c);
+	if (ret == -EAGAIN || (!ret && !c->closing))
+		return true;
+	conn_free(c);
+	return false;
+}
+
+static void conn_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int ret = conn_flush(c);
+
+	if (ret == -EAGAIN)
+		return;
+	if (ret || c->closing) {
+		conn_free(c);
+		return;
+	}
+	if (c->paused)
+		conn_process(c);
+}
+
+/* A framing error is answered, then the connection closes. */
+static void conn_reject(struct conn *c, int err)
+{
+	wg_uapi_put_errno(&c->out, err);
+	c->closing = true;
+	conn_process(c);
+}
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char buf[READ_CHUNK];
+	ssize_t n = recv(fd, buf, sizeof(buf), 0);
+	int ret;
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* EOF: finish sending what is queued, then close */
+		c->closing = true;
+		conn_process(c);
+		return;
+	}
+	ret = wg_uapi_reader_feed(&c->in, buf, (size_t)n);
+	wg_memzero(buf, (size_t)n);
+	if (ret)
+		conn_reject(c, ret);
+	else
+		conn_process(c);
+}
+
+static int conn_new(struct wg_control *ctl, evutil_socket_t fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->ctl = ctl;
+	c->fd = fd;
+	c->ev_read = event_new(ctl->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
+	c->ev_write = event_new(ctl->base, fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
+	if (!c->ev_read || !c->ev_write || event_add(c->ev_read, NULL)) {
+		if (c->ev_read)
+			event_free(c->ev_read);
+		if (c->ev_write)
+			event_free(c->ev_write);
+		free(c);
+		return -ENOMEM;
+	}
+	wg_uapi_reader_init(&c->in);
+	wg_uapi_writer_init(&c->out);
+	c->next = ctl->conns;
+	if (ctl->conns)
+		ctl->conns->prev = c;
+	ctl->conns = c;
+	ctl->n_conns++;
+	return 0;
+}
+
+/* ---- listener ---- */
+
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+	struct wg_control *ctl = arg;
+
+	event_add(ctl->ev_accept, NULL);
+}
+
+/* Out of descriptors: the pending client would wake us in a loop, so stop
+ * accepting for a moment. */
+static void accept_backoff(struct wg_control *ctl)
+{
+	struct timeval tv = {0, EMFILE_BACKOFF_MS * 1000};
+
+	wg_log_error("UAPI: accept: %s", strerror(errno));
+	event_del(ctl->ev_accept);
+	event_add(ctl->ev_backoff, &tv);
+}
+
+static void accept_one(struct wg_control *ctl, evutil_socket_t fd)
+{
+	if (ctl->n_conns >= WG_CONTROL_MAX_CONNS || evutil_make_socket_nonblocking(fd) ||
+	    evutil_make_socket_closeonexec(fd) || conn_new(ctl, fd)) {
+		wg_log_verbose("UAPI: connection refused");
+		evutil_closesocket(fd);
+	}
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct wg_control *ctl = arg;
+	evutil_socket_t fd;
+	int i;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		fd = accept(lfd, NULL, NULL);
+		if (fd >= 0) {
+			accept_one(ctl, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			accept_backoff(ctl);
+		return;
+	}
+}
+
+int wg_control_start_ops(struct event_base *base, int listen_fd, const struct wg_control_ops *ops,
+			 struct wg_control **out)
+{
+	struct wg_control *ctl = calloc(1, sizeof(*ctl));
+
+	*out = NULL;
+	if (!ctl)
+		return -ENOMEM;
+	ctl->base = base;
+	ctl->ops = *ops;
+	ctl->listen_fd = listen_fd;
+	if (evutil_make_socket_nonblocking(listen_fd)) {
+		free(ctl);
+		return -EINVAL;
+	}
+	ctl->ev_accept = event_new(base, listen_fd, EV_READ | EV_PERSIST, on_accept, ctl);
+	ctl->ev_backoff = evtimer_new(base, on_backoff, ctl);
+	if (!ctl->ev_accept || !ctl->ev_backoff || event_add(ctl->ev_accept, NULL)) {
+		wg_control_stop(ctl);
+		return -ENOMEM;
+	}
+	*out = ctl;
+	return 0;
+}
+
+void wg_control_stop(struct wg_control *ctl)
+{
+	if (!ctl)
+		return;
+	while (ctl->conns)
+		conn_free(ctl->conns);
+	if (ctl->ev_accept)
+		event_free(ctl->ev_accept);
+	if (ctl->ev_backoff)
+		event_free(ctl->ev_backoff);
+	free(ctl);
+}
+
+size_t wg_control_conn_count(const struct wg_control *ctl)
+{
+	return ctl->n_conns;
+}
