@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -1157,9 +1158,95 @@ static void test_control_many_clients(void **state)
 	}
 	assert_int_equal(wg_control_conn_count(s->ctl), 32);
 	assert_int_equal(s->dev.n_set, 32);
+	/* oldest first: unlinks from the middle and the tail of the list */
 	for (i = 0; i < 32; i++)
 		close(fds[i]);
-	/* wg_control_stop in teardown frees whatever is still open */
+	for (i = 0; i < 1000 && wg_control_conn_count(s->ctl); i++)
+		event_base_loop(s->base, EVLOOP_NONBLOCK);
+	assert_int_equal(wg_control_conn_count(s->ctl), 0);
+}
+
+/* The client leaves while a large reply is still queued: the failed send
+ * frees the connection. */
+static void test_control_client_gone_mid_reply(void **state)
+{
+	struct server *s = *state;
+	size_t i;
+	int fd = client_connect(s);
+
+	s->dev.get_lines = 200000;
+	client_send(fd, "get=1\n\n", 7);
+	for (i = 0; i < 1000 && s->dev.n_get == 0; i++)
+		event_base_loop(s->base, EVLOOP_NONBLOCK);
+	assert_int_equal(s->dev.n_get, 1);
+	assert_int_equal(wg_control_conn_count(s->ctl), 1);
+	close(fd);
+	for (i = 0; i < 1000 && wg_control_conn_count(s->ctl); i++)
+		event_base_loop(s->base, EVLOOP_NONBLOCK);
+	assert_int_equal(wg_control_conn_count(s->ctl), 0);
+}
+
+static void raise_nofile(rlim_t want)
+{
+	struct rlimit rl;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	assert_true(rl.rlim_cur >= want);
+}
+
+/* One client over the limit is accepted and closed at once. */
+static void test_control_max_conns(void **state)
+{
+	enum { N = WG_CONTROL_MAX_CONNS };
+	struct server *s = *state;
+	int *fds = calloc(N + 1, sizeof(int));
+	size_t i;
+
+	assert_non_null(fds);
+	raise_nofile(2 * N + 64);
+	for (i = 0; i <= N; i++) {
+		fds[i] = client_connect(s);
+		event_base_loop(s->base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(wg_control_conn_count(s->ctl), N);
+	assert_true(client_sees_eof(s, fds[N]));
+	for (i = 0; i <= N; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+/* Out of descriptors: accept backs off on a timer instead of spinning, and
+ * the waiting client is served once descriptors are free again. */
+static void test_control_emfile_backoff(void **state)
+{
+	struct server *s = *state;
+	struct rlimit saved, low;
+	int fd = client_connect(s), spare[64], n = 0;
+	char buf[256];
+	bool eof;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)fd + 1;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 64 && (spare[n] = dup(0)) >= 0) /* fill any lower hole */
+		n++;
+	client_send(fd, "get=1\n\n", 7);
+	event_base_loop(s->base, EVLOOP_NONBLOCK);
+	assert_int_equal(wg_control_conn_count(s->ctl), 0);
+	while (n)
+		close(spare[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	/* blocks until the backoff timer re-arms accept, then serves */
+	event_base_loop(s->base, EVLOOP_ONCE);
+	client_recv(s, fd, 1, buf, sizeof(buf), &eof);
+	assert_false(eof);
+	assert_memory_equal(buf + strlen(buf) - 9, "errno=0\n\n", 9);
+	close(fd);
 }
 
 int main(void)
@@ -1213,6 +1300,9 @@ int main(void)
 		SERVER_TEST(test_control_eof_mid_request),
 		SERVER_TEST(test_control_large_replies),
 		SERVER_TEST(test_control_many_clients),
+		SERVER_TEST(test_control_client_gone_mid_reply),
+		SERVER_TEST(test_control_max_conns),
+		SERVER_TEST(test_control_emfile_backoff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
