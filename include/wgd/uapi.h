@@ -12,7 +12,7 @@
 #include "addr.h"
 #include "wire.h"
 
-#define WG_UAPI_MAX_LINE 4096 /* longest accepted line */
+#define WG_UAPI_MAX_LINE    4096	/* longest accepted line */
 #define WG_UAPI_MAX_REQUEST (64u << 20) /* largest accepted set request */
 
 struct wg_uapi_aip {
@@ -84,9 +84,9 @@ struct wg_uapi_reader {
 	size_t len, cap;
 	size_t scanned; /* bytes already searched for the terminator */
 	/* private */
-	size_t done; /* request returned last, dropped on the next call */
+	size_t done;	 /* request returned last, dropped on the next call */
 	size_t line_len; /* bytes of the unterminated last line */
-	size_t tail; /* bytes of the unterminated last request */
+	size_t tail;	 /* bytes of the unterminated last request */
 };
 
 void wg_uapi_reader_init(struct wg_uapi_reader *r);
