@@ -1,0 +1,445 @@
+/* wgd: command line, daemonizing and the event loop around one device.
+ *
+ * Launch contract (as wireguard-go, which wg-quick relies on): when the
+ * launching process returns, the TUN interface and the UAPI socket exist.
+ * So both are created before forking, and the parent waits on a pipe until
+ * the child is about to run its event loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "wgd/control.h"
+#include "wgd/crypto.h"
+#include "wgd/device.h"
+#include "wgd/log.h"
+#include "wgd/platform.h"
+
+#ifndef WGD_VERSION
+#define WGD_VERSION "unknown"
+#endif
+
+#define IFNAME_MAX 16 /* IFNAMSIZ, NUL included */
+
+/* The one place the help text lives (docs/wgd.8 is rendered from it). */
+static const char help_text[] =
+	"Usage: wgd [-f|--foreground] INTERFACE\n"
+	"       wgd --version | --help\n"
+	"\n"
+	"Userspace WireGuard daemon. Creates the TUN interface INTERFACE (MTU 1420,\n"
+	"left down) and the control socket /var/run/wireguard/INTERFACE.sock, then\n"
+	"detaches and serves them. Configure it with wg(8) and ip(8), or let\n"
+	"wg-quick(8) do both.\n"
+	"\n"
+	"Options:\n"
+	"  -f, --foreground  do not detach; log to stderr\n"
+	"  -h, --help        show this help and exit\n"
+	"      --version     show the version and exit\n"
+	"\n"
+	"Environment:\n"
+	"  LOG_LEVEL              silent, error (default, as wireguard-go), info,\n"
+	"                         verbose or debug. A detached daemon keeps stdout\n"
+	"                         and stderr only when LOG_LEVEL is set and not\n"
+	"                         silent; otherwise they go to /dev/null.\n"
+	"  WG_PROCESS_FOREGROUND  1: same as --foreground\n"
+	"  WG_TUN_FD              use this inherited TUN descriptor\n"
+	"  WG_UAPI_FD             use this inherited listening UAPI socket\n"
+	"\n"
+	"wgd exits on SIGINT or SIGTERM, when INTERFACE is deleted\n"
+	"(ip link del INTERFACE) and when its socket file is removed.\n";
+
+struct daemon {
+	const char *ifname_arg;
+	char ifname[IFNAME_MAX];
+	bool foreground;
+	bool keep_stdio; /* LOG_LEVEL given and not silent */
+	enum wg_log_level level;
+	struct wg_tun *tun; /* owned until handed to the device */
+	struct wg_uapi_socket sock;
+	int ready_fd; /* write end of the readiness pipe, -1 when none */
+	struct event_base *base;
+	struct wg_device *dev;
+	struct wg_control *ctl;
+	struct wg_exit_watch *watch;
+	struct event *ev_int, *ev_term, *ev_watch;
+};
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "wgd: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nUsage: wgd [-f|--foreground] INTERFACE (see wgd --help)\n");
+}
+
+/* What the kernel accepts (dev_valid_name), and safe as a file name. */
+static bool valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* -1 to go on, otherwise the exit status. */
+static int parse_option(const char *arg, struct daemon *d)
+{
+	if (!strcmp(arg, "-f") || !strcmp(arg, "--foreground")) {
+		d->foreground = true;
+		return -1;
+	}
+	if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+		fputs(help_text, stdout);
+		return 0;
+	}
+	if (!strcmp(arg, "--version")) {
+		printf("wgd %s\n", WGD_VERSION);
+		return 0;
+	}
+	usage_error("unknown option '%s'", arg);
+	return 1;
+}
+
+static int parse_args(int argc, char **argv, struct daemon *d)
+{
+	bool options = true;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (options && !strcmp(a, "--")) {
+			options = false;
+		} else if (options && a[0] == '-' && a[1]) {
+			int ret = parse_option(a, d);
+			if (ret >= 0)
+				return ret;
+		} else if (d->ifname_arg) {
+			usage_error("unexpected argument '%s'", a);
+			return 1;
+		} else {
+			d->ifname_arg = a;
+		}
+	}
+	if (!d->ifname_arg) {
+		usage_error("missing INTERFACE");
+		return 1;
+	}
+	if (!valid_ifname(d->ifname_arg)) {
+		usage_error("invalid interface name '%s' (1-15 characters, no '/', ':' or spaces)",
+			    d->ifname_arg);
+		return 1;
+	}
+	return -1;
+}
+
+static void parse_env(struct daemon *d)
+{
+	const char *lvl = getenv("LOG_LEVEL");
+	const char *fg = getenv("WG_PROCESS_FOREGROUND");
+	int level = WG_LOG_ERROR;
+
+	if (lvl && *lvl) {
+		level = wg_log_level_parse(lvl);
+		if (level < 0) {
+			fprintf(stderr, "wgd: unknown LOG_LEVEL '%s', using 'error'\n", lvl);
+			level = WG_LOG_ERROR;
+		}
+		d->keep_stdio = level != WG_LOG_SILENT;
+	}
+	if (fg && !strcmp(fg, "1"))
+		d->foreground = true;
+	d->level = (enum wg_log_level)level;
+	wg_log_init(d->ifname_arg, d->level);
+}
+
+/* An inherited descriptor number from the environment: -1 if unset,
+ * -EINVAL if malformed. */
+static int env_fd(const char *name)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 0 || v > INT_MAX || fcntl((int)v, F_GETFD) < 0) {
+		wg_log_error("%s=%s is not an open descriptor", name, s);
+		return -EINVAL;
+	}
+	return (int)v;
+}
+
+/* TUNSETIFF on an existing name: EBUSY if a process holds that TUN,
+ * EINVAL if it is some other kind of interface. */
+static const char *tun_hint(int err)
+{
+	if (err == -EBUSY)
+		return " (is another daemon running for it?)";
+	if (err == -EINVAL)
+		return " (does a non-TUN interface of that name exist?)";
+	return "";
+}
+
+static int open_tun(struct daemon *d)
+{
+	int fd = env_fd("WG_TUN_FD");
+	int ret;
+
+	if (fd == -EINVAL)
+		return fd;
+	if (fd >= 0)
+		ret = wg_tun_from_fd(fd, true, d->ifname_arg, &d->tun);
+	else
+		ret = wg_tun_create(d->ifname_arg, d->ifname, sizeof(d->ifname), &d->tun);
+	if (ret) {
+		wg_log_error("failed to create TUN device %s: %s%s", d->ifname_arg, strerror(-ret),
+			     tun_hint(ret));
+		return ret;
+	}
+	snprintf(d->ifname, sizeof(d->ifname), "%s", wg_tun_name(d->tun));
+	wg_log_init(d->ifname, d->level);
+	return 0;
+}
+
+static int open_uapi(struct daemon *d)
+{
+	int fd = env_fd("WG_UAPI_FD");
+	int ret;
+
+	if (fd == -EINVAL)
+		return fd;
+	if (fd >= 0)
+		ret = wg_uapi_adopt(fd, &d->sock);
+	else
+		ret = wg_uapi_open(WG_UAPI_DIR, d->ifname, &d->sock);
+	if (ret == -EADDRINUSE)
+		wg_log_error("another process already serves %s/%s.sock", WG_UAPI_DIR, d->ifname);
+	else if (ret)
+		wg_log_error("UAPI listen error: %s", strerror(-ret));
+	return ret;
+}
+
+/* Parent side: the child writes one status byte when its event loop is
+ * about to run; EOF means it died first. */
+static int wait_ready(int fd, pid_t child)
+{
+	unsigned char status = 1;
+	ssize_t n;
+
+	do
+		n = read(fd, &status, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		waitpid(child, NULL, 0);
+		return 1;
+	}
+	return status;
+}
+
+static void notify_ready(struct daemon *d, unsigned char status)
+{
+	if (d->ready_fd < 0)
+		return;
+	while (write(d->ready_fd, &status, 1) < 0 && errno == EINTR)
+		;
+	close(d->ready_fd);
+	d->ready_fd = -1;
+}
+
+static int redirect_stdio(bool keep_output)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	if (null < 0)
+		return -errno;
+	if (dup2(null, STDIN_FILENO) < 0 ||
+	    (!keep_output && (dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0))) {
+		close(null);
+		return -errno;
+	}
+	if (null > STDERR_FILENO)
+		close(null);
+	return 0;
+}
+
+/* Returns in the child only; the parent exits with the child's status. */
+static int daemonize(struct daemon *d)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p) < 0 || fcntl(p[0], F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(p[1], F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		_exit(wait_ready(p[0], pid));
+	}
+	close(p[0]);
+	d->ready_fd = p[1];
+	if (setsid() < 0 || chdir("/") < 0)
+		return -errno;
+	return redirect_stdio(d->keep_stdio);
+}
+
+static void stop(struct daemon *d, const char *why)
+{
+	wg_log_info("%s", why);
+	event_base_loopbreak(d->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	stop(arg, sig == SIGINT ? "received SIGINT" : "received SIGTERM");
+}
+
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	switch (wg_exit_watch_check(d->watch)) {
+	case WG_EXIT_TUN_GONE:
+		stop(d, "interface deleted");
+		break;
+	case WG_EXIT_SOCKET_GONE:
+		stop(d, "UAPI socket removed");
+		break;
+	case WG_EXIT_NONE:
+		break;
+	}
+}
+
+static void on_fatal(void *arg)
+{
+	stop(arg, "device failed (TUN gone)");
+}
+
+static int add_events(struct daemon *d)
+{
+	d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->ev_watch =
+		event_new(d->base, wg_exit_watch_fd(d->watch), EV_READ | EV_PERSIST, on_watch, d);
+	if (!d->ev_int || !d->ev_term || !d->ev_watch)
+		return -ENOMEM;
+	if (event_add(d->ev_int, NULL) || event_add(d->ev_term, NULL) ||
+	    event_add(d->ev_watch, NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+static int start(struct daemon *d)
+{
+	struct wg_device_params p = {.clock = NULL};
+	int ret;
+
+	d->base = event_base_new();
+	if (!d->base)
+		return -ENOMEM;
+	/* Before the device takes the TUN: the watch keeps only its fd. */
+	ret = wg_exit_watch_open(d->tun, &d->sock, &d->watch);
+	if (ret) {
+		wg_log_error("cannot watch interface and socket: %s", strerror(-ret));
+		return ret;
+	}
+	p.base = d->base;
+	p.tun = d->tun;
+	ret = wg_device_create(&p, &d->dev);
+	if (ret) {
+		wg_log_error("failed to create device: %s", strerror(-ret));
+		return ret;
+	}
+	d->tun = NULL;
+	wg_device_on_fatal(d->dev, on_fatal, d);
+	ret = wg_control_start(d->base, d->sock.fd, d->dev, &d->ctl);
+	if (ret) {
+		wg_log_error("failed to start UAPI server: %s", strerror(-ret));
+		return ret;
+	}
+	return add_events(d);
+}
+
+static void cleanup(struct daemon *d)
+{
+	if (d->ev_int)
+		event_free(d->ev_int);
+	if (d->ev_term)
+		event_free(d->ev_term);
+	if (d->ev_watch)
+		event_free(d->ev_watch);
+	wg_control_stop(d->ctl);
+	wg_exit_watch_close(d->watch);
+	if (d->dev)
+		wg_device_destroy(d->dev);
+	wg_tun_close(d->tun);
+	if (d->sock.fd >= 0 || d->sock.path[0])
+		wg_uapi_close(&d->sock);
+	if (d->base)
+		event_base_free(d->base);
+}
+
+static int run(struct daemon *d)
+{
+	int ret = start(d);
+
+	notify_ready(d, ret ? 1 : 0);
+	if (ret)
+		return 1;
+	wg_log_info("device started");
+	ret = event_base_dispatch(d->base);
+	wg_log_info("shutting down");
+	return ret < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {.ready_fd = -1, .sock = {.fd = -1}};
+	int ret = parse_args(argc, argv, &d);
+
+	if (ret >= 0)
+		return ret;
+	parse_env(&d);
+	signal(SIGPIPE, SIG_IGN);
+	if (wg_crypto_init()) {
+		wg_log_error("libsodium initialisation failed");
+		return 1;
+	}
+	if (open_tun(&d) || open_uapi(&d)) {
+		cleanup(&d);
+		return 1;
+	}
+	if (!d.foreground && (ret = daemonize(&d))) {
+		wg_log_error("failed to daemonize: %s", strerror(-ret));
+		notify_ready(&d, 1);
+		cleanup(&d);
+		return 1;
+	}
+	ret = run(&d);
+	cleanup(&d);
+	return ret;
+}
