@@ -4,6 +4,7 @@
  * event-loop turn; its depth decides "under load" (cookies demanded). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -82,54 +83,72 @@ static void ratelimiter_gc(struct wg_device *dev, uint64_t now)
 
 /* --- handshake messages --- */
 
+/* Remembers the peer noise looked up, to name it when consumption fails. */
+struct lookup_ctx {
+	struct wg_device *dev;
+	struct wg_peer *peer;
+};
+
 static struct wg_handshake *lookup_handshake(void *ctx, const uint8_t pub[WG_KEY_LEN])
 {
-	struct wg_peer *peer = wg_peer_lookup(ctx, pub);
+	struct lookup_ctx *lc = ctx;
 
-	return peer ? &peer->hs : NULL;
+	lc->peer = wg_peer_lookup(lc->dev, pub);
+	return lc->peer ? &lc->peer->hs : NULL;
 }
 
 static void initiation_failed(struct wg_device *dev, const struct wg_hs_job *job, int err,
-			      const uint8_t remote[WG_KEY_LEN])
+			      const uint8_t *key)
 {
-	char ep[WG_SOCKADDR_STRLEN], key[WG_LOG_KEY_LEN];
+	char ep[WG_SOCKADDR_STRLEN], name[WG_LOG_KEY_LEN];
 	bool log = wg_dev_log_ok(dev, err == -ENOKEY ? WG_LOGR_UNKNOWN_PEER : WG_LOGR_HANDSHAKE);
 
 	ep_str(&job->from, ep);
+	if (key)
+		wg_log_key(key, name);
+	else
+		snprintf(name, sizeof(name), "?");
 	if (err == -ENOKEY) {
 		dev->stats.initiation_unknown_peer++;
 		if (log)
-			wg_log_verbose("initiation from unknown peer key %s at %s",
-				       wg_log_key(remote, key), ep);
+			wg_log_verbose("initiation from unknown peer key %s at %s", name, ep);
 	} else if (err == -ESTALE) {
 		dev->stats.initiation_replay++;
 		if (log)
-			wg_log_verbose("replayed initiation from %s (timestamp not newer)", ep);
+			wg_log_verbose(
+				"replayed initiation from peer %s at %s (timestamp not newer)",
+				name, ep);
 	} else if (err == -EBUSY) {
 		dev->stats.initiation_flood++;
 		if (log)
-			wg_log_verbose("initiations from %s faster than %d per second", ep,
-				       WG_INITIATIONS_PER_SECOND);
+			wg_log_verbose("initiations from peer %s at %s faster than %d per second",
+				       name, ep, WG_INITIATIONS_PER_SECOND);
 	} else {
 		dev->stats.initiation_invalid++;
 		if (log)
-			wg_log_verbose("invalid initiation from %s (%s)", ep, strerror(-err));
+			wg_log_verbose("invalid initiation from %s (peer %s): %s", ep, name,
+				       err == -EBADMSG ? "does not decrypt" : "unusable key");
 	}
 }
 
 static void handle_initiation(struct wg_device *dev, const struct wg_hs_job *job)
 {
 	const struct wg_msg_initiation *msg = (const void *)job->msg;
+	struct lookup_ctx lc = {.dev = dev};
 	uint8_t remote[WG_KEY_LEN] = {0};
 	struct wg_handshake *hs = NULL;
 	struct wg_peer *peer;
 	char name[WG_LOG_KEY_LEN];
 	int ret;
 
-	ret = wg_noise_consume_initiation(msg, dev->id, lookup_handshake, dev, wg_dev_now(dev), &hs,
+	ret = wg_noise_consume_initiation(msg, dev->id, lookup_handshake, &lc, wg_dev_now(dev), &hs,
 					  remote);
 	if (ret < 0 || !hs) {
-		initiation_failed(dev, job, ret < 0 ? ret : -EINVAL, remote);
+		ret = ret < 0 ? ret : -EINVAL;
+		initiation_failed(dev, job, ret,
+				  ret == -ENOKEY ? remote
+				  : lc.peer	 ? lc.peer->pubkey.key
+						 : NULL);
 		return;
 	}
 	peer = wg_container_of(hs, struct wg_peer, hs);

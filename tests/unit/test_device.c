@@ -900,6 +900,40 @@ static void test_backlog_bounded_and_mac1(void **state)
 	close(sink);
 }
 
+static void test_initiation_rejections(void **state)
+{
+	struct env *e = *state;
+	struct wg_device *a = e->a.dev;
+	struct wg_msg_initiation msg;
+	struct wg_handshake hs;
+	struct wg_cookie ck;
+	struct wg_endpoint from;
+	int sink = open_sink(&from);
+
+	wg_cookie_init(&ck, e->a.pub);
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from); /* replay */
+	wg_receive_handshake_batch(a);
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 1);
+	assert_int_equal(stats(&e->a).initiation_replay, 1);
+	/* A newer one within 1/50 s is a flood. */
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	wg_receive_handshake_batch(a);
+	assert_int_equal(stats(&e->a).initiation_flood, 1);
+	/* A key A does not know. */
+	wg_x25519_generate(e->b.priv);
+	wg_x25519_public(e->b.pub, e->b.priv);
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	wg_receive_handshake_batch(a);
+	assert_int_equal(stats(&e->a).initiation_unknown_peer, 1);
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 1);
+	wg_memzero(&hs, sizeof(hs));
+	close(sink);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -927,6 +961,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_under_load_demands_cookie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_bounded_and_mac1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_initiation_rejections, setup, teardown),
 	};
 	const char *level = getenv("WGD_TEST_LOG");
 
