@@ -58,8 +58,13 @@ struct wg_peer {
 	uint64_t last_sent_handshake_ns; /* monotonic */
 	bool has_sent_handshake;
 	uint64_t last_handshake_unix_ns; /* 0 = never */
-	uint64_t rx_bytes, tx_bytes;	 /* whole WireGuard messages (UDP payload) */
-	uint16_t persistent_keepalive;	 /* seconds, 0 = off */
+	/* Whole WireGuard messages (UDP payloads), as the kernel counts:
+	 * tx every message sent to the peer (data, keepalive, initiation,
+	 * response; not cookie replies); rx every authenticated handshake
+	 * message and every keepalive or data message that passed the source
+	 * filter. */
+	uint64_t rx_bytes, tx_bytes;
+	uint16_t persistent_keepalive; /* seconds, 0 = off */
 	/* Scratch of wg_device_set's planning pass, false outside it. */
 	bool plan_removed; /* will be gone by the time the set is applied */
 	bool plan_pending; /* new peer, in the planning table */
