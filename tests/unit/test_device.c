@@ -266,6 +266,9 @@ static void establish(struct env *e)
 	expect_delivered(&e->b, pkt, len);
 }
 
+static char *get_text(struct node *n);
+static void expect_line(const char *text, const char *line);
+
 /* --- data path --- */
 
 static void test_handshake_on_first_packet(void **state)
@@ -309,6 +312,21 @@ static void test_ipv4_ipv6_both_ways(void **state)
 	/* Still one handshake: the session carried everything. */
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
 	assert_int_equal(stats(&e->b).handshake_initiations_sent, 0);
+}
+
+static void test_ipv6_underlay(void **state)
+{
+	struct env *e = *state;
+	char line[128], *t;
+
+	assert_int_equal(apply(&e->a, "public_key=%s\nendpoint=[::1]:%u\n", e->b.pub_hex,
+			       wg_device_listen_port(e->b.dev)),
+			 0);
+	establish(e);
+	t = get_text(&e->b);
+	snprintf(line, sizeof(line), "endpoint=[::1]:%u", wg_device_listen_port(e->a.dev));
+	expect_line(t, line);
+	free(t);
 }
 
 static void test_staged_flushed_in_order(void **state)
@@ -939,6 +957,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_handshake_on_first_packet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv4_ipv6_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_underlay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staged_flushed_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staging_drops_oldest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_endpoint_dropped, setup, teardown),
