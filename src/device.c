@@ -174,12 +174,24 @@ void wg_device_on_fatal(struct wg_device *dev, void (*cb)(void *ctx), void *ctx)
 
 /* --- UDP --- */
 
+/* The backlog runs as a zero-timeout timer, not event_active: libevent
+ * runs a re-activated event again in the same pass, while a timer waits
+ * for the next turn, after the sockets were read. So one batch per turn,
+ * and a flood deepens the backlog until the device is under load. */
+static void schedule_handshakes(struct wg_device *dev)
+{
+	static const struct timeval now = {0, 0};
+
+	if (dev->hsq_len && dev->hs_ev && !evtimer_pending(dev->hs_ev, NULL))
+		evtimer_add(dev->hs_ev, &now);
+}
+
 static void on_handshakes(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
 
-	if (wg_receive_handshake_batch(dev))
-		event_active(dev->hs_ev, EV_TIMEOUT, 0);
+	wg_receive_handshake_batch(dev);
+	schedule_handshakes(dev);
 	wg_dev_rearm_timer(dev);
 }
 
@@ -198,8 +210,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		}
 		wg_receive_datagram(dev, dev->rxbuf, (size_t)n, &from);
 	}
-	if (dev->hsq_len && dev->hs_ev)
-		event_active(dev->hs_ev, EV_TIMEOUT, 0);
+	schedule_handshakes(dev);
 	wg_dev_rearm_timer(dev);
 }
 
@@ -287,7 +298,7 @@ static int add_events(struct wg_device *dev)
 	if (!dev->base)
 		return 0;
 	dev->timer_ev = evtimer_new(dev->base, on_timer, dev);
-	dev->hs_ev = event_new(dev->base, -1, 0, on_handshakes, dev);
+	dev->hs_ev = evtimer_new(dev->base, on_handshakes, dev);
 	if (!dev->timer_ev || !dev->hs_ev)
 		return -ENOMEM;
 	if (!dev->tun)

@@ -13,8 +13,6 @@
 #include "wgd/platform.h"
 #include "wgd/ratelimiter.h"
 
-#define WG_HANDSHAKE_BATCH 64 /* backlog entries processed per loop turn */
-
 /* --- logging helpers --- */
 
 static const char *ep_str(const struct wg_endpoint *e, char buf[WG_SOCKADDR_STRLEN])

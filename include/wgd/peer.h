@@ -86,6 +86,8 @@ enum wg_log_reason {
 	WG_LOGR_COUNT,
 };
 
+#define WG_HANDSHAKE_BATCH 64 /* backlog entries judged per loop turn */
+
 /* A received handshake message waiting in the backlog. */
 struct wg_hs_job {
 	struct wg_endpoint from;

@@ -918,6 +918,38 @@ static void test_backlog_bounded_and_mac1(void **state)
 	close(sink);
 }
 
+/* One batch per loop turn: reading the sockets is not starved by the
+ * backlog, so a flood builds it up (and turns on cookies). */
+static void test_backlog_one_batch_per_turn(void **state)
+{
+	struct env *e = *state;
+	struct wg_msg_initiation msg;
+	struct wg_handshake hs;
+	struct wg_cookie ck;
+	struct wg_endpoint from, to;
+	int sink = open_sink(&from);
+	const int n = 150;
+
+	memset(&to, 0, sizeof(to));
+	assert_int_equal(wg_sockaddr_parse(&to.addr, "127.0.0.1:0"), 0);
+	to.addr.in4.sin_port = htons(wg_device_listen_port(e->a.dev));
+	wg_cookie_init(&ck, e->b.pub); /* wrong mac1: cheap to reject */
+	make_initiation(e, &hs, &ck, &msg);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(
+			sendto(sink, &msg, sizeof(msg), 0, &to.addr.sa, sizeof(to.addr.in4)),
+			(ssize_t)sizeof(msg));
+	event_base_loop(e->a.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(e->a.dev->hsq_len, n); /* read, not yet judged */
+	event_base_loop(e->a.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(e->a.dev->hsq_len, n - WG_HANDSHAKE_BATCH);
+	pump(e);
+	assert_int_equal(e->a.dev->hsq_len, 0);
+	assert_int_equal(stats(&e->a).mac_invalid, n);
+	wg_memzero(&hs, sizeof(hs));
+	close(sink);
+}
+
 static void test_initiation_rejections(void **state)
 {
 	struct env *e = *state;
@@ -980,6 +1012,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_under_load_demands_cookie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_bounded_and_mac1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_one_batch_per_turn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initiation_rejections, setup, teardown),
 	};
 	const char *level = getenv("WGD_TEST_LOG");
