@@ -579,6 +579,30 @@ static void test_set_is_atomic(void **state)
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
 }
 
+/* SO_MARK needs CAP_NET_ADMIN: with it the mark shows in get, without it
+ * the request fails whole. Either way the state matches the answer. */
+static void test_fwmark(void **state)
+{
+	struct env *e = *state;
+	char *before = get_text(&e->a), *after;
+	int ret = apply(&e->a, "fwmark=51820\npublic_key=%s\nremove=true\n", e->b.pub_hex);
+
+	after = get_text(&e->a);
+	if (ret == 0) {
+		expect_line(after, "fwmark=51820");
+		assert_int_equal(wg_device_peer_count(e->a.dev), 0);
+		free(after);
+		assert_int_equal(apply(&e->a, "fwmark=0\n"), 0);
+		after = get_text(&e->a);
+		assert_null(strstr(after, "fwmark="));
+	} else {
+		assert_int_equal(ret, -EPERM);
+		assert_string_equal(before, after);
+	}
+	free(before);
+	free(after);
+}
+
 static void test_private_key_change(void **state)
 {
 	struct env *e = *state;
@@ -999,6 +1023,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_get_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_is_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fwmark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_key_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_peer_zeroes_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_peers, setup, teardown),
