@@ -778,6 +778,38 @@ static void test_rekey_after_time(void **state)
 	expect_delivered(&e->b, pkt, len);
 }
 
+static void test_message_limits(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[64];
+	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
+	struct wg_peer *pa;
+
+	establish(e);
+	pa = peer_of(&e->a, &e->b);
+	advance(e, WG_REKEY_TIMEOUT); /* initiations are at most one per 5 s */
+	/* Past REKEY_AFTER_MESSAGES: still sends, and rekeys. */
+	pa->kp_current->kp.sending_counter = WG_REKEY_AFTER_MESSAGES + 1;
+	tun_inject(&e->a, pkt, len);
+	pump_node(&e->a);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
+	assert_int_equal(stats(&e->a).data_packets_sent, 2);
+	pump(e);
+	assert_int_equal(stats(&e->a).handshakes_completed, 2);
+	/* At REJECT_AFTER_MESSAGES the session may not send at all. */
+	advance(e, WG_REKEY_TIMEOUT);
+	while (tun_take(&e->b, pkt, sizeof(pkt)) > 0)
+		;
+	len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
+	pa->kp_current->kp.sending_counter = WG_REJECT_AFTER_MESSAGES;
+	tun_inject(&e->a, pkt, len);
+	pump_node(&e->a);
+	assert_int_equal(pa->n_staged, 1);
+	assert_int_equal(stats(&e->a).handshake_initiations_sent, 3);
+	pump(e);
+	expect_delivered(&e->b, pkt, len);
+}
+
 static void test_rekey_on_receive(void **state)
 {
 	struct env *e = *state;
@@ -1033,6 +1065,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_persistent_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_after_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_on_receive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_under_load_demands_cookie, setup, teardown),
