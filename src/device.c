@@ -153,8 +153,9 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
 		if (n == -EAGAIN)
 			break;
 		if (n == -ENODEV) {
+			/* Last use of dev: the callback may destroy it. */
 			device_fatal(dev, "TUN interface went away");
-			break;
+			return;
 		}
 		if (n < 0) {
 			dev->stats.tun_read_errors++;

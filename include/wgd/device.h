@@ -44,7 +44,8 @@ int wg_device_get(struct wg_device *dev, struct wg_uapi_writer *w);
  * taken, -ENOMEM, -EOPNOTSUPP fwmark unsupported, -E2BIG peer limit). */
 int wg_device_set(struct wg_device *dev, const struct wg_uapi_set *set);
 
-/* Called once when the device can no longer work (its TUN went away). */
+/* cb is called once when the device can no longer work (its TUN went
+ * away), from the event loop; it may destroy the device. */
 void wg_device_on_fatal(struct wg_device *dev, void (*cb)(void *ctx), void *ctx);
 
 /* Test hook for injected clocks: runs every timer whose deadline passed. */

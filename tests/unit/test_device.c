@@ -452,6 +452,35 @@ static void test_source_filter(void **state)
 	assert_int_equal(stats(&e->b).inner_src_mismatch, 2);
 }
 
+static void on_fatal(void *ctx)
+{
+	struct node *n = ctx;
+
+	wg_device_destroy(n->dev); /* allowed from the callback */
+	n->dev = NULL;
+}
+
+static void test_tun_gone_is_fatal(void **state)
+{
+	struct env *e = *state;
+	struct wg_device_params p = {0};
+	struct node n = {.base = e->a.base};
+	struct wg_tun *tun;
+	int sv[2];
+
+	/* SEQPACKET, unlike DGRAM, reports the closed end as EOF. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(wg_tun_from_fd(sv[0], false, "tunX", &tun), 0);
+	p.base = n.base;
+	p.tun = tun;
+	p.clock = &e->clock;
+	assert_int_equal(wg_device_create(&p, &n.dev), 0);
+	wg_device_on_fatal(n.dev, on_fatal, &n);
+	close(sv[1]);
+	pump_node(&n);
+	assert_null(n.dev);
+}
+
 /* --- get / set --- */
 
 static char *get_text(struct node *n)
@@ -1052,6 +1081,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unreachable_icmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_from_tun, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_filter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tun_gone_is_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_is_atomic, setup, teardown),
