@@ -142,3 +142,29 @@ say "  $(wg --version)"
 say "  wireguard-go (Debian): $(/usr/bin/wireguard-go --version | head -n1)"
 say "  wireguard-go-latest:   $("$PEERS/bin/wireguard-go-latest" --version | head -n1)"
 say "  boringtun-cli:         $("$PEERS/bin/boringtun-cli" --version)"
+
+# --- Cross-compilation (scripts/cross-build.sh) -----------------------------
+# zig (PyPI package ziglang, pinned) as the FreeBSD/macOS cross compiler: it
+# bundles their libc headers and link stubs. Installed in a venv (Debian's
+# python3 is externally managed) and linked as $PEERS/bin/zig. autoconf,
+# automake and libtool regenerate libb2's build system (its Debian source
+# ships only configure.ac). Env: WGD_ZIG_VERSION (default 0.15.2).
+ZIG_VERSION=${WGD_ZIG_VERSION:-0.15.2}
+
+install_zig()
+{
+	local venv="$PEERS/zig-$ZIG_VERSION" bin
+	if [ "$("$venv/bin/python" -m ziglang version 2>/dev/null)" != "$ZIG_VERSION" ]; then
+		say "installing zig $ZIG_VERSION (pip ziglang) into $venv"
+		python3 -m venv "$venv"
+		"$venv/bin/pip" install -q "ziglang==$ZIG_VERSION"
+	fi
+	bin=$("$venv/bin/python" -c \
+		'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
+	mkdir -p "$PEERS/bin"
+	ln -sfn "$bin" "$PEERS/bin/zig"
+}
+
+apt_install autoconf automake libtool python3-venv
+install_zig
+say "  zig:                   $("$PEERS/bin/zig" version) ($PEERS/bin/zig)"
