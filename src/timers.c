@@ -198,22 +198,23 @@ static void give_up_handshake(struct wg_peer *peer)
 	peer->dev->stats.staged_given_up += dropped;
 	wg_log_verbose("handshake with peer %s gave up after %u attempts, dropping %zu staged "
 		       "packets",
-		       wg_peer_name(peer, name), (unsigned int)WG_MAX_TIMER_HANDSHAKES, dropped);
+		       wg_peer_name(peer, name), (unsigned int)WG_MAX_TIMER_HANDSHAKES + 2, dropped);
 	timer_del(peer, WG_TIMER_SEND_KEEPALIVE);
 	wg_peer_purge_staged(peer);
 	if (!wg_timer_pending(&peer->timers.t[WG_TIMER_ZERO_KEY_MATERIAL]))
 		timer_mod(peer, WG_TIMER_ZERO_KEY_MATERIAL, now(peer) + WG_ZERO_KEYS_AFTER);
 }
 
-/* handshake_attempts counts retransmissions of the current attempt series:
- * the first initiation plus WG_MAX_TIMER_HANDSHAKES - 1 retries span
- * REKEY_ATTEMPT_TIME. */
+/* handshake_attempts counts retransmissions of the current attempt series.
+ * Like the kernel, give up only once MAX_TIMER_HANDSHAKES + 1 retries went
+ * unanswered: 20 initiations in all, so the series outlasts
+ * REKEY_ATTEMPT_TIME even with the shortest jitter. */
 static void expired_retransmit_handshake(struct wg_peer *peer)
 {
 	struct wg_peer_timers *pt = &peer->timers;
 
 	log_unanswered(peer, pt->handshake_attempts + 1);
-	if (pt->handshake_attempts + 1 >= WG_MAX_TIMER_HANDSHAKES) {
+	if (pt->handshake_attempts > WG_MAX_TIMER_HANDSHAKES) {
 		give_up_handshake(peer);
 		return;
 	}
