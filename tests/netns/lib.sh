@@ -10,8 +10,7 @@
 # same private /run/wireguard, so sockets of different daemons can never
 # collide even with equal interface names, and nothing leaks into the host's
 # /run/wireguard. /sys is remounted inside so it shows the node's devices.
-# Commands run in a node through `nsx NODE cmd...` (nsenter; no fork, so $!
-# of a backgrounded nsx is the daemon's own PID).
+# Commands run in a node through `nsx NODE cmd...` (nsenter).
 #
 # Cleanup (trap on EXIT/INT/TERM): SIGTERM then SIGKILL to the PIDs we
 # recorded, then to any process still inside one of OUR namespaces (e.g. a
@@ -33,6 +32,7 @@ T_NAME=$(basename "$0" .sh)
 T_PREFIX="wgdt-$$-"
 T_STATE="/run/wgdt-$$"
 T_LOGDIR=${WGDT_LOGDIR:-${TMPDIR:-/tmp}/wgdt-logs-$$}
+T_DATADIR="${TMPDIR:-/tmp}/wgdt-data-$$" # random transfer payloads, always removed
 T_PASS=0
 T_FAIL=0
 T_FAILED=()
@@ -53,6 +53,7 @@ fail()
 	T_FAILED+=("$*")
 	printf 'FAIL: %s\n' "$*"
 }
+quiet() { "$@" >/dev/null 2>&1; }
 # check DESCRIPTION cmd... : PASS if cmd succeeds, FAIL otherwise.
 check()
 {
@@ -90,7 +91,7 @@ lib_init()
 	trap lib_exit EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	mkdir -p "$T_LOGDIR" /run/wireguard || die "cannot create $T_LOGDIR"
+	mkdir -p "$T_LOGDIR" "$T_DATADIR" /run/wireguard || die "cannot create $T_LOGDIR"
 	mkdir "$T_STATE" || die "cannot create $T_STATE"
 	# A private mount so the nsfs binds below never propagate (/ may be shared).
 	mount --bind "$T_STATE" "$T_STATE" && mount --make-private "$T_STATE" ||
@@ -104,7 +105,7 @@ lib_exit()
 	trap - EXIT INT TERM
 	teardown
 	if mountpoint -q "$T_STATE"; then umount "$T_STATE"; fi
-	rm -rf "$T_STATE"
+	rm -rf "$T_STATE" "$T_DATADIR"
 	summary
 	[ "$T_FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && rm -rf "$T_LOGDIR"
 	[ "$T_FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && exit 0
@@ -126,6 +127,14 @@ kill_pids()
 	kill -KILL "$@" 2>/dev/null
 	for p in "$@"; do wait "$p" 2>/dev/null; done
 	return 0
+}
+
+# forget_pid PID: a reaped daemon, never to be signalled again.
+forget_pid()
+{
+	local p keep=()
+	for p in "${T_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	T_PIDS=("${keep[@]}")
 }
 
 # Removes every node: our daemons, whatever still runs in our namespaces,
@@ -233,18 +242,22 @@ dlog() { echo "$T_LOGDIR/${NS[$1]}-${IFACE[$1]}-${IMPL[$1]}.log"; }
 # job), waits until its TUN device and UAPI socket exist.
 daemon_start()
 {
-	local n=$1 impl=$2 ifc=${3:-wgt$1} bin p i
+	local n=$1 impl=$2 ifc=${3:-wgt$1} bin p i mnt
 	bin=$(impl_bin "$impl") || die "unknown implementation $impl"
 	[ -x "$bin" ] || die "implementation $impl: $bin is not executable (build it / run scripts/setup.sh)"
 	IMPL[$n]=$impl
 	IFACE[$n]=$ifc
+	# nsenter itself, not the nsx function: a backgrounded function runs in
+	# a subshell and $! would be that subshell. nsenter execs (no fork
+	# without a PID namespace), so $! is the daemon.
+	mnt=(--mount="$T_STATE/$n.mnt" --net="/run/netns/${NS[$n]}")
 	case $impl in
 	boringtun)
-		nsx "$n" env WG_LOG_LEVEL="$(bt_level)" "$bin" -f --disable-drop-privileges \
+		nsenter "${mnt[@]}" -- env WG_LOG_LEVEL="$(bt_level)" "$bin" -f --disable-drop-privileges \
 			"$ifc" </dev/null >"$(dlog "$n")" 2>&1 &
 		;;
 	*)
-		nsx "$n" env LOG_LEVEL="$WGDT_LOG_LEVEL" WG_PROCESS_FOREGROUND=1 "$bin" -f "$ifc" \
+		nsenter "${mnt[@]}" -- env LOG_LEVEL="$WGDT_LOG_LEVEL" WG_PROCESS_FOREGROUND=1 "$bin" -f "$ifc" \
 			</dev/null >"$(dlog "$n")" 2>&1 &
 		;;
 	esac
@@ -337,10 +350,45 @@ pair_up()
 	tunnel_addrs b
 }
 
-# pair_down: on failures inside this case, show the daemons' last log lines.
+# sanitizer_clean LOG: no ASan/UBSan/LSan report in a daemon's output.
+sanitizer_clean() { ! grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; }
+
+# stop_check NODE: SIGTERM must stop wgd within 3 s and remove its socket
+# and device (the launch contract).
+stop_check()
+{
+	local n=$1 i
+	kill -TERM "${PID[$n]}" 2>/dev/null
+	for i in $(seq 30); do
+		daemon_alive "$n" || break
+		sleep 0.1
+	done
+	if daemon_alive "$n"; then
+		fail "wgd in $n still running 3 s after SIGTERM"
+		return
+	fi
+	wait "${PID[$n]}" 2>/dev/null
+	forget_pid "${PID[$n]}"
+	check "wgd in $n removed its socket on SIGTERM" nsx "$n" test ! -e "/run/wireguard/${IFACE[$n]}.sock"
+	check "wgd in $n: its device is gone after exit" \
+		sh -c "! nsenter --net=/run/netns/${NS[$n]} ip link show dev ${IFACE[$n]} >/dev/null 2>&1"
+}
+
+# pair_down: checks the daemons survived, stops wgd gracefully, shows the
+# last log lines on failures, removes everything, then scans the logs of
+# wgd for sanitizer reports (leaks are reported at exit).
 pair_down()
 {
-	local n
+	local n logs=()
+	for n in "${T_NODES[@]}"; do
+		[ -n "${PID[$n]:-}" ] || continue
+		logs+=("$n" "$(dlog "$n")")
+		if ! daemon_alive "$n"; then
+			fail "${IMPL[$n]} in $n died during the test"
+		elif [ "${IMPL[$n]}" = wgd ]; then
+			stop_check "$n"
+		fi
+	done
 	if [ "$T_CASE_FAILS" -gt 0 ]; then
 		for n in "${T_NODES[@]}"; do
 			[ -n "${IMPL[$n]:-}" ] || continue
@@ -348,11 +396,11 @@ pair_down()
 			tail -n 15 "$(dlog "$n")" | sed 's/^/    /'
 		done
 	fi
-	for n in "${T_NODES[@]}"; do
-		[ -n "${PID[$n]:-}" ] || continue
-		daemon_alive "$n" || fail "${IMPL[$n]} in $n died during the test"
-	done
 	teardown
+	for ((n = 0; n < ${#logs[@]}; n += 2)); do
+		sanitizer_clean "${logs[n + 1]}" ||
+			fail "sanitizer report in ${logs[n + 1]}: $(grep -Em1 'Sanitizer|runtime error:' "${logs[n + 1]}")"
+	done
 	IMPL=()
 	PID=()
 	UHOST=()
@@ -381,7 +429,7 @@ ping_fails()
 # data_file BYTES: random file (cached per size) and its sha256 in DATA_SUM.
 data_file()
 {
-	DATA_FILE="$T_LOGDIR/data-$1"
+	DATA_FILE="$T_DATADIR/data-$1"
 	if [ ! -s "$DATA_FILE" ]; then
 		head -c "$1" /dev/urandom >"$DATA_FILE" || die "cannot write $DATA_FILE"
 	fi
@@ -410,7 +458,8 @@ xfer()
 	XFER_PORT=$((XFER_PORT + 1))
 	out="$T_STATE/xfer.$XFER_PORT"
 	tmo=$((60 + size / 1000000))
-	nsx "$dst" timeout "$tmo" sh -c "nc -d -n -l '$addr' $XFER_PORT | sha256sum" >"$out" 2>&1 &
+	nsenter --mount="$T_STATE/$dst.mnt" --net="/run/netns/${NS[$dst]}" -- \
+		timeout "$tmo" sh -c "nc -d -n -l '$addr' $XFER_PORT | sha256sum" >"$out" 2>&1 &
 	rpid=$!
 	if ! wait_listen "$dst" "$XFER_PORT"; then
 		kill "$rpid" 2>/dev/null

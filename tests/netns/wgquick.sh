@@ -6,6 +6,9 @@
 # daemon marking its own UDP packets with fwmark 51820). Ping through, then
 # `wg-quick down` must leave no process, socket or device behind.
 # Node a runs wg-quick + wgd; node b is the reference peer (WGDT_REF).
+# Also the rest of the launch contract: without -f wgd returns only once its
+# device and socket exist, and exits when its socket file is removed, when
+# its device is deleted, and on SIGINT/SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
 REF=${WGDT_REF:-wggo-latest}
@@ -128,6 +131,67 @@ test_default_route()
 	pair_down
 }
 
+# launch IFACE: wgd without -f, as wg-quick runs it. Sets LPID.
+launch()
+{
+	local pids
+	IFACE[a]=$1
+	if ! nsx a env LOG_LEVEL="$WGDT_LOG_LEVEL" timeout 10 "$IMPL_UNDER_TEST" "$1" \
+		</dev/null >>"$T_LOGDIR/launch-$1.log" 2>&1; then
+		fail "launch: wgd $1 (daemonizing) did not return 0"
+		return 1
+	fi
+	# Checked at once, no polling: the contract says they exist by now.
+	check "launch $1: device exists when the launcher returns" quiet nsx a ip link show dev "$1"
+	check "launch $1: socket exists when the launcher returns" nsx a test -S "/run/wireguard/$1.sock"
+	pids=$(ip netns pids "${NS[a]}")
+	LPID=$pids
+	T_PIDS+=($pids)
+	eq "launch $1: one daemon process left running" "$(echo "$pids" | wc -w)" 1
+}
+
+# exited WHAT: LPID is gone within 3 s, with its socket.
+exited()
+{
+	local i
+	for i in $(seq 30); do
+		kill -0 "$LPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	check "$1: daemon exited within 3 s" sh -c "! kill -0 $LPID 2>/dev/null"
+	kill -0 "$LPID" 2>/dev/null || forget_pid "$LPID"
+	check "$1: socket gone" nsx a test ! -e "/run/wireguard/${IFACE[a]}.sock"
+	check "$1: device gone" sh -c "! nsenter --net=/run/netns/${NS[a]} ip link show dev ${IFACE[a]} >/dev/null 2>&1"
+}
+
+test_lifecycle()
+{
+	T_CASE_FAILS=0
+	node_add a
+	if launch wgl0; then
+		check "launch: wg show works" quiet nsx a wg show wgl0
+		nsx a rm -f /run/wireguard/wgl0.sock
+		exited "socket file removed"
+	fi
+	if launch wgl1; then
+		nsx a ip link del dev wgl1
+		exited "device deleted"
+	fi
+	if launch wgl2; then
+		kill -INT "$LPID"
+		exited "SIGINT"
+	fi
+	if launch wgl3; then
+		kill -TERM "$LPID"
+		exited "SIGTERM"
+	fi
+	for f in "$T_LOGDIR"/launch-*.log; do
+		sanitizer_clean "$f" || fail "sanitizer report in $f"
+	done
+	if [ "$T_CASE_FAILS" -gt 0 ]; then tail -n 5 "$T_LOGDIR"/launch-*.log | sed 's/^/    /'; fi
+	teardown
+}
+
 lib_init
 [ -x "$IMPL_UNDER_TEST" ] || die "IMPL_UNDER_TEST=$IMPL_UNDER_TEST is not executable"
-run_tests test_split test_default_route
+run_tests test_lifecycle test_split test_default_route
