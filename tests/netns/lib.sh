@@ -54,6 +54,7 @@ fail()
 	printf 'FAIL: %s\n' "$*"
 }
 quiet() { "$@" >/dev/null 2>&1; }
+not() { ! "$@"; }
 # check DESCRIPTION cmd... : PASS if cmd succeeds, FAIL otherwise.
 check()
 {
@@ -93,6 +94,7 @@ lib_init()
 	trap 'exit 143' TERM
 	mkdir -p "$T_LOGDIR" "$T_DATADIR" /run/wireguard || die "cannot create $T_LOGDIR"
 	mkdir "$T_STATE" || die "cannot create $T_STATE"
+	T_STATE_MADE=1
 	# A private mount so the nsfs binds below never propagate (/ may be shared).
 	mount --bind "$T_STATE" "$T_STATE" && mount --make-private "$T_STATE" ||
 		die "cannot make $T_STATE a private mount"
@@ -104,15 +106,28 @@ lib_exit()
 	local rc=$?
 	trap - EXIT INT TERM
 	teardown
-	if mountpoint -q "$T_STATE"; then umount "$T_STATE"; fi
-	rm -rf "$T_STATE" "$T_DATADIR"
+	if [ "${T_STATE_MADE:-0}" = 1 ]; then
+		if mountpoint -q "$T_STATE"; then umount "$T_STATE"; fi
+		rm -rf "$T_STATE"
+	fi
+	rm -rf "$T_DATADIR"
 	summary
 	[ "$T_FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && rm -rf "$T_LOGDIR"
 	[ "$T_FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && exit 0
 	exit 1
 }
 
-# kill_pids SIG-WAIT pids...: TERM, wait up to 3 s, then KILL what is left.
+# proc_alive PID: running, not a zombie. The daemons are our children, so
+# one that died stays a zombie (kill -0 still succeeds) until it is reaped.
+proc_alive()
+{
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+
+# kill_pids PID...: SIGTERM, up to 3 s grace, then SIGKILL; reaps children.
 kill_pids()
 {
 	local p i alive
@@ -120,11 +135,11 @@ kill_pids()
 	kill -TERM "$@" 2>/dev/null
 	for i in $(seq 30); do
 		alive=0
-		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		for p in "$@"; do proc_alive "$p" && alive=1; done
 		[ $alive -eq 0 ] && break
 		sleep 0.1
 	done
-	kill -KILL "$@" 2>/dev/null
+	[ $alive -eq 0 ] || kill -KILL "$@" 2>/dev/null
 	for p in "$@"; do wait "$p" 2>/dev/null; done
 	return 0
 }
@@ -265,7 +280,7 @@ daemon_start()
 	PID[$n]=$p
 	T_PIDS+=("$p")
 	for i in $(seq 100); do
-		if ! kill -0 "$p" 2>/dev/null; then
+		if ! proc_alive "$p"; then
 			tail -n 20 "$(dlog "$n")" >&2
 			die "$impl ($bin) in $n exited during startup"
 		fi
@@ -285,7 +300,7 @@ bt_level()
 	esac
 }
 
-daemon_alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
+daemon_alive() { proc_alive "${PID[$1]}"; }
 
 # wgx NODE args...: stock `wg` in the node.
 wgx()
@@ -370,8 +385,7 @@ stop_check()
 	wait "${PID[$n]}" 2>/dev/null
 	forget_pid "${PID[$n]}"
 	check "wgd in $n removed its socket on SIGTERM" nsx "$n" test ! -e "/run/wireguard/${IFACE[$n]}.sock"
-	check "wgd in $n: its device is gone after exit" \
-		sh -c "! nsenter --net=/run/netns/${NS[$n]} ip link show dev ${IFACE[$n]} >/dev/null 2>&1"
+	check "wgd in $n: its device is gone after exit" not quiet nsx "$n" ip link show dev "${IFACE[$n]}"
 }
 
 # pair_down: checks the daemons survived, stops wgd gracefully, shows the

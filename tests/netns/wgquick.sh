@@ -155,13 +155,13 @@ exited()
 {
 	local i
 	for i in $(seq 30); do
-		kill -0 "$LPID" 2>/dev/null || break
+		proc_alive "$LPID" || break
 		sleep 0.1
 	done
-	check "$1: daemon exited within 3 s" sh -c "! kill -0 $LPID 2>/dev/null"
-	kill -0 "$LPID" 2>/dev/null || forget_pid "$LPID"
+	check "$1: daemon exited within 3 s" not proc_alive "$LPID"
+	proc_alive "$LPID" || forget_pid "$LPID"
 	check "$1: socket gone" nsx a test ! -e "/run/wireguard/${IFACE[a]}.sock"
-	check "$1: device gone" sh -c "! nsenter --net=/run/netns/${NS[a]} ip link show dev ${IFACE[a]} >/dev/null 2>&1"
+	check "$1: device gone" not quiet nsx a ip link show dev "${IFACE[a]}"
 }
 
 test_lifecycle()
