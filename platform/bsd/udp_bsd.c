@@ -1,0 +1,24 @@
+/* UDP socket buffers on FreeBSD and macOS: no privileged "force" variant as
+ * on Linux, and kern.ipc.maxsockbuf (2 MiB by default on FreeBSD) caps what
+ * SO_RCVBUF/SO_SNDBUF accept, failing with ENOBUFS above it: start where
+ * wireguard-go does and halve until the kernel agrees. */
+#include <sys/socket.h>
+
+#include "wg_posix.h"
+
+#define SOCKET_BUFFER_MAX (7 << 20)
+#define SOCKET_BUFFER_MIN (256 << 10) /* below this, keep the default */
+
+static void set_buffer(int fd, int opt)
+{
+	for (int size = SOCKET_BUFFER_MAX; size >= SOCKET_BUFFER_MIN; size /= 2) {
+		if (setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size)) == 0)
+			return;
+	}
+}
+
+void wg_os_udp_set_buffers(int fd)
+{
+	set_buffer(fd, SO_RCVBUF);
+	set_buffer(fd, SO_SNDBUF);
+}
