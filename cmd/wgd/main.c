@@ -38,8 +38,13 @@ static const char help_text[] =
 	"\n"
 	"Userspace WireGuard daemon. Creates the TUN interface INTERFACE (MTU 1420,\n"
 	"left down) and the control socket /var/run/wireguard/INTERFACE.sock, then\n"
-	"detaches and serves them. Configure it with wg(8) and ip(8), or let\n"
+	"detaches and serves them; the launching process returns once both exist.\n"
+	"Configure the interface with wg(8) and the system's network tools, or let\n"
 	"wg-quick(8) do both.\n"
+	"\n"
+	"On FreeBSD, INTERFACE is a tun(4) clone renamed to INTERFACE and destroyed\n"
+	"when wgd exits. On macOS, INTERFACE must be utunN, or utun for the first\n"
+	"free unit, whose name is then written to $WG_TUN_NAME_FILE.\n"
 	"\n"
 	"Options:\n"
 	"  -f, --foreground  do not detach; log to stderr\n"
@@ -54,9 +59,11 @@ static const char help_text[] =
 	"  WG_PROCESS_FOREGROUND  1: same as --foreground\n"
 	"  WG_TUN_FD              use this inherited TUN descriptor\n"
 	"  WG_UAPI_FD             use this inherited listening UAPI socket\n"
+	"  WG_TUN_NAME_FILE       macOS, INTERFACE utun: file that receives the\n"
+	"                         name of the utunN created\n"
 	"\n"
-	"wgd exits on SIGINT or SIGTERM, when INTERFACE is deleted\n"
-	"(ip link del INTERFACE) and when its socket file is removed.\n";
+	"wgd exits on SIGINT or SIGTERM, when INTERFACE is deleted (ip link del,\n"
+	"ifconfig destroy) and when its socket file is removed.\n";
 
 struct daemon {
 	const char *ifname_arg;
