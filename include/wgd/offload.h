@@ -1,0 +1,103 @@
+/* Userspace halves of TUN offloads, pure packet arithmetic: Internet
+ * checksums, splitting a TCP/UDP super-packet from the TUN into MTU-sized
+ * packets (TSO/USO done here, each with its own headers and checksum), and
+ * coalescing received TCP/UDP packets of one flow back into super-packets
+ * (GRO) before they are written to the TUN. No I/O, no allocation. */
+#ifndef WGD_OFFLOAD_H
+#define WGD_OFFLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "platform.h"
+
+/* --- checksums (RFC 1071) ---
+ * Partial sums are 64-bit and byte-order neutral: sum native-order words,
+ * fold, and store the 16-bit result in native order. A partial sum over a
+ * piece that starts at an odd offset of the checksummed range is wrong:
+ * keep pieces even-aligned (headers always are). */
+uint64_t wg_csum_add(uint64_t sum, const void *p, size_t len);
+/* Copies len bytes and returns sum plus their checksum contribution. */
+uint64_t wg_csum_copy(uint64_t sum, void *dst, const void *src, size_t len);
+/* Folds to 16 bits (not complemented). */
+uint16_t wg_csum_fold(uint64_t sum);
+/* Pseudo-header sum for an L4 length and protocol; addresses from an IPv4
+ * (family 4) or IPv6 (6) header at ip. */
+uint64_t wg_csum_pseudo(const uint8_t *ip, int family, uint8_t proto, uint32_t l4_len);
+
+/* --- segmentation of TUN super-packets --- */
+
+struct wg_gso_split {
+	const uint8_t *pkt;
+	size_t len;
+	size_t l4_off;	/* start of the TCP/UDP header */
+	size_t hdr_len; /* all headers up to the payload */
+	size_t mss;	/* payload per segment */
+	size_t nseg, idx;
+	uint8_t family; /* 4 or 6 */
+	uint8_t proto;	/* IPPROTO_TCP / IPPROTO_UDP, 0 = plain packet */
+	const struct wg_gso *gso;
+};
+
+/* Checks a packet read with gso and prepares to cut it. A plain packet
+ * (WG_GSO_NONE) is one segment, its partial checksum completed. 0 or
+ * -EINVAL (malformed; drop it). */
+int wg_gso_split_init(struct wg_gso_split *s, const uint8_t *pkt, size_t len,
+		      const struct wg_gso *gso);
+/* Length of the segment wg_gso_split_next writes next; 0 when done. */
+size_t wg_gso_split_peek(const struct wg_gso_split *s);
+/* Writes the next segment (headers, payload, checksums) to out, which has
+ * room for wg_gso_split_peek bytes; returns its length, 0 when done. */
+size_t wg_gso_split_next(struct wg_gso_split *s, uint8_t *out);
+
+/* --- coalescing before the TUN write --- */
+
+#define WG_GRO_MAX_PKTS	 1024 /* packets per batch */
+#define WG_GRO_MAX_SEGS	 64   /* packets per super-packet */
+#define WG_GRO_HASH_BITS 7
+
+/* Called for each output packet in order; returns <0 on a write error. */
+typedef int (*wg_gro_out_fn)(void *ctx, const struct wg_gso *gso, const struct iovec *iov,
+			     int iovcnt);
+
+struct wg_gro_pkt {
+	uint8_t *data;
+	uint16_t len;
+	int16_t next; /* next packet of the same item, -1 = last */
+};
+
+struct wg_gro_item {
+	int16_t first, last;
+	int16_t hash_next; /* newer item of the same bucket chain, -1 = none */
+	uint16_t count;
+	uint16_t gso_size;
+	uint16_t l4_off, hdr_len;
+	uint32_t total;	   /* bytes of the coalesced packet so far */
+	uint32_t next_seq; /* TCP: sequence number that may follow */
+	uint32_t hash;
+	uint8_t family, proto;
+	bool closed; /* nothing more may be appended */
+	bool psh;    /* TCP PSH of the last segment */
+};
+
+struct wg_gro {
+	bool tcp, udp; /* which protocols to coalesce */
+	uint16_t n_pkts, n_items;
+	int16_t bucket[1 << WG_GRO_HASH_BITS]; /* newest item per bucket, -1 = none */
+	struct wg_gro_pkt pkts[WG_GRO_MAX_PKTS];
+	struct wg_gro_item items[WG_GRO_MAX_PKTS];
+};
+
+void wg_gro_init(struct wg_gro *g, bool tcp, bool udp);
+/* True when no more packets fit: flush first. */
+bool wg_gro_full(const struct wg_gro *g);
+/* Adds a validated IP packet (len = its IP length) that stays in place
+ * and unchanged until the next flush; its headers may be rewritten then. */
+void wg_gro_add(struct wg_gro *g, uint8_t *pkt, size_t len);
+/* Emits every packet, coalesced where possible, in arrival order per flow,
+ * and empties g. Returns the number of out calls that failed. */
+int wg_gro_flush(struct wg_gro *g, wg_gro_out_fn out, void *ctx);
+
+#endif
