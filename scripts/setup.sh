@@ -30,7 +30,7 @@ GO_VERSION=${WGD_GO_VERSION:-go1.26.8}
 APT_PKGS=(build-essential cmake ninja-build pkg-config libsodium-dev libb2-dev
 	libevent-dev libcmocka-dev wireguard-tools wireguard-go iperf3 iproute2
 	iputils-ping lcov clang clang-format netcat-openbsd socat python3 nftables
-	util-linux procps kmod ca-certificates git)
+	util-linux procps kmod ca-certificates git systemd valgrind)
 
 say() { printf '[setup] %s\n' "$*"; }
 
