@@ -94,7 +94,7 @@ static int open_file_watch(struct wg_exit_watch *w, const struct wg_uapi_socket 
 	w->file.fd = -1;
 	w->dir = open_dir(w->file.path);
 	if (w->dir < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
+		return -errno;
 	ret = watch(w, w->dir, EVFILT_VNODE, DIR_EVENTS);
 	if (ret)
 		return ret;
