@@ -181,8 +181,8 @@ static int split_plain(struct wg_gso_split *s)
 
 	s->proto = 0;
 	s->nseg = 1;
-	if (g->needs_csum && ((size_t)g->csum_start + g->csum_offset + 2 > s->len ||
-			      g->csum_start < s->l4_off))
+	if (g->needs_csum &&
+	    ((size_t)g->csum_start + g->csum_offset + 2 > s->len || g->csum_start < s->l4_off))
 		return -EINVAL;
 	return 0;
 }
@@ -264,8 +264,7 @@ static size_t next_plain(struct wg_gso_split *s, uint8_t *out)
 	/* The field holds the folded pseudo-header sum, so the sum over the
 	 * whole L4 range, field included, is the complete one. */
 	memcpy(out, s->pkt, g->csum_start);
-	sum = wg_csum_copy(0, out + g->csum_start, s->pkt + g->csum_start,
-			   s->len - g->csum_start);
+	sum = wg_csum_copy(0, out + g->csum_start, s->pkt + g->csum_start, s->len - g->csum_start);
 	store_csum(out + g->csum_start + g->csum_offset, wg_csum_fold(sum), g->csum_offset == 6);
 	return s->len;
 }
@@ -385,8 +384,7 @@ static bool gro_parse_l3(const uint8_t *p, size_t len, struct gro_info *gi)
 	return true;
 }
 
-static bool gro_parse_l4(const struct wg_gro *g, const uint8_t *p, size_t len,
-			 struct gro_info *gi)
+static bool gro_parse_l4(const struct wg_gro *g, const uint8_t *p, size_t len, struct gro_info *gi)
 {
 	const uint8_t *l4 = p + gi->l4_off;
 	size_t l4hdr;

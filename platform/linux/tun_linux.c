@@ -1,41 +1,51 @@
-/* Linux TUN: /dev/net/tun with IFF_TUN | IFF_NO_PI, so reads and writes
- * carry bare IP packets. The interface is left down: bringing it up and
- * addressing it is the operator's (or wg-quick's) job. */
+/* Linux TUN: /dev/net/tun with IFF_TUN | IFF_NO_PI | IFF_VNET_HDR: bare IP
+ * packets behind a virtio-net header, which carries the offload state
+ * (tun_offload.c); the single-packet hooks add and strip a plain one. The
+ * interface is left down: bringing it up and addressing it is the
+ * operator's (or wg-quick's) job. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "wg_linux.h"
 #include "wg_posix.h"
 #include "wgd/constants.h"
 #include "wgd/platform.h"
 
 #define CLONE_DEVICE "/dev/net/tun"
 
-/* The kernel detaches the file from a deleted interface and then answers
- * every read and write with EBADFD. */
-static ssize_t map_error(int err)
-{
-	if (err == EBADFD)
-		return -ENODEV;
-	return err == EWOULDBLOCK ? -EAGAIN : -err;
-}
-
 ssize_t wg_os_tun_read(struct wg_tun *tun, uint8_t *buf, size_t len)
 {
-	ssize_t n = read(tun->fd, buf, len);
+	struct wg_gso gso;
+	ssize_t n;
 
-	return n < 0 ? map_error(errno) : n;
+	if (!tun->vnet_hdr_len) {
+		n = read(tun->fd, buf, len);
+		return n < 0 ? wg_linux_tun_error(errno) : n;
+	}
+	/* With offloads on, single packets are not what the caller gets:
+	 * wg_tun_read_gso is the reader then. */
+	n = wg_linux_tun_readv(tun, buf, len, &gso);
+	if (n >= 0 && (gso.type != WG_GSO_NONE || gso.needs_csum))
+		return -EPROTO;
+	return n;
 }
 
 ssize_t wg_os_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len)
 {
-	ssize_t n = write(tun->fd, pkt, len);
+	static const struct wg_gso plain;
+	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
+	ssize_t n;
 
-	return n < 0 ? map_error(errno) : n;
+	if (tun->vnet_hdr_len)
+		return wg_linux_tun_writev(tun, &plain, &iov, 1);
+	n = write(tun->fd, pkt, len);
+	return n < 0 ? wg_linux_tun_error(errno) : n;
 }
 
 /* Deletion detaches the file (EBADFD); a move to another namespace does
@@ -55,10 +65,17 @@ int wg_os_tun_attach(struct wg_tun *tun)
 	memset(&ifr, 0, sizeof(ifr));
 	if (ioctl(tun->fd, TUNGETIFF, &ifr) < 0)
 		return errno == EBADFD ? -ENODEV : -errno;
-	/* A TAP, or packets with a header (PI, virtio) we do not strip. */
-	if ((ifr.ifr_flags & (IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) !=
-	    (IFF_TUN | IFF_NO_PI))
+	/* A TAP, or packets with a PI header we do not strip; a virtio-net
+	 * header we handle (our own TUNs have one, for offloads). */
+	if ((ifr.ifr_flags & (IFF_TUN | IFF_TAP | IFF_NO_PI)) != (IFF_TUN | IFF_NO_PI))
 		return -EINVAL;
+	if (ifr.ifr_flags & IFF_VNET_HDR) {
+		int sz = 0;
+		if (ioctl(tun->fd, TUNGETVNETHDRSZ, &sz) < 0 ||
+		    sz < (int)sizeof(struct virtio_net_hdr))
+			return -EINVAL;
+		tun->vnet_hdr_len = (uint16_t)sz;
+	}
 	snprintf(tun->name, sizeof(tun->name), "%s", ifr.ifr_name);
 	tun->ifindex = if_nametoindex(tun->name);
 	return tun->ifindex ? 0 : -ENODEV;
@@ -72,7 +89,7 @@ static int open_clone(const char *name, int *fd_out)
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int err = -errno;

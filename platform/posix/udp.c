@@ -12,12 +12,6 @@
 
 #define BIND_ATTEMPTS 100 /* random ports tried before giving up */
 
-struct wg_udp {
-	int fd[2]; /* [0] IPv4, [1] IPv6; -1 when the family is absent */
-	uint16_t port;
-	uint32_t fwmark;
-};
-
 /* The host lacks this family (no IPv6 stack, IPv6 disabled): skip it. */
 static bool family_missing(int err)
 {
@@ -181,7 +175,7 @@ int wg_udp_set_fwmark(struct wg_udp *udp, uint32_t fwmark)
 static void parse_control(struct msghdr *msg, struct wg_endpoint *ep)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-		if (wg_os_pktinfo4_parse(c, ep) || wg_posix_pktinfo6_parse(c, ep))
+		if (wg_posix_pktinfo_parse(c, ep))
 			return;
 	}
 }
@@ -225,25 +219,28 @@ static int send_once(int fd, const struct wg_endpoint *to, const uint8_t *buf, s
 
 	if (to->has_src) {
 		msg.msg_control = cb.buf;
-		msg.msg_controllen = to->addr.sa.sa_family == AF_INET
-					     ? wg_os_pktinfo4_build(to, &cb)
-					     : wg_posix_pktinfo6_build(to, &cb);
+		msg.msg_controllen = wg_posix_pktinfo_build(to, &cb);
 	}
 	if (sendmsg(fd, &msg, 0) < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return 0;
 }
 
-/* The sticky source no longer works: address removed, interface gone or
- * no longer routing to the peer. */
-static bool source_refused(int err)
+bool wg_posix_source_refused(int err)
 {
 	return err == -EINVAL || err == -EADDRNOTAVAIL || err == -ENETUNREACH;
 }
 
-int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, size_t len)
+void wg_posix_forget_source(struct wg_endpoint *to)
 {
-	int fd, ret;
+	to->has_src = false;
+	to->src_ifindex = 0;
+	memset(&to->src6, 0, sizeof(to->src6));
+}
+
+int wg_posix_udp_fd_for(const struct wg_udp *udp, const struct wg_endpoint *to)
+{
+	int fd;
 
 	switch (to->addr.sa.sa_family) {
 	case AF_INET:
@@ -255,13 +252,31 @@ int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, 
 	default:
 		return -EDESTADDRREQ;
 	}
+	return fd < 0 ? -EAFNOSUPPORT : fd;
+}
+
+size_t wg_posix_pktinfo_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb)
+{
+	if (!ep->has_src)
+		return 0;
+	return ep->addr.sa.sa_family == AF_INET ? wg_os_pktinfo4_build(ep, cb)
+						: wg_posix_pktinfo6_build(ep, cb);
+}
+
+bool wg_posix_pktinfo_parse(const struct cmsghdr *c, struct wg_endpoint *ep)
+{
+	return wg_os_pktinfo4_parse(c, ep) || wg_posix_pktinfo6_parse(c, ep);
+}
+
+int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, size_t len)
+{
+	int fd = wg_posix_udp_fd_for(udp, to), ret;
+
 	if (fd < 0)
-		return -EAFNOSUPPORT;
+		return fd;
 	ret = send_once(fd, to, buf, len);
-	if (ret && to->has_src && source_refused(ret)) {
-		to->has_src = false;
-		to->src_ifindex = 0;
-		memset(&to->src6, 0, sizeof(to->src6));
+	if (ret && to->has_src && wg_posix_source_refused(ret)) {
+		wg_posix_forget_source(to);
 		ret = send_once(fd, to, buf, len);
 	}
 	return ret;

@@ -22,6 +22,19 @@ struct wg_tun {
 	bool is_tun;	      /* false: a socketpair carrying bare packets (tests) */
 	unsigned int ifindex; /* 0 for a socketpair */
 	char name[IF_NAMESIZE];
+	/* Linux: bytes of virtio-net header in front of every packet (0 =
+	 * none) and the WG_TUN_OFFLOAD_* enabled; other systems leave 0. */
+	uint16_t vnet_hdr_len;
+	unsigned int offload;
+};
+
+/* The UDP socket pair of platform.h (posix/udp.c; the Linux batch code in
+ * linux/udp_batch.c reads it too). */
+struct wg_udp {
+	int fd[2]; /* [0] IPv4, [1] IPv6; -1 when the family is absent */
+	uint16_t port;
+	uint32_t fwmark;
+	unsigned int offload; /* WG_UDP_* usable now (GSO is dropped after EIO) */
 };
 
 /* Room for one IPv4 or IPv6 packet-info control message, aligned. */
@@ -40,6 +53,16 @@ int wg_posix_set_mtu(const char *ifname, int mtu);
 int wg_posix_pktinfo6_enable(int fd);
 bool wg_posix_pktinfo6_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 size_t wg_posix_pktinfo6_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
+
+/* UDP (posix/udp.c): the socket for a destination's family (or -errno),
+ * packet info for a sticky source (0 bytes when it has none), and the
+ * sticky-source fallback: a refused source is forgotten and the kernel
+ * chooses. */
+int wg_posix_udp_fd_for(const struct wg_udp *udp, const struct wg_endpoint *to);
+size_t wg_posix_pktinfo_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
+bool wg_posix_pktinfo_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
+bool wg_posix_source_refused(int err);
+void wg_posix_forget_source(struct wg_endpoint *to);
 
 /* --- OS hooks --- */
 /* TUN: learn name and ifindex of an inherited descriptor; move packets,

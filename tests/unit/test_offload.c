@@ -278,7 +278,7 @@ static void test_split_rejects_garbage(void **state)
 
 	assert_int_equal(wg_gso_split_init(&s, p, 10, &gso), -EINVAL);
 	assert_int_equal(wg_gso_split_init(&s, p, 40, &gso), -EINVAL); /* no payload */
-	p[20 + 12] = 15 << 4;						/* doff past the end */
+	p[20 + 12] = 15 << 4;					       /* doff past the end */
 	assert_int_equal(wg_gso_split_init(&s, p, 50, &gso), -EINVAL);
 	p[20 + 12] = 2 << 4; /* doff below 5 */
 	assert_int_equal(wg_gso_split_init(&s, p, len, &gso), -EINVAL);
@@ -360,7 +360,7 @@ static void check_roundtrip(int family, uint8_t proto, size_t payload, uint16_t 
 	assert_int_equal(k->gso[0].gso_size, mss);
 	assert_true(k->gso[0].needs_csum);
 	assert_int_equal(k->gso[0].csum_start, l4);
-	assert_int_equal(k->gso[0].type, proto == 17	? WG_GSO_UDP_L4
+	assert_int_equal(k->gso[0].type, proto == 17   ? WG_GSO_UDP_L4
 					 : family == 4 ? WG_GSO_TCP4
 						       : WG_GSO_TCP6);
 	/* Same bytes as the original, apart from the partial checksum and

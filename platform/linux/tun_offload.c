@@ -1,0 +1,168 @@
+/* Linux TUN offloads: the virtio-net header in front of each packet, and
+ * TUNSETOFFLOAD so the kernel hands us TCP/UDP super-packets of up to 64
+ * KiB with partial checksums (TSO/USO: we cut them) and accepts the ones
+ * we coalesce (GRO). */
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "wg_linux.h"
+
+/* Newer than the headers of older distributions (Linux 6.2). */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
+
+ssize_t wg_linux_tun_error(int err)
+{
+	if (err == EBADFD)
+		return -ENODEV;
+	return err == EWOULDBLOCK ? -EAGAIN : -err;
+}
+
+static uint8_t gso_type_to_virtio(uint8_t t)
+{
+	switch (t) {
+	case WG_GSO_TCP4:
+		return VIRTIO_NET_HDR_GSO_TCPV4;
+	case WG_GSO_TCP6:
+		return VIRTIO_NET_HDR_GSO_TCPV6;
+	case WG_GSO_UDP_L4:
+		return VIRTIO_NET_HDR_GSO_UDP_L4;
+	default:
+		return VIRTIO_NET_HDR_GSO_NONE;
+	}
+}
+
+static uint8_t gso_type_from_virtio(uint8_t t)
+{
+	switch (t & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		return WG_GSO_TCP4;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return WG_GSO_TCP6;
+	case VIRTIO_NET_HDR_GSO_UDP_L4:
+		return WG_GSO_UDP_L4;
+	default:
+		return WG_GSO_NONE;
+	}
+}
+
+/* The header is in host byte order: TUNSETVNETLE/BE are never set. */
+static void hdr_to_gso(const struct virtio_net_hdr *h, struct wg_gso *g)
+{
+	g->type = gso_type_from_virtio(h->gso_type);
+	g->needs_csum = (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
+	g->data_valid = (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) != 0;
+	g->gso_size = h->gso_type == VIRTIO_NET_HDR_GSO_NONE ? 0 : h->gso_size;
+	g->hdr_len = h->hdr_len;
+	g->csum_start = h->csum_start;
+	g->csum_offset = h->csum_offset;
+}
+
+static void gso_to_hdr(const struct wg_gso *g, struct virtio_net_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->gso_type = gso_type_to_virtio(g->type);
+	if (g->needs_csum)
+		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	else if (g->data_valid)
+		h->flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		h->gso_size = g->gso_size;
+		h->hdr_len = g->hdr_len;
+	}
+	h->csum_start = g->csum_start;
+	h->csum_offset = g->csum_offset;
+}
+
+ssize_t wg_linux_tun_readv(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso)
+{
+	uint8_t hdr[64] = {0};
+	struct iovec iov[2] = {{hdr, tun->vnet_hdr_len}, {buf, len}};
+	struct virtio_net_hdr h;
+	ssize_t n;
+
+	if (tun->vnet_hdr_len > sizeof(hdr))
+		return -EINVAL;
+	n = readv(tun->fd, iov, 2);
+	if (n < 0)
+		return wg_linux_tun_error(errno);
+	if ((size_t)n < tun->vnet_hdr_len)
+		return -EPROTO;
+	memcpy(&h, hdr, sizeof(h));
+	hdr_to_gso(&h, gso);
+	return n - tun->vnet_hdr_len;
+}
+
+ssize_t wg_linux_tun_writev(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,
+			    int iovcnt)
+{
+	uint8_t hdr[64] = {0};
+	struct iovec v[WG_TUN_MAX_IOV + 1];
+	struct virtio_net_hdr h;
+	ssize_t n;
+
+	if (iovcnt < 1 || iovcnt > WG_TUN_MAX_IOV || tun->vnet_hdr_len > sizeof(hdr))
+		return -EINVAL;
+	gso_to_hdr(gso, &h);
+	memcpy(hdr, &h, sizeof(h));
+	v[0].iov_base = hdr;
+	v[0].iov_len = tun->vnet_hdr_len;
+	memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
+	n = writev(tun->fd, v, iovcnt + 1);
+	if (n < 0)
+		return wg_linux_tun_error(errno);
+	return n < tun->vnet_hdr_len ? -EIO : n - tun->vnet_hdr_len;
+}
+
+/* USO needs Linux 6.2: without it ask for the rest. */
+int wg_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled)
+{
+	unsigned int full = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
+
+	*enabled = 0;
+	if (!tun->is_tun || !tun->vnet_hdr_len)
+		return on ? -EOPNOTSUPP : 0;
+	if (!on) {
+		tun->offload = 0;
+		return ioctl(tun->fd, TUNSETOFFLOAD, 0) < 0 ? -errno : 0;
+	}
+	if (ioctl(tun->fd, TUNSETOFFLOAD, full) == 0) {
+		tun->offload = WG_TUN_OFFLOAD_CSUM | WG_TUN_OFFLOAD_TSO | WG_TUN_OFFLOAD_USO;
+	} else if (ioctl(tun->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0) {
+		tun->offload = WG_TUN_OFFLOAD_CSUM | WG_TUN_OFFLOAD_TSO;
+	} else {
+		return -errno;
+	}
+	*enabled = tun->offload;
+	return 0;
+}
+
+ssize_t wg_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso)
+{
+	if (tun->is_tun && tun->vnet_hdr_len)
+		return wg_linux_tun_readv(tun, buf, len, gso);
+	*gso = (struct wg_gso){0};
+	return wg_tun_read(tun, buf, len);
+}
+
+/* Without offloads (or for the socketpair stand-in) only whole packets in
+ * one piece. */
+ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,
+			 int iovcnt)
+{
+	if (tun->is_tun && tun->vnet_hdr_len)
+		return wg_linux_tun_writev(tun, gso, iov, iovcnt);
+	if (gso->type != WG_GSO_NONE || gso->needs_csum || iovcnt != 1)
+		return -EINVAL;
+	return wg_tun_write(tun, iov[0].iov_base, iov[0].iov_len);
+}
