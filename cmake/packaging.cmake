@@ -5,14 +5,16 @@
 #
 #   all systems  man page wgd(8) (regenerated from the --help text when
 #                Python 3 is found, else docs/wgd.8), docs in share/doc/wgd
-#   Linux        the systemd unit wgd@.service (lib/systemd/system)
 #   FreeBSD      the rc.d script (etc/rc.d/wgd: /usr/local/etc/rc.d/wgd with
 #                the default prefix)
 #   macOS        a launchd job for one interface, installed disabled in
 #                WGD_LAUNCHD_DIR (/Library/LaunchDaemons)
 #
-# `cpack` in the build directory builds a .deb on Linux (dependencies from
-# dpkg-shlibdeps), a .tar.gz elsewhere.
+# (The systemd unit is installed by CMakeLists.txt.) `cpack` in the build
+# directory builds a .deb on Linux (dependencies from dpkg-shlibdeps), a
+# .tar.gz elsewhere. Packages install under CMAKE_INSTALL_PREFIX, the prefix
+# the unit, rc.d script and launchd job name the binary by: configure with
+# -DCMAKE_INSTALL_PREFIX=/usr for a Debian-style package.
 include(GNUInstallDirs)
 
 set(WGD_CONFIG_DIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}/wireguard" CACHE PATH
@@ -55,9 +57,7 @@ install(FILES ${CMAKE_SOURCE_DIR}/docs/operations.md ${CMAKE_SOURCE_DIR}/docs/de
         DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)
 
 # --- services, each on its own system ---
-if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
-  install(FILES ${CMAKE_SOURCE_DIR}/docs/wgd@.service DESTINATION lib/systemd/system)
-elseif(CMAKE_SYSTEM_NAME STREQUAL "FreeBSD")
+if(CMAKE_SYSTEM_NAME STREQUAL "FreeBSD")
   configure_file(${CMAKE_SOURCE_DIR}/docs/wgd.rc.in ${CMAKE_BINARY_DIR}/wgd.rc @ONLY)
   install(PROGRAMS ${CMAKE_BINARY_DIR}/wgd.rc DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/rc.d
           RENAME wgd)
@@ -80,7 +80,11 @@ set(CPACK_STRIP_FILES TRUE)
 set(CPACK_SOURCE_IGNORE_FILES "/build[^/]*/" "/\\\\.git/")
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   set(CPACK_GENERATOR DEB)
-  set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+  set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+    message(STATUS "cpack: the .deb will install under ${CMAKE_INSTALL_PREFIX} "
+                   "(-DCMAKE_INSTALL_PREFIX=/usr for a Debian-style package)")
+  endif()
   set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
   set(CPACK_DEBIAN_PACKAGE_SECTION net)
   set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
