@@ -1,0 +1,37 @@
+/* Test hooks (testhooks.h): the event callbacks of device.c without the
+ * event loop, so fuzzers and tests can inject datagrams and TUN packets. */
+#include "wgd/testhooks.h"
+
+#include <string.h>
+
+#include "wgd/peer.h"
+
+void wg_device_inject_udp(struct wg_device *dev, uint8_t *buf, size_t len,
+			  const struct wg_endpoint *from)
+{
+	wg_receive_datagram(dev, buf, len, from);
+	wg_dev_rearm_timer(dev);
+}
+
+size_t wg_device_run_handshakes(struct wg_device *dev)
+{
+	size_t batches = 0;
+
+	while (dev->hsq_len) {
+		wg_receive_handshake_batch(dev);
+		batches++;
+	}
+	wg_dev_rearm_timer(dev);
+	return batches;
+}
+
+void wg_device_inject_tun(struct wg_device *dev, const uint8_t *pkt, size_t len)
+{
+	if (len > WG_MAX_PACKET)
+		len = WG_MAX_PACKET;
+	/* The send path seals in place behind its headroom. */
+	memcpy(dev->txbuf + WG_TX_HEADROOM, pkt, len);
+	dev->stats.tun_rx_packets++;
+	wg_send_tun_packet(dev, len);
+	wg_dev_rearm_timer(dev);
+}

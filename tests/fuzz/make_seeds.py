@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under tests/fuzz/corpus/<target>/.
+
+The message targets read operations (session.h): an opcode byte indexes the
+target's op table, then the operation reads its arguments. The tables below
+mirror the ops[] arrays of the fuzz_*.c files; keep them in step. Seeds
+only need to reach interesting states: the harness does the cryptography
+(genuine handshakes and data), so seeds stay valid when keys change.
+
+Usage: python3 tests/fuzz/make_seeds.py   (rewrites the corpus directories)
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+(TIME, FLUSH, TUN, INIT, RESP, COOKIE, DATA, RAW, MACFIX, REPLAY, FLOOD,
+ ESTABLISH) = range(12)
+
+TABLES = {
+    "initiation": [INIT, INIT, INIT, MACFIX, MACFIX, RAW, REPLAY, FLOOD, TIME,
+                   TIME, FLUSH, ESTABLISH, TUN, COOKIE, DATA, RESP],
+    "response": [RESP, RESP, RESP, MACFIX, MACFIX, RAW, REPLAY, TUN, TUN, TIME,
+                 TIME, FLUSH, INIT, ESTABLISH, COOKIE, DATA],
+    "cookie_reply": [COOKIE, COOKIE, COOKIE, COOKIE, RAW, REPLAY, TUN, TIME,
+                     TIME, FLOOD, INIT, FLUSH, ESTABLISH, RESP, DATA, MACFIX],
+    "data": [DATA, DATA, DATA, DATA, DATA, RAW, RAW, REPLAY, ESTABLISH,
+             ESTABLISH, TUN, TIME, TIME, INIT, RESP, FLUSH],
+    "tun": [TUN, TUN, TUN, TUN, TUN, ESTABLISH, ESTABLISH, DATA, TIME, TIME,
+            RESP, INIT, FLUSH, COOKIE, RAW, TUN],
+}
+
+A, B, U = 0, 1, 2
+# time steps (index into the table of op_time)
+T0, T1MS, T50MS, T500MS, T1S, T2S, T5S, T5_4S, T10S, T15S, T25S, T60S, \
+    T120S, T125S, T165S, T180S, T540S, T600S = range(18)
+
+
+class Seq:
+    def __init__(self, target):
+        self.table = TABLES[target]
+        self.b = bytearray()
+
+    def op(self, code, *args):
+        self.b.append(self.table.index(code))
+        for a in args:
+            self.b += a if isinstance(a, (bytes, bytearray)) else bytes([a])
+        return self
+
+    # arguments, in the order the operations read them
+    def time(self, step):
+        return self.op(TIME, step)
+
+    def flush(self):
+        return self.op(FLUSH)
+
+    def init(self, actor, flags=0, frm=0, tsel=0, extra=b""):
+        return self.op(INIT, actor, flags, frm, tsel, extra)
+
+    def resp(self, actor, flags=0, frm=0, extra=b""):
+        return self.op(RESP, actor, flags, frm, extra)
+
+    def cookie(self, actor, mode=0, flags=0, frm=0, extra=b""):
+        return self.op(COOKIE, actor, flags | mode << 4, frm, extra)
+
+    def data(self, actor, plain, flags=0, frm=0, extra=b""):
+        return self.op(DATA, actor, flags, frm, plain, extra)
+
+    def raw(self, body, flags=0, actor=0, frm=0, extra=b""):
+        n = len(body)
+        lens = [0, 1, 3, 4, 5, 31, 32, 33, 47, 48, 63, 64, 65, 91, 92, 93,
+                147, 148, 149, 1452]
+        if n in lens:
+            lsel = bytes([lens.index(n)])
+        else:
+            lsel = bytes([0xff]) + struct.pack("<H", n)
+        return self.op(RAW, flags, lsel, actor, frm, body, extra)
+
+    def macfix(self, sel, body, flags=0, actor=0, frm=0, extra=b""):
+        return self.op(MACFIX, sel, flags, actor, frm, body, extra)
+
+    def replay(self, kind, actor=0, frm=0):
+        return self.op(REPLAY, kind, actor, frm)
+
+    def flood(self, actor, count, flags=0, tsel=0):
+        return self.op(FLOOD, actor, count, flags, tsel)
+
+    def establish(self, actor, dir_):
+        return self.op(ESTABLISH, actor, dir_)
+
+    def tun(self, mode, args):
+        return self.op(TUN, mode, args)
+
+
+def v4(flags=0, proto=0, src=0, dst=0, payload=b"\x11" * 12, extra=b""):
+    """build_v4 arguments: src index 0..4 in its table, dst index in the
+    caller's table; proto 0 UDP, 1 TCP, 2 ICMP."""
+    out = bytes([flags, proto, src, dst])
+    out += struct.pack("<H", len(payload)) if flags & 1 else bytes([len(payload)])
+    return out + payload + extra
+
+
+def v6(flags=0, proto=0, src=0, dst=0, payload=b"\x22" * 12, extra=b""):
+    out = bytes([flags, proto, src, dst])
+    out += struct.pack("<H", len(payload)) if flags & 1 else bytes([len(payload)])
+    return out + payload + extra
+
+
+def plain_v4(src_sel=0, **kw):
+    return bytes([1, src_sel]) + v4_data(**kw)
+
+
+def v4_data(flags=0, proto=0, dst=0, payload=b"\x33" * 20, extra=b""):
+    # with a fixed source (src_sel 0..2), build_v4 reads no source byte
+    out = bytes([flags, proto, dst])
+    out += struct.pack("<H", len(payload)) if flags & 1 else bytes([len(payload)])
+    return out + payload + extra
+
+
+def plain_v6(src_sel=0, flags=0, proto=0, dst=0, payload=b"\x44" * 20):
+    out = bytes([2, src_sel, flags, proto, dst])
+    out += struct.pack("<H", len(payload)) if flags & 1 else bytes([len(payload)])
+    return out + payload
+
+
+KEEPALIVE = bytes([0, 0])
+DEFER, MUTATE, REMAC, NOMAC2, OWNIDX = 1, 0x40, 0x80, 0x20, 0x10
+LAST_INIT, LAST_RESP, LAST_COOKIE, LAST_DATA = range(4)
+
+
+def seeds():
+    s = {}
+    i = "initiation"
+    s[i] = {
+        "genuine_a": Seq(i).init(A),
+        "genuine_b_psk_replay": Seq(i).init(B).replay(LAST_INIT),
+        "unknown_peer": Seq(i).init(U),
+        "same_timestamp": Seq(i).init(A).time(T1MS).init(A),
+        "old_timestamp": Seq(i).init(A, tsel=2).time(T1S).init(A, tsel=3),
+        "flood_then_cookie": Seq(i).flood(A, 0xff, flags=1).init(A).init(A, tsel=4),
+        "load_cookie_mac2": Seq(i).flood(B, 3, flags=4).init(B).init(B, tsel=4),
+        "load_spoofed": Seq(i).flood(U, 0xff),
+        "macfix_ephemeral": Seq(i).macfix(1, bytes(range(116)), flags=4),
+        "mutated_remac": Seq(i).init(A, flags=MUTATE | REMAC, extra=bytes([0, 40, 0, 1])),
+        "raw_type1": Seq(i).raw(bytes([1, 0, 0, 0]) + bytes(144)),
+        "rekey": Seq(i).establish(A, 0).time(T120S).init(A, tsel=4).time(T1S).flush(),
+        "sticky_src_v6": Seq(i).init(A, frm=5).init(B, frm=3, tsel=4),
+    }
+    r = "response"
+    s[r] = {
+        "d_initiates_a": Seq(r).tun(0, v4(dst=0)).resp(A),
+        "d_initiates_b": Seq(r).tun(1, v6(dst=1)).resp(B),
+        "stale_after_retry": Seq(r).tun(0, v4(dst=0)).time(T5_4S).resp(A),
+        "mutated": Seq(r).tun(0, v4(dst=0)).resp(A, flags=MUTATE | REMAC,
+                                                   extra=bytes([0, 20, 0, 1])),
+        "replayed": Seq(r).tun(0, v4(dst=0)).resp(A).replay(LAST_RESP),
+        "macfix_index": Seq(r).tun(0, v4(dst=0)).macfix(0, bytes(60), flags=2,
+                                                         extra=bytes([0])),
+        "raw_type2": Seq(r).raw(bytes([2, 0, 0, 0]) + bytes(88), flags=8,
+                                extra=bytes([0])),
+        "gives_up": Seq(r).tun(0, v4(dst=0)).time(T60S).time(T60S).time(T60S),
+    }
+    c = "cookie_reply"
+    s[c] = {
+        "genuine_then_retry": Seq(c).tun(0, v4(dst=0)).cookie(A).time(T5_4S),
+        "raw_live_index": Seq(c).tun(0, v4(dst=0)).cookie(A, mode=2, extra=bytes(64) + bytes([0])),
+        "wrong_binding": Seq(c).tun(0, v4(dst=0)).cookie(A, mode=3).time(T5_4S),
+        "replayed": Seq(c).tun(0, v4(dst=0)).cookie(A).replay(LAST_COOKIE),
+        "mutated": Seq(c).tun(0, v4(dst=0)).cookie(A, mode=1, extra=bytes([0, 40, 0, 1])),
+        "expired_cookie": Seq(c).tun(0, v4(dst=0)).cookie(A).time(T125S).time(T5_4S),
+        "under_load": Seq(c).flood(A, 2, flags=4).init(A).cookie(A),
+    }
+    d = "data"
+    s[d] = {
+        "v4_v6_replay": Seq(d).establish(A, 0).data(A, plain_v4()).data(A, plain_v6())
+        .replay(LAST_DATA),
+        "mutated": Seq(d).establish(A, 0).data(A, plain_v4(), flags=0x20,
+                                               extra=bytes([0, 20, 0, 1])),
+        "reordered": Seq(d).establish(B, 1).data(B, plain_v4(), flags=8, extra=bytes([5]))
+        .data(B, plain_v4()).data(B, plain_v4(), flags=10, extra=bytes([3])),
+        "counter_edges": Seq(d).establish(A, 0).data(A, plain_v4(), flags=14, extra=bytes([0]))
+        .data(A, plain_v4(), flags=14, extra=bytes([1])),
+        "expired": Seq(d).establish(A, 0).time(T180S).data(A, plain_v4()),
+        "src_mismatch": Seq(d).establish(A, 0).data(A, plain_v4(src_sel=1))
+        .data(A, plain_v4(src_sel=2)),
+        "rekey_previous": Seq(d).establish(A, 0).time(T125S).establish(A, 0)
+        .data(A, plain_v4(), flags=1),
+        "responder_confirm": Seq(d).establish(B, 0).data(B, plain_v6()),
+        "big": Seq(d).establish(A, 0).data(A, bytes([4, 0]) + struct.pack("<H", 3000)),
+        "raw_index": Seq(d).establish(A, 0).raw(bytes([4, 0, 0, 0]) + bytes(44), flags=8,
+                                                extra=bytes([1])),
+        "keepalive_timers": Seq(d).establish(A, 0).data(A, plain_v4()).time(T10S)
+        .time(T15S).time(T120S),
+    }
+    t = "tun"
+    s[t] = {
+        "icmp4": Seq(t).tun(0, v4(dst=5)),
+        "icmp6": Seq(t).tun(1, v6(dst=2)),
+        "no_icmp_multicast": Seq(t).tun(0, v4(dst=6)).tun(1, v6(dst=3)),
+        "icmp_of_icmp": Seq(t).tun(0, v4(proto=2, dst=5, payload=bytes([3]) + bytes(11),
+                                          extra=bytes([3]))),
+        "staged_then_session": Seq(t).tun(0, v4(dst=0)).tun(0, v4(dst=1)).resp(A),
+        "session_big": Seq(t).establish(A, 0).tun(3, struct.pack("<H", 2000) + bytes([0])),
+        "no_endpoint_c": Seq(t).tun(0, v4(dst=3)),
+        "low_order_z": Seq(t).tun(0, v4(dst=4)),
+        "garbage": Seq(t).tun(2, struct.pack("<H", 7) + b"\x45garbag"),
+        "bad_lengths": Seq(t).tun(0, v4(flags=8, dst=0, extra=b"\xff\xff"))
+        .tun(0, v4(flags=4, dst=0, extra=b"\x0f")),
+        "icmp_ratelimit": Seq(t).tun(0, v4(dst=5)).tun(0, v4(dst=5)).tun(0, v4(dst=5))
+        .tun(0, v4(dst=5)).tun(0, v4(dst=5)).tun(0, v4(dst=5)).tun(0, v4(dst=5))
+        .tun(0, v4(dst=5)).tun(0, v4(dst=5)).tun(0, v4(dst=5)).tun(0, v4(dst=5)),
+    }
+    return s
+
+
+def text_seeds():
+    k1 = "11" * 32
+    k2 = "22" * 32
+    k4 = "44" * 32
+    priv = "08" + "77" * 30 + "48"
+    uapi = {
+        "get": "get=1\n\n",
+        "set_full": f"set=1\nprivate_key={priv}\nlisten_port=51820\nfwmark=0\n"
+        f"replace_peers=true\npublic_key={k4}\npreshared_key={k2}\n"
+        "endpoint=[fe80::1%1]:51820\npersistent_keepalive_interval=25\n"
+        "replace_allowed_ips=true\nallowed_ip=10.0.0.0/8\nallowed_ip=-fd00::/64\n"
+        "protocol_version=1\n\n",
+        "two_requests": f"get=1\n\nset=1\npublic_key={k1}\nremove=true\n\n",
+        "update_only": f"set=1\npublic_key={k1}\nupdate_only=true\nendpoint=1.2.3.4:5\n\n",
+        "bad_first_line": "hello=1\nx=y\n\n",
+        "bad_value": "set=1\nlisten_port=65536\n\n",
+    }
+    config = {
+        "identity_and_peer": f"private_key={priv}\npublic_key={k4}\nallowed_ip=10.4.0.0/16\n"
+        f"endpoint=127.0.0.1:51820\npersistent_keepalive_interval=1\n",
+        "update_remove": f"public_key={k1}\nupdate_only=true\nallowed_ip=10.9.0.0/16\n"
+        f"public_key={k2}\nremove=true\n",
+        "replace_aips": f"public_key={k2}\nreplace_allowed_ips=true\nallowed_ip=::/0\n"
+        "allowed_ip=-10.2.0.0/16\n",
+        "own_key_peer": f"private_key={priv}\n\npublic_key={k1}\nendpoint=[::1]:7\n"
+        "\nlisten_port=0\nfwmark=0\n",
+        "replace_peers": f"replace_peers=true\npublic_key={k4}\nallowed_ip=0.0.0.0/0\n",
+        "fail_atomic": f"public_key={k4}\nallowed_ip=10.0.0.0/8\nfwmark=4294967295\n",
+        "psk_remove": f"public_key={k2}\npreshared_key={'00' * 32}\n",
+    }
+    return uapi, config
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def main():
+    for target, group in seeds().items():
+        for name, seq in group.items():
+            write(target, name, bytes(seq.b))
+    uapi, config = text_seeds()
+    for name, text in uapi.items():
+        write("uapi", name, b"\x07" + text.encode())
+    for name, text in config.items():
+        write("config", name, text.encode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1419 @@
+/* The world of the message fuzzers: one device under test ("D") on an
+ * injected clock, a socketpair standing in for its TUN, and three actors
+ * played by the harness with the project's own Noise and cookie code:
+ * A and B are configured peers of D (B with a PSK), U is unknown to D.
+ * Each actor has loopback UDP sockets; D's real socket sends there, and the
+ * harness answers as the protocol demands (consumes D's initiations and
+ * prepares a response, takes D's responses and cookie replies, opens D's
+ * data). D's peers C (no endpoint) and Z (low-order key) have no actor.
+ *
+ * A fuzz input is a sequence of operations (opcode byte, then arguments
+ * read from the input; a target chooses which opcodes are common). Besides
+ * the sanitizers, the harness checks invariants after every operation:
+ * - only an authentic data message may put a packet on the TUN, and only
+ *   that packet, with a source inside the sending peer's allowed ips; only
+ *   a TUN packet may bring back an ICMP error, well formed and quoting it;
+ * - an altered or garbage data message changes no endpoint, no counter;
+ * - a data message accepted once is never accepted again;
+ * - everything D sends is well formed (length, padding, mac1 for its peer)
+ *   and D's data plaintexts go to the peer owning their destination;
+ * - D's index table, timer heap and staging stay consistent.
+ * State is reset between runs (no allocation survives it), and the random
+ * source is reseeded, so a run depends on its input only. */
+#ifndef WGD_FUZZ_SESSION_H
+#define WGD_FUZZ_SESSION_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "wgd/cookie.h"
+#include "wgd/device.h"
+#include "wgd/noise.h"
+#include "wgd/peer.h"
+#include "wgd/platform.h"
+#include "wgd/ratelimiter.h"
+#include "wgd/testhooks.h"
+#include "wgd/uapi.h"
+
+#define SEC	    WG_NSEC_PER_SEC
+#define MSEC	    WG_NSEC_PER_MSEC
+#define MAX_OPS	    32
+#define MAX_PLAIN   9600
+#define START_MONO  (1000 * SEC)
+#define START_UNIX  (1700000000ULL * SEC)
+#define MAX_DGRAM   (WG_MAX_PACKET + 64)
+#define TUN_CAPTURE (WG_MAX_PACKET + 1)
+
+enum { ACT_A, ACT_B, ACT_U, N_ACT };
+enum { PEER_A, PEER_B, PEER_C, PEER_Z, N_PEERS };
+
+enum op {
+	OP_TIME,
+	OP_FLUSH,
+	OP_TUN,
+	OP_INIT,
+	OP_RESP,
+	OP_COOKIE,
+	OP_DATA,
+	OP_RAW,
+	OP_MACFIX,
+	OP_REPLAY,
+	OP_FLOOD,
+	OP_ESTABLISH,
+};
+
+enum { LAST_INIT, LAST_RESP, LAST_COOKIE, LAST_DATA, N_LAST };
+
+struct actor {
+	struct wg_static_identity id;
+	struct wg_handshake hs, hs0;		    /* toward D; hs0 as configured */
+	struct wg_cookie ck, ck0;		    /* MACs of what we send D */
+	struct wg_cookie_checker checker, checker0; /* mints cookies for D */
+	int fd[2];				    /* IPv4, IPv6 */
+	union wg_sockaddr addr[2];
+	struct wg_keypair kp[2]; /* [0] newest session */
+	bool kp_ok[2];
+	uint8_t d_init[WG_MSG_INITIATION_LEN]; /* D's last initiation to us */
+	union wg_sockaddr d_src;	       /* where it came from */
+	bool has_d_init;
+	struct wg_msg_response resp; /* our answer to it, not sent yet */
+	bool has_resp;
+	uint32_t next_index;
+};
+
+struct last_msg {
+	uint8_t *buf;
+	size_t len;
+	/* data only: was it sealed unaltered, was it accepted, its plaintext */
+	bool authentic, accepted;
+	struct wg_peer *peer;
+	uint8_t *plain;
+	size_t plain_len;
+};
+
+enum tun_expect { EXP_NONE, EXP_PLAIN, EXP_ICMP };
+
+struct peer_snap {
+	struct wg_peer *peer;
+	struct wg_handshake hs;
+	struct wg_endpoint endpoint;
+	uint64_t rx, tx; /* counters seen after the previous operation */
+};
+
+struct world {
+	uint64_t mono, unix_ns;
+	struct wg_clock clock;
+	struct wg_device *dev;
+	int tun_fd;
+	uint8_t dpub[WG_KEY_LEN];
+	struct actor act[N_ACT];
+	struct peer_snap snap[N_PEERS];
+	struct wg_cookie_checker checker0;
+	struct last_msg last[N_LAST];
+	/* what the current operation may write to the TUN */
+	enum tun_expect exp;
+	const uint8_t *exp_buf;
+	size_t exp_len;
+	struct wg_peer *exp_peer;
+	uint8_t *scratch; /* MAX_DGRAM */
+	/* "Other hosts": wildcard sockets with tiny buffers that nobody
+	 * reads, so sends there cost no ICMP error. */
+	int sink_fd[2];
+	uint16_t sink_port[2]; /* network order */
+};
+
+static struct world W;
+
+/* --- clock --- */
+
+static uint64_t w_mono(void *ctx)
+{
+	return ((struct world *)ctx)->mono;
+}
+
+static uint64_t w_unix(void *ctx)
+{
+	return ((struct world *)ctx)->unix_ns;
+}
+
+/* --- keys: fixed, so the memo and the corpus stay valid --- */
+
+static void fixed_key(uint8_t k[WG_KEY_LEN], uint8_t tag)
+{
+	for (int i = 0; i < WG_KEY_LEN; i++)
+		k[i] = (uint8_t)(tag * 31 + i * 7 + 1);
+	wg_x25519_clamp(k);
+}
+
+static void hex_key(char out[65], const uint8_t k[WG_KEY_LEN])
+{
+	for (int i = 0; i < WG_KEY_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", k[i]);
+}
+
+/* --- sockets --- */
+
+static int bind_udp(int family, union wg_sockaddr *addr, bool any)
+{
+	socklen_t len = family == AF_INET ? sizeof(addr->in4) : sizeof(addr->in6);
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sa.sa_family = (sa_family_t)family;
+	if (family == AF_INET)
+		addr->in4.sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
+	else if (!any)
+		addr->in6.sin6_addr = in6addr_loopback;
+	if (fd >= 0 && family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){1}, sizeof(int));
+	if (fd < 0 || bind(fd, &addr->sa, len) < 0 || getsockname(fd, &addr->sa, &len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static struct wg_peer *peer_of(const struct actor *a)
+{
+	return wg_peer_lookup(W.dev, a->id.public_key);
+}
+
+static struct wg_handshake *actor_lookup(void *ctx, const uint8_t pub[WG_KEY_LEN])
+{
+	struct actor *a = ctx;
+
+	return memcmp(pub, W.dpub, WG_KEY_LEN) ? NULL : &a->hs;
+}
+
+static void actor_init(struct actor *a, uint8_t tag, const uint8_t *psk)
+{
+	fixed_key(a->id.private_key, tag);
+	wg_x25519_public(a->id.public_key, a->id.private_key);
+	a->id.has_identity = true;
+	wg_noise_handshake_init(&a->hs0, &a->id, W.dpub, psk);
+	wg_cookie_init(&a->ck0, W.dpub);
+	wg_cookie_checker_init(&a->checker0, a->id.public_key);
+	a->fd[0] = bind_udp(AF_INET, &a->addr[0], false);
+	if (a->fd[0] < 0)
+		abort();
+	a->fd[1] = bind_udp(AF_INET6, &a->addr[1], false);
+	if (a->fd[1] < 0) { /* no IPv6 here: its variants use IPv4 */
+		a->fd[1] = bind_udp(AF_INET, &a->addr[1], false);
+		if (a->fd[1] < 0)
+			abort();
+	}
+}
+
+static void sinks_init(void)
+{
+	union wg_sockaddr a;
+
+	for (int i = 0; i < 2; i++) {
+		W.sink_fd[i] = bind_udp(i ? AF_INET6 : AF_INET, &a, true);
+		if (W.sink_fd[i] < 0 && i == 1) /* no IPv6 */
+			W.sink_fd[i] = bind_udp(AF_INET, &a, true);
+		if (W.sink_fd[i] < 0)
+			abort();
+		setsockopt(W.sink_fd[i], SOL_SOCKET, SO_RCVBUF, &(int){4096}, sizeof(int));
+		W.sink_port[i] = a.sa.sa_family == AF_INET ? a.in4.sin_port : a.in6.sin6_port;
+	}
+}
+
+static void configure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void configure(const char *fmt, ...)
+{
+	struct wg_uapi_set set;
+	char body[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	if (wg_uapi_parse_set(body, strlen(body), &set) || wg_device_set(W.dev, &set))
+		abort();
+	wg_uapi_set_free(&set);
+}
+
+static void snapshot_peers(void)
+{
+	static const uint8_t tags[N_PEERS] = {1, 2, 4, 0};
+	uint8_t pub[WG_KEY_LEN] = {0}, priv[WG_KEY_LEN];
+
+	for (int i = 0; i < N_PEERS; i++) {
+		struct peer_snap *s = &W.snap[i];
+		if (i != PEER_Z) {
+			fixed_key(priv, tags[i]);
+			wg_x25519_public(pub, priv);
+		}
+		s->peer = wg_peer_lookup(W.dev, i == PEER_Z ? (uint8_t[WG_KEY_LEN]){0} : pub);
+		if (!s->peer)
+			abort();
+		wg_peer_timers_stop(s->peer);
+		wg_peer_zero_keys(s->peer);
+		wg_peer_purge_staged(s->peer);
+		s->hs = s->peer->hs;
+		s->endpoint = s->peer->endpoint;
+	}
+}
+
+static void world_init(void)
+{
+	struct wg_device_params p = {0};
+	char dpriv_hex[65], hex[N_ACT][65], c_hex[65];
+	uint8_t dpriv[WG_KEY_LEN], psk[WG_KEY_LEN], c_priv[WG_KEY_LEN], c_pub[WG_KEY_LEN];
+	char psk_hex[65], ep_a[64], ep_b[80];
+	struct wg_tun *tun;
+	int sv[2];
+
+	fuzz_common_init();
+	sinks_init();
+	W.scratch = malloc(MAX_DGRAM);
+	W.mono = START_MONO;
+	W.unix_ns = START_UNIX;
+	W.clock = (struct wg_clock){w_mono, w_unix, &W};
+	if (!W.scratch || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0 ||
+	    fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0)
+		abort();
+	/* Room for bursts of staged data without drops on our side. */
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &(int){1 << 22}, sizeof(int));
+	if (wg_tun_from_fd(sv[0], false, "fuzz", &tun) < 0)
+		abort();
+	W.tun_fd = sv[1];
+	p.tun = tun;
+	p.clock = &W.clock;
+	if (wg_device_create(&p, &W.dev) < 0)
+		abort();
+	fixed_key(dpriv, 9);
+	wg_x25519_public(W.dpub, dpriv);
+	for (int i = 0; i < WG_KEY_LEN; i++)
+		psk[i] = (uint8_t)(0xa5 ^ i);
+	actor_init(&W.act[ACT_A], 1, NULL);
+	actor_init(&W.act[ACT_B], 2, psk);
+	actor_init(&W.act[ACT_U], 3, NULL);
+	fixed_key(c_priv, 4);
+	wg_x25519_public(c_pub, c_priv);
+	hex_key(dpriv_hex, dpriv);
+	hex_key(psk_hex, psk);
+	hex_key(c_hex, c_pub);
+	for (int i = 0; i < N_ACT; i++)
+		hex_key(hex[i], W.act[i].id.public_key);
+	wg_sockaddr_format(&W.act[ACT_A].addr[0], ep_a, sizeof(ep_a));
+	wg_sockaddr_format(&W.act[ACT_B].addr[1], ep_b, sizeof(ep_b));
+	configure("private_key=%s\n"
+		  "public_key=%s\nendpoint=%s\nallowed_ip=10.0.0.2/32\nallowed_ip=10.0.2.0/24\n"
+		  "allowed_ip=fd00::2/128\n"
+		  "public_key=%s\npreshared_key=%s\nendpoint=%s\npersistent_keepalive_interval=25\n"
+		  "allowed_ip=10.0.1.0/24\nallowed_ip=fd00:1::/64\n"
+		  "public_key=%s\nallowed_ip=10.0.3.0/24\n"
+		  "public_key=%064d\nendpoint=127.0.0.1:%d\nallowed_ip=10.0.4.0/24\n",
+		  dpriv_hex, hex[ACT_A], ep_a, hex[ACT_B], psk_hex, ep_b, c_hex, 0,
+		  ntohs(W.sink_port[0]));
+	W.checker0 = W.dev->cookie_checker;
+	snapshot_peers();
+}
+
+/* --- reset between runs --- */
+
+static void drain_fd_discard(int fd)
+{
+	while (recv(fd, W.scratch, MAX_DGRAM, MSG_DONTWAIT) >= 0)
+		;
+}
+
+static void reset_limit(struct wg_log_limit *l)
+{
+	l->last_ns = 0;
+	l->tokens = 0;
+	l->suppressed = 0;
+}
+
+static void reset_peer(struct peer_snap *s)
+{
+	struct wg_peer *p = s->peer;
+
+	wg_peer_timers_stop(p);
+	wg_peer_zero_keys(p);
+	wg_peer_purge_staged(p);
+	p->hs = s->hs;
+	wg_cookie_init(&p->cookie, p->pubkey.key);
+	p->endpoint = s->endpoint;
+	wg_peer_timers_init(&p->timers);
+	p->last_sent_handshake_ns = 0;
+	p->has_sent_handshake = false;
+	p->last_handshake_unix_ns = 0;
+	p->rx_bytes = p->tx_bytes = 0;
+	s->rx = s->tx = 0;
+	if (p->persistent_keepalive)
+		wg_timers_persistent_keepalive_changed(p);
+}
+
+static void reset_device(void)
+{
+	struct wg_device *dev = W.dev;
+
+	for (int i = 0; i < N_PEERS; i++)
+		reset_peer(&W.snap[i]);
+	dev->hsq_head = dev->hsq_len = 0;
+	dev->last_under_load_ns = 0;
+	dev->under_load_lingering = false;
+	if (wg_ratelimiter_count(dev->rl))
+		wg_ratelimiter_gc(dev->rl, UINT64_MAX);
+	dev->last_rl_gc_ns = 0;
+	dev->cookie_checker = W.checker0;
+	memset(&dev->stats, 0, sizeof(dev->stats));
+	for (int i = 0; i < WG_LOGR_COUNT; i++)
+		reset_limit(&dev->limits[i]);
+	reset_limit(&dev->icmp_limit);
+	dev->mtu_checked = false;
+	FUZZ_CHECK(dev->index.count == 0);
+}
+
+static void reset_actor(struct actor *a, uint32_t index_base)
+{
+	a->hs = a->hs0;
+	a->ck = a->ck0;
+	a->checker = a->checker0;
+	wg_memzero(a->kp, sizeof(a->kp));
+	a->kp_ok[0] = a->kp_ok[1] = false;
+	a->has_d_init = a->has_resp = false;
+	a->next_index = index_base;
+	drain_fd_discard(a->fd[0]);
+	drain_fd_discard(a->fd[1]);
+}
+
+static void last_clear(struct last_msg *l)
+{
+	free(l->buf);
+	free(l->plain);
+	memset(l, 0, sizeof(*l));
+}
+
+static void world_reset(void)
+{
+	fuzz_rng_seed(0x5eed);
+	W.mono = START_MONO;
+	W.unix_ns = START_UNIX;
+	reset_device();
+	for (int i = 0; i < N_ACT; i++)
+		reset_actor(&W.act[i], 0x100 * (uint32_t)(i + 1));
+	for (int i = 0; i < N_LAST; i++)
+		last_clear(&W.last[i]);
+	drain_fd_discard(W.tun_fd);
+	drain_fd_discard(W.sink_fd[0]);
+	drain_fd_discard(W.sink_fd[1]);
+	W.exp = EXP_NONE;
+}
+
+/* --- checks on what D wrote to its TUN --- */
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static bool csum_ok(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+static void check_icmp(const uint8_t *pkt, size_t n)
+{
+	const uint8_t *src, *dst;
+	size_t ip_len, hdr;
+	int family;
+
+	FUZZ_CHECK(wg_ip_parse(pkt, n, &family, &ip_len, &src, &dst) == 0 && ip_len == n);
+	if (family == AF_INET) {
+		hdr = 20;
+		FUZZ_CHECK(pkt[9] == 1 && csum_ok(csum_add(0, pkt, hdr)));
+		FUZZ_CHECK(n <= 576 && csum_ok(csum_add(0, pkt + hdr, n - hdr)));
+	} else {
+		uint8_t tail[8] = {0, 0, (uint8_t)((n - 40) >> 8), (uint8_t)(n - 40), 0, 0, 0, 58};
+		hdr = 40;
+		FUZZ_CHECK(pkt[6] == 58 && n <= 1280);
+		FUZZ_CHECK(csum_ok(
+			csum_add(csum_add(csum_add(0, pkt + 8, 32), tail, 8), pkt + hdr, n - hdr)));
+	}
+	FUZZ_CHECK(n >= hdr + 8 && n - hdr - 8 <= W.exp_len);
+	/* The quote is the start of the offending packet. */
+	FUZZ_CHECK(!memcmp(pkt + hdr + 8, W.exp_buf, n - hdr - 8));
+}
+
+static void check_delivered(const uint8_t *pkt, size_t n)
+{
+	const uint8_t *src, *dst;
+	size_t ip_len;
+	int family;
+
+	FUZZ_CHECK(n <= W.exp_len && !memcmp(pkt, W.exp_buf, n));
+	FUZZ_CHECK(wg_ip_parse(pkt, n, &family, &ip_len, &src, &dst) == 0 && ip_len == n);
+	FUZZ_CHECK(wg_allowedips_lookup(&W.dev->aips, family, src) == &W.exp_peer->aips);
+}
+
+static void drain_tun(void)
+{
+	ssize_t n;
+
+	while ((n = recv(W.tun_fd, W.scratch, TUN_CAPTURE, MSG_DONTWAIT)) >= 0) {
+		FUZZ_CHECK(W.exp != EXP_NONE);
+		if (W.exp == EXP_ICMP)
+			check_icmp(W.scratch, (size_t)n);
+		else
+			check_delivered(W.scratch, (size_t)n);
+	}
+}
+
+/* --- actors answering what D sent --- */
+
+static struct actor *mac1_owner(const uint8_t *msg, size_t len, const union wg_sockaddr *src)
+{
+	for (int i = 0; i < N_ACT; i++)
+		if (wg_cookie_validate(&W.act[i].checker, msg, len, src, false, NULL, W.mono) !=
+		    WG_COOKIE_INVALID)
+			return &W.act[i];
+	return NULL;
+}
+
+static void actor_push_session(struct actor *a)
+{
+	a->kp[1] = a->kp[0];
+	a->kp_ok[1] = a->kp_ok[0];
+	a->kp_ok[0] = wg_noise_derive_keypair(&a->kp[0], &a->hs, W.mono) == 0;
+}
+
+static void actor_got_initiation(struct actor *a, const uint8_t *msg, const union wg_sockaddr *src)
+{
+	struct wg_handshake *hs = NULL;
+
+	memcpy(a->d_init, msg, WG_MSG_INITIATION_LEN);
+	a->d_src = *src;
+	a->has_d_init = true;
+	if (wg_noise_consume_initiation((const void *)msg, &a->id, actor_lookup, a, W.mono, &hs,
+					NULL) < 0)
+		return;
+	FUZZ_CHECK(hs == &a->hs);
+	if (wg_noise_create_response(&a->resp, &a->hs, a->next_index++) < 0)
+		return;
+	wg_cookie_add_macs(&a->ck, &a->resp, sizeof(a->resp), W.mono);
+	a->has_resp = true;
+	actor_push_session(a);
+}
+
+static void actor_got_response(struct actor *a, const uint8_t *msg)
+{
+	const struct wg_msg_response *r = (const void *)msg;
+
+	if (a->hs.state != WG_HS_CREATED_INITIATION ||
+	    wg_le32_get(r->receiver) != a->hs.local_index)
+		return;
+	if (wg_noise_consume_response(r, &a->hs, &a->id) == 0)
+		actor_push_session(a);
+}
+
+/* Only the actor whose last mac1 it answers can open it. */
+static void actor_got_cookie(const uint8_t *msg)
+{
+	for (int i = 0; i < N_ACT; i++)
+		if (wg_cookie_reply_consume(&W.act[i].ck, (const void *)msg, W.mono) == 0)
+			return;
+}
+
+/* D's data: opens under the actor session it addresses; a packet must be
+ * for an address the actor's peer owns in D's table. */
+static void actor_got_data(const uint8_t *msg, size_t len)
+{
+	uint32_t idx = wg_le32_get(msg + 4);
+	const uint8_t *src, *dst;
+	size_t plain = len - WG_MSG_DATA_MIN_LEN, ip_len;
+	int family;
+
+	for (int i = 0; i < N_ACT; i++) {
+		struct actor *a = &W.act[i];
+		for (int s = 0; s < 2; s++) {
+			if (!a->kp_ok[s] || a->kp[s].local_index != idx)
+				continue;
+			if (wg_noise_open(&a->kp[s], (void *)W.scratch, len, NULL) < 0 || !plain)
+				return;
+			FUZZ_CHECK(wg_ip_parse(W.scratch + WG_MSG_DATA_HEADER_LEN, plain, &family,
+					       &ip_len, &src, &dst) == 0);
+			FUZZ_CHECK(wg_allowedips_lookup(&W.dev->aips, family, dst) ==
+				   &peer_of(a)->aips);
+			return;
+		}
+	}
+}
+
+static void actor_receive(size_t len, const union wg_sockaddr *src)
+{
+	const uint8_t *msg = W.scratch;
+	uint32_t type = len >= 4 ? wg_msg_header_type(msg) : 0;
+	struct actor *a;
+
+	FUZZ_CHECK(type != 0);
+	switch (type) {
+	case WG_MSG_INITIATION:
+	case WG_MSG_RESPONSE:
+		FUZZ_CHECK(len == (type == WG_MSG_INITIATION ? WG_MSG_INITIATION_LEN
+							     : WG_MSG_RESPONSE_LEN));
+		a = mac1_owner(msg, len, src);
+		FUZZ_CHECK(a && a != &W.act[ACT_U]);
+		if (type == WG_MSG_INITIATION)
+			actor_got_initiation(a, msg, src);
+		else
+			actor_got_response(a, msg);
+		break;
+	case WG_MSG_COOKIE_REPLY:
+		FUZZ_CHECK(len == WG_MSG_COOKIE_REPLY_LEN);
+		actor_got_cookie(msg);
+		break;
+	case WG_MSG_DATA:
+		FUZZ_CHECK(len >= WG_MSG_DATA_MIN_LEN);
+		/* Padded to 16, but never beyond the MTU. */
+		if (len - WG_MSG_DATA_MIN_LEN < (size_t)W.dev->mtu)
+			FUZZ_CHECK((len - WG_MSG_DATA_MIN_LEN) % WG_PADDING_MULTIPLE == 0);
+		actor_got_data(msg, len);
+		break;
+	}
+}
+
+static void drain_actor_fd(int fd)
+{
+	union wg_sockaddr src;
+	socklen_t sl = sizeof(src);
+	ssize_t n;
+
+	while ((n = recvfrom(fd, W.scratch, MAX_DGRAM, MSG_DONTWAIT, &src.sa, &sl)) >= 0) {
+		actor_receive((size_t)n, &src);
+		sl = sizeof(src);
+	}
+}
+
+/* Loopback and socketpairs deliver at once: one poll finds everything. */
+static void drain_all(void)
+{
+	struct pollfd pfd[1 + 2 * N_ACT];
+
+	pfd[0] = (struct pollfd){.fd = W.tun_fd, .events = POLLIN};
+	for (int i = 0; i < 2 * N_ACT; i++)
+		pfd[1 + i] = (struct pollfd){.fd = W.act[i / 2].fd[i % 2], .events = POLLIN};
+	if (poll(pfd, 1 + 2 * N_ACT, 0) <= 0)
+		return;
+	if (pfd[0].revents)
+		drain_tun();
+	for (int i = 0; i < 2 * N_ACT; i++)
+		if (pfd[1 + i].revents)
+			drain_actor_fd(pfd[1 + i].fd);
+}
+
+/* --- invariants of D --- */
+
+static void check_keypair(struct wg_peer_keypair *kp, size_t *live)
+{
+	if (!kp)
+		return;
+	(*live)++;
+	FUZZ_CHECK(kp->entry.kind == WG_INDEX_KEYPAIR);
+	FUZZ_CHECK(wg_index_lookup(&W.dev->index, kp->entry.index) == &kp->entry);
+}
+
+static void check_peer(struct peer_snap *s, size_t *live)
+{
+	struct wg_peer *p = s->peer;
+
+	check_keypair(p->kp_current, live);
+	check_keypair(p->kp_previous, live);
+	check_keypair(p->kp_next, live);
+	FUZZ_CHECK(!p->kp_current ||
+		   (p->kp_current != p->kp_previous && p->kp_current != p->kp_next));
+	FUZZ_CHECK(!p->kp_next || p->kp_next != p->kp_previous);
+	if (p->hs_entry_live) {
+		(*live)++;
+		FUZZ_CHECK(wg_index_lookup(&W.dev->index, p->hs_entry.index) == &p->hs_entry);
+	}
+	FUZZ_CHECK(p->n_staged <= WG_MAX_STAGED_PACKETS);
+	for (int k = 0; k < WG_TIMER_COUNT; k++) {
+		struct wg_timer *t = &p->timers.t[k];
+		if (wg_timer_pending(t))
+			FUZZ_CHECK(t->heap_pos < W.dev->timers.n &&
+				   W.dev->timers.v[t->heap_pos] == t);
+	}
+	FUZZ_CHECK(p->rx_bytes >= s->rx && p->tx_bytes >= s->tx);
+	s->rx = p->rx_bytes;
+	s->tx = p->tx_bytes;
+}
+
+static void check_device(void)
+{
+	size_t live = 0;
+
+	for (int i = 0; i < N_PEERS; i++)
+		check_peer(&W.snap[i], &live);
+	FUZZ_CHECK(W.dev->index.count == live);
+	FUZZ_CHECK(W.dev->hsq_len <= WG_MAX_QUEUED_HANDSHAKES);
+	FUZZ_CHECK(W.dev->n_peers == N_PEERS);
+}
+
+/* After every operation: take everything D sent, then check. */
+static void settle(void)
+{
+	drain_all();
+	check_device();
+	W.exp = EXP_NONE;
+}
+
+/* --- injecting --- */
+
+static struct actor *pick_actor(uint8_t sel)
+{
+	return &W.act[sel % N_ACT];
+}
+
+/* Source address of an injected datagram: low 3 bits the variant, bits
+ * 3-4 another actor's sockets instead of a's. */
+static void pick_from(struct actor *a, uint8_t sel, struct wg_endpoint *out)
+{
+	if ((sel >> 3) & 3)
+		a = &W.act[((sel >> 3) & 3) - 1];
+	memset(out, 0, sizeof(*out));
+	out->addr = a->addr[(sel & 7) == 1 || (sel & 7) == 5 || (sel & 7) == 7];
+	switch (sel & 7) {
+	case 2: /* sticky source that exists */
+		out->has_src = true;
+		out->src4.s_addr = htonl(INADDR_LOOPBACK);
+		break;
+	case 3: /* sticky source that is not ours: send must fall back */
+		out->has_src = true;
+		inet_pton(AF_INET, "10.255.255.254", &out->src4);
+		break;
+	case 4: /* another host */
+		out->addr.in4.sin_family = AF_INET;
+		inet_pton(AF_INET, "127.0.0.2", &out->addr.in4.sin_addr);
+		out->addr.in4.sin_port = W.sink_port[0];
+		break;
+	case 5:
+		out->has_src = true;
+		out->src6 = in6addr_loopback;
+		out->src_ifindex = 1;
+		break;
+	case 6: /* IPv4-mapped IPv6 */
+		out->addr.in6.sin6_family = AF_INET6;
+		out->addr.in6.sin6_port = a->addr[0].in4.sin_port;
+		inet_pton(AF_INET6, "::ffff:127.0.0.1", &out->addr.in6.sin6_addr);
+		break;
+	case 7:
+		out->addr.in6.sin6_port = W.sink_port[1];
+		break;
+	}
+}
+
+static void remember(int kind, const uint8_t *msg, size_t len)
+{
+	struct last_msg *l = &W.last[kind];
+
+	last_clear(l);
+	l->buf = malloc(len ? len : 1);
+	if (!l->buf)
+		abort();
+	memcpy(l->buf, msg, len);
+	l->len = len;
+}
+
+static void inject(const uint8_t *msg, size_t len, const struct wg_endpoint *from, bool flush)
+{
+	/* An exact-size copy, so reads past the datagram are caught. */
+	uint8_t *buf = malloc(len ? len : 1);
+
+	if (!buf)
+		abort();
+	memcpy(buf, msg, len);
+	wg_device_inject_udp(W.dev, buf, len, from);
+	free(buf);
+	if (flush)
+		wg_device_run_handshakes(W.dev);
+}
+
+/* Up to four byte flips; true if the message differs afterwards (flips
+ * at one position may cancel out). */
+static bool mutate(struct fz *f, uint8_t *msg, size_t len)
+{
+	int n = len ? 1 + fz_u8(f) % 4 : 0;
+	uint8_t orig[4];
+	size_t pos[4];
+
+	for (int i = 0; i < n; i++) {
+		pos[i] = fz_u16(f) % len;
+		orig[i] = msg[pos[i]];
+		msg[pos[i]] ^= fz_u8(f);
+	}
+	for (int i = 0; i < n; i++) {
+		int first = i; /* the earliest flip at this position */
+		for (int j = 0; j < i; j++)
+			if (pos[j] == pos[i]) {
+				first = j;
+				break;
+			}
+		if (msg[pos[i]] != orig[first])
+			return true;
+	}
+	return false;
+}
+
+/* A receiver index D knows (a handshake or session of A's or B's peer), or
+ * one from the input. */
+static uint32_t pick_index(struct fz *f)
+{
+	uint8_t sel = fz_u8(f);
+	struct wg_peer *p = W.snap[(sel >> 3) & 1].peer;
+	struct wg_peer_keypair *kp = NULL;
+
+	switch (sel & 7) {
+	case 0:
+		if (p->hs_entry_live)
+			return p->hs_entry.index;
+		break;
+	case 1:
+		kp = p->kp_current;
+		break;
+	case 2:
+		kp = p->kp_next;
+		break;
+	case 3:
+		kp = p->kp_previous;
+		break;
+	}
+	return kp ? kp->entry.index : fz_u32(f);
+}
+
+/* --- operations --- */
+
+static void op_time(struct fz *f)
+{
+	static const uint64_t steps[] = {
+		0,	   1 * MSEC,	50 * MSEC, 500 * MSEC, 1 * SEC,	  2 * SEC,
+		5 * SEC,   5400 * MSEC, 10 * SEC,  15 * SEC,   25 * SEC,  60 * SEC,
+		120 * SEC, 125 * SEC,	165 * SEC, 180 * SEC,  540 * SEC, 600 * SEC,
+	};
+	uint8_t sel = fz_u8(f);
+	uint64_t d = sel < sizeof(steps) / sizeof(steps[0]) ? steps[sel] : fz_u16(f) * 10 * MSEC;
+
+	W.mono += d;
+	W.unix_ns += d;
+	wg_device_run_timers(W.dev);
+}
+
+static void op_flush(struct fz *f)
+{
+	wg_device_run_handshakes(W.dev);
+}
+
+static bool make_initiation(struct actor *a, struct fz *f, uint8_t flags,
+			    struct wg_msg_initiation *msg)
+{
+	static const int64_t skew[] = {0, 0, 1 << 24, -(1 << 24), 1000000000, -1000000000, 1};
+	uint8_t tsel = fz_u8(f);
+	uint64_t unix_ns = W.unix_ns;
+	uint32_t index = (flags & 0x10) ? fz_u32(f) : a->next_index++;
+
+	if (tsel < sizeof(skew) / sizeof(skew[0]))
+		unix_ns += (uint64_t)skew[tsel];
+	else if (tsel == 0xff)
+		unix_ns = 0;
+	else
+		unix_ns += (uint64_t)tsel * 3600 * SEC;
+	if (wg_noise_create_initiation(msg, &a->hs, &a->id, index, unix_ns) < 0)
+		return false;
+	wg_cookie_add_macs(&a->ck, msg, sizeof(*msg), W.mono);
+	if (flags & 0x20)
+		memset(msg->macs.mac2, 0, WG_MAC_LEN);
+	if ((flags & 0x40) && mutate(f, (uint8_t *)msg, sizeof(*msg)) && (flags & 0x80))
+		wg_cookie_add_macs(&a->ck, msg, sizeof(*msg), W.mono);
+	return true;
+}
+
+static void op_init(struct fz *f)
+{
+	struct actor *a = pick_actor(fz_u8(f));
+	uint8_t flags = fz_u8(f);
+	struct wg_msg_initiation msg;
+	struct wg_endpoint from;
+
+	pick_from(a, fz_u8(f), &from);
+	if (!make_initiation(a, f, flags, &msg))
+		return;
+	remember(LAST_INIT, (uint8_t *)&msg, sizeof(msg));
+	inject((uint8_t *)&msg, sizeof(msg), &from, !(flags & 1));
+}
+
+static void op_resp(struct fz *f)
+{
+	struct actor *a = pick_actor(fz_u8(f));
+	uint8_t flags = fz_u8(f);
+	struct wg_msg_response msg = a->resp;
+	struct wg_endpoint from;
+
+	pick_from(a, fz_u8(f), &from);
+	if (!a->has_resp)
+		return;
+	if ((flags & 0x40) && mutate(f, (uint8_t *)&msg, sizeof(msg)) && (flags & 0x80))
+		wg_cookie_add_macs(&a->ck, &msg, sizeof(msg), W.mono);
+	remember(LAST_RESP, (uint8_t *)&msg, sizeof(msg));
+	inject((uint8_t *)&msg, sizeof(msg), &from, !(flags & 1));
+}
+
+static void op_cookie(struct fz *f)
+{
+	struct actor *a = pick_actor(fz_u8(f));
+	uint8_t flags = fz_u8(f), mode = (flags >> 4) & 3;
+	struct wg_msg_cookie_reply msg;
+	struct wg_endpoint from;
+
+	pick_from(a, fz_u8(f), &from);
+	if (mode != 2 && a->has_d_init) {
+		/* mode 3: a cookie bound to the wrong address */
+		const union wg_sockaddr *bind = mode == 3 ? &a->addr[0] : &a->d_src;
+		wg_cookie_reply_create(&msg, &a->checker, a->d_init, sizeof(a->d_init),
+				       wg_le32_get(a->d_init + 4), bind, W.mono);
+		if (mode == 1)
+			mutate(f, (uint8_t *)&msg, sizeof(msg));
+	} else {
+		fz_bytes(f, &msg, sizeof(msg));
+		wg_msg_header_put(msg.header, WG_MSG_COOKIE_REPLY);
+		wg_le32_put(msg.receiver, pick_index(f));
+	}
+	remember(LAST_COOKIE, (uint8_t *)&msg, sizeof(msg));
+	inject((uint8_t *)&msg, sizeof(msg), &from, !(flags & 1));
+}
+
+/* --- inner packets --- */
+
+static const char *const v4_src_of[N_ACT] = {"10.0.0.2", "10.0.1.7", "10.0.9.9"};
+static const char *const v6_src_of[N_ACT] = {"fd00::2", "fd00:1::7", "fd00:9::9"};
+
+static size_t put_payload(struct fz *f, uint8_t *p, size_t hdr, bool big)
+{
+	size_t n = big ? fz_u16(f) % (MAX_PLAIN - hdr) : fz_u8(f);
+
+	fz_bytes(f, p + hdr, n);
+	return hdr + n;
+}
+
+static void pick_addr(struct fz *f, int family, uint8_t sel, const char *const *table, size_t count,
+		      uint8_t *out)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+
+	if (sel < count)
+		inet_pton(family, table[sel], out);
+	else
+		fz_bytes(f, out, alen);
+}
+
+/* An IPv4 packet with fuzzer-chosen fields; header length fields are right
+ * unless tweak says otherwise. */
+static size_t build_v4(struct fz *f, uint8_t *p, const char *src, const char *dst_tbl[],
+		       size_t ndst)
+{
+	uint8_t flags = fz_u8(f), proto_sel = fz_u8(f);
+	size_t len;
+
+	memset(p, 0, 20);
+	p[0] = 0x45;
+	p[8] = 64;
+	p[9] = proto_sel % 3 == 0 ? 17 : proto_sel % 3 == 1 ? 6 : 1;
+	if (src)
+		inet_pton(AF_INET, src, p + 12);
+	else
+		pick_addr(f, AF_INET, fz_u8(f) % 6,
+			  (const char *[]){"10.0.0.1", "0.0.0.0", "224.0.0.1", "10.0.0.2",
+					   "10.0.1.7"},
+			  5, p + 12);
+	pick_addr(f, AF_INET, fz_u8(f), dst_tbl, ndst, p + 16);
+	len = put_payload(f, p, 20, flags & 1);
+	if (p[9] == 1 && len > 20)
+		p[20] = fz_u8(f) % 20; /* ICMP type: errors and queries */
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	if (flags & 2) /* fragment fields */
+		fz_bytes(f, p + 6, 2);
+	if (flags & 4) /* header length */
+		p[0] = (uint8_t)(0x40 | (fz_u8(f) & 0x0f));
+	if (flags & 8) /* total length */
+		fz_bytes(f, p + 2, 2);
+	return len;
+}
+
+static size_t build_v6(struct fz *f, uint8_t *p, const char *src, const char *dst_tbl[],
+		       size_t ndst)
+{
+	uint8_t flags = fz_u8(f), proto_sel = fz_u8(f);
+	size_t len;
+
+	memset(p, 0, 40);
+	p[0] = 0x60;
+	p[6] = proto_sel % 3 == 0 ? 17 : proto_sel % 3 == 1 ? 6 : 58;
+	p[7] = 64;
+	if (src)
+		inet_pton(AF_INET6, src, p + 8);
+	else
+		pick_addr(f, AF_INET6, fz_u8(f) % 5,
+			  (const char *[]){"fd00::1", "::", "ff02::1", "fd00::2"}, 4, p + 8);
+	pick_addr(f, AF_INET6, fz_u8(f), dst_tbl, ndst, p + 24);
+	len = put_payload(f, p, 40, flags & 1);
+	if (p[6] == 58 && len > 40)
+		p[40] = fz_u8(f); /* ICMPv6 type: < 128 errors */
+	p[4] = (uint8_t)((len - 40) >> 8);
+	p[5] = (uint8_t)(len - 40);
+	if (flags & 8) /* payload length */
+		fz_bytes(f, p + 4, 2);
+	return len;
+}
+
+/* Plaintext of a data message from actor a. */
+static size_t build_plain(struct actor *a, struct fz *f, uint8_t *p)
+{
+	static const char *dst4[] = {"10.0.0.1", "10.0.0.2", "192.0.2.1"};
+	static const char *dst6[] = {"fd00::1", "fd00::2", "2001:db8::1"};
+	uint8_t mode = fz_u8(f), src_sel = fz_u8(f) % 4;
+	int other = (int)(a - W.act + 1) % 2;
+	size_t len;
+
+	switch (mode % 5) {
+	case 0:
+		return 0; /* keepalive */
+	case 1:
+		return build_v4(f, p,
+				src_sel == 0   ? v4_src_of[a - W.act]
+				: src_sel == 1 ? v4_src_of[other]
+				: src_sel == 2 ? "10.9.9.9"
+					       : NULL,
+				dst4, 3);
+	case 2:
+		return build_v6(f, p,
+				src_sel == 0   ? v6_src_of[a - W.act]
+				: src_sel == 1 ? v6_src_of[other]
+				: src_sel == 2 ? "fd09::9"
+					       : NULL,
+				dst6, 3);
+	case 3:
+		len = fz_u16(f) % 1600;
+		fz_bytes(f, p, len);
+		return len;
+	default: /* large, beyond the MTU */
+		len = 1400 + fz_u16(f) % (MAX_PLAIN - 1400);
+		memset(p, 0x5a, len);
+		p[0] = 0x45;
+		p[2] = (uint8_t)(len >> 8);
+		p[3] = (uint8_t)len;
+		inet_pton(AF_INET, v4_src_of[a - W.act], p + 12);
+		inet_pton(AF_INET, "10.0.0.1", p + 16);
+		return len;
+	}
+}
+
+static uint64_t pick_counter(struct wg_keypair *kp, uint8_t mode, struct fz *f)
+{
+	static const uint64_t edges[] = {
+		WG_REJECT_AFTER_MESSAGES - 1, WG_REJECT_AFTER_MESSAGES, UINT64_MAX, 1ULL << 60,
+		WG_COUNTER_WINDOW_SIZE,	      WG_COUNTER_WINDOW_BITS,	0,
+	};
+	uint64_t next = kp->sending_counter;
+	uint8_t b;
+
+	switch (mode) {
+	case 4:
+		return next + fz_u8(f);
+	case 5:
+		b = fz_u8(f);
+		return next > b ? next - 1 - b : 0;
+	case 6:
+		return fz_u64(f);
+	case 7:
+		b = fz_u8(f);
+		return b < 7 ? edges[b] : next + WG_COUNTER_WINDOW_SIZE + b - 7;
+	default:
+		kp->sending_counter++;
+		return next;
+	}
+}
+
+static uint64_t accepted_count(void)
+{
+	const struct wg_device_stats *s = &W.dev->stats;
+
+	return s->data_packets_received + s->keepalives_received + s->inner_garbage +
+	       s->inner_src_mismatch;
+}
+
+/* Injects a data message; the oracles depend on whether it is authentic
+ * (sealed unaltered by the actor owning the session). */
+static void send_data(struct last_msg *l, const struct wg_endpoint *from)
+{
+	struct wg_endpoint before[N_PEERS];
+	uint64_t acc = accepted_count();
+	bool first = !l->accepted;
+
+	for (int i = 0; i < N_PEERS; i++)
+		before[i] = W.snap[i].peer->endpoint;
+	if (l->authentic && first) {
+		W.exp = EXP_PLAIN;
+		W.exp_buf = l->plain;
+		W.exp_len = l->plain_len;
+		W.exp_peer = l->peer;
+	}
+	/* No backlog run here: queued handshakes may roam legitimately. */
+	inject(l->buf, l->len, from, false);
+	if (accepted_count() != acc) {
+		FUZZ_CHECK(l->authentic && first);
+		l->accepted = true;
+		drain_tun();
+		W.exp = EXP_NONE;
+		return;
+	}
+	/* Not accepted: no roaming, no bytes counted, nothing delivered. */
+	W.exp = EXP_NONE;
+	drain_tun();
+	for (int i = 0; i < N_PEERS; i++) {
+		struct wg_peer *p = W.snap[i].peer;
+		FUZZ_CHECK(wg_sockaddr_equal(&p->endpoint.addr, &before[i].addr) &&
+			   p->endpoint.has_src == before[i].has_src);
+		FUZZ_CHECK(p->rx_bytes == W.snap[i].rx);
+	}
+}
+
+static void op_data(struct fz *f)
+{
+	struct actor *a = pick_actor(fz_u8(f));
+	uint8_t flags = fz_u8(f);
+	struct wg_keypair *kp = &a->kp[flags & 1];
+	struct last_msg *l = &W.last[LAST_DATA];
+	struct wg_endpoint from;
+	static uint8_t plain[MAX_PLAIN + WG_PADDING_MULTIPLE];
+	size_t plen, padded;
+	uint64_t ctr;
+
+	pick_from(a, fz_u8(f), &from);
+	plen = build_plain(a, f, plain);
+	padded = (flags & 0x10) ? plen : (plen + 15) & ~(size_t)15;
+	memset(plain + plen, 0, padded - plen);
+	last_clear(l);
+	l->len = WG_MSG_DATA_MIN_LEN + padded;
+	l->buf = malloc(l->len);
+	if (!l->buf)
+		abort();
+	wg_msg_header_put(l->buf, WG_MSG_DATA);
+	if (a->kp_ok[flags & 1]) {
+		ctr = pick_counter(kp, (flags >> 1) & 7, f);
+		wg_le32_put(l->buf + 4, kp->remote_index);
+		wg_le64_put(l->buf + 8, ctr);
+		wg_aead_encrypt(l->buf + 16, plain, padded, NULL, 0, ctr, kp->sending_key);
+		l->authentic = true;
+	} else {
+		/* No session: garbage for an index D knows. */
+		wg_le32_put(l->buf + 4, pick_index(f));
+		wg_le64_put(l->buf + 8, fz_u64(f));
+		memcpy(l->buf + 16, plain, padded);
+		memset(l->buf + 16 + padded, 0, WG_AEAD_TAG_LEN);
+	}
+	if ((flags & 0x20) && mutate(f, l->buf, l->len))
+		l->authentic = false;
+	l->plain = malloc(padded ? padded : 1);
+	if (!l->plain)
+		abort();
+	memcpy(l->plain, plain, padded);
+	l->plain_len = padded; /* the inner header may claim the padding */
+	l->peer = peer_of(a);
+	send_data(l, &from);
+}
+
+/* Raw datagram: any length and bytes, optionally with a valid header and a
+ * receiver index D knows. */
+static void op_raw(struct fz *f, uint32_t focus)
+{
+	static const uint16_t lens[] = {0,  1,	3,  4,	5,  31, 32,  33,  47,  48,
+					63, 64, 65, 91, 92, 93, 147, 148, 149, 1452};
+	uint8_t flags = fz_u8(f), lsel = fz_u8(f), type = flags & 7;
+	size_t len = lsel < sizeof(lens) / sizeof(lens[0]) ? lens[lsel] : fz_u16(f) % 2048;
+	struct wg_endpoint from;
+	uint8_t *msg = W.scratch;
+	struct actor *a;
+
+	a = pick_actor(fz_u8(f));
+	pick_from(a, fz_u8(f), &from);
+	fz_bytes(f, msg, len);
+	if (type == 5)
+		type = (uint8_t)focus;
+	if (type >= 1 && type <= 4 && len >= 4)
+		wg_msg_header_put(msg, type);
+	if ((flags & 8) && len >= 12)
+		wg_le32_put(msg + (type == WG_MSG_RESPONSE ? 8 : 4), pick_index(f));
+	if (len >= 4 && wg_msg_header_type(msg) == WG_MSG_DATA) {
+		struct last_msg *l = &W.last[LAST_DATA];
+		remember(LAST_DATA, msg, len);
+		send_data(l, &from);
+		return;
+	}
+	inject(msg, len, &from, !(flags & 0x10));
+}
+
+/* An initiation or response of fuzzer bytes with a valid mac1 (and mac2 if
+ * the actor holds a cookie), so it reaches the Noise code. */
+static void op_macfix(struct fz *f, uint32_t focus)
+{
+	uint8_t sel = fz_u8(f), flags = fz_u8(f);
+	struct actor *a = pick_actor(fz_u8(f));
+	uint32_t type = sel & 1 ? WG_MSG_INITIATION : WG_MSG_RESPONSE;
+	size_t len;
+	struct wg_endpoint from;
+	uint8_t *msg = W.scratch;
+
+	if (sel & 2)
+		type = focus == WG_MSG_RESPONSE ? WG_MSG_RESPONSE : WG_MSG_INITIATION;
+	len = type == WG_MSG_INITIATION ? WG_MSG_INITIATION_LEN : WG_MSG_RESPONSE_LEN;
+	pick_from(a, fz_u8(f), &from);
+	fz_bytes(f, msg, len - sizeof(struct wg_msg_macs));
+	wg_msg_header_put(msg, type);
+	if (type == WG_MSG_RESPONSE && (flags & 2))
+		wg_le32_put(msg + 8, pick_index(f));
+	if (type == WG_MSG_INITIATION && (flags & 4)) /* a real ephemeral key */
+		wg_x25519_public(msg + 8, msg + 8);
+	wg_cookie_add_macs(&a->ck, msg, len, W.mono);
+	remember(type == WG_MSG_INITIATION ? LAST_INIT : LAST_RESP, msg, len);
+	inject(msg, len, &from, !(flags & 1));
+}
+
+static void op_replay(struct fz *f)
+{
+	uint8_t kind = fz_u8(f) % N_LAST;
+	struct last_msg *l = &W.last[kind];
+	struct wg_endpoint from;
+	struct actor *a;
+
+	a = pick_actor(fz_u8(f));
+	pick_from(a, fz_u8(f), &from);
+	if (!l->buf)
+		return;
+	if (kind == LAST_DATA)
+		send_data(l, &from);
+	else
+		inject(l->buf, l->len, &from, true);
+}
+
+/* Many copies of one handshake message from many (or one) sources: the
+ * backlog deepens, D goes under load, demands cookies, rate limits. */
+static void op_flood(struct fz *f)
+{
+	struct actor *a = pick_actor(fz_u8(f));
+	uint8_t count = fz_u8(f), flags = fz_u8(f);
+	/* Deep enough for "under load" only at the top value: it costs. */
+	size_t n = count == 0xff ? WG_UNDER_LOAD_BACKLOG + 88 : 1 + count % 32;
+	struct wg_msg_initiation init;
+	struct wg_endpoint from;
+
+	if (!W.last[LAST_INIT].buf) {
+		if (!make_initiation(a, f, 0, &init))
+			return;
+		remember(LAST_INIT, (uint8_t *)&init, sizeof(init));
+	}
+	for (size_t i = 0; i < n; i++) {
+		pick_from(a, 0, &from);
+		if (!(flags & 1)) { /* spoofed sources */
+			from.addr.in4.sin_addr.s_addr = htonl(0x7f000002 + (uint32_t)(i % 250));
+			from.addr.in4.sin_port = W.sink_port[0];
+		}
+		inject(W.last[LAST_INIT].buf, W.last[LAST_INIT].len, &from, false);
+	}
+	/* Or as if a flood had just ended: under load for a lingering second. */
+	if (flags & 4) {
+		W.dev->under_load_lingering = true;
+		W.dev->last_under_load_ns = W.mono;
+	}
+	if (!(flags & 2))
+		wg_device_run_handshakes(W.dev);
+}
+
+static void op_tun(struct fz *f)
+{
+	static const char *dst4[] = {"10.0.0.2", "10.0.2.77", "10.0.1.7",  "10.0.3.1",
+				     "10.0.4.1", "192.0.2.1", "224.0.0.5", "255.255.255.255"};
+	static const char *dst6[] = {"fd00::2", "fd00:1::7", "2001:db8::1", "ff02::1", "::"};
+	uint8_t mode = fz_u8(f);
+	static uint8_t p[MAX_PLAIN];
+	size_t len;
+
+	switch (mode % 4) {
+	case 0:
+		len = build_v4(f, p, NULL, dst4, 8);
+		break;
+	case 1:
+		len = build_v6(f, p, NULL, dst6, 5);
+		break;
+	case 2:
+		len = fz_u16(f) % 1700;
+		fz_bytes(f, p, len);
+		break;
+	default:
+		len = 1400 + fz_u16(f) % (MAX_PLAIN - 1400);
+		memset(p, 0x3c, len);
+		p[0] = 0x45;
+		p[2] = (uint8_t)(len >> 8);
+		p[3] = (uint8_t)len;
+		inet_pton(AF_INET, "10.0.0.1", p + 12);
+		inet_pton(AF_INET, fz_u8(f) & 1 ? "10.0.1.7" : "10.0.0.2", p + 16);
+		break;
+	}
+	W.exp = EXP_ICMP;
+	W.exp_buf = p;
+	W.exp_len = len;
+	wg_device_inject_tun(W.dev, p, len);
+	drain_tun();
+	W.exp = EXP_NONE;
+}
+
+/* A complete handshake with A or B: dir 0 the actor initiates and confirms
+ * with a keepalive; dir 1 D initiates for a packet to the actor. */
+static void op_establish(struct fz *f)
+{
+	struct actor *a = &W.act[fz_u8(f) & 1];
+	uint8_t dir = fz_u8(f) & 1;
+	struct wg_msg_initiation msg;
+	struct wg_endpoint from;
+	uint8_t pkt[84];
+
+	pick_from(a, 0, &from);
+	if (dir == 0) {
+		struct fz none = {0};
+		if (!make_initiation(a, &none, 0, &msg))
+			return;
+		inject((uint8_t *)&msg, sizeof(msg), &from, true);
+		settle();
+		if (a->kp_ok[0]) {
+			struct last_msg *l = &W.last[LAST_DATA];
+			last_clear(l);
+			l->len = WG_MSG_DATA_MIN_LEN;
+			l->buf = calloc(1, l->len);
+			if (!l->buf || wg_noise_seal(&a->kp[0], (void *)l->buf, NULL, 0) < 0)
+				abort();
+			l->authentic = true;
+			l->peer = peer_of(a);
+			send_data(l, &from);
+		}
+		return;
+	}
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0x45;
+	pkt[3] = sizeof(pkt);
+	pkt[8] = 64;
+	pkt[9] = 17;
+	inet_pton(AF_INET, "10.0.0.1", pkt + 12);
+	inet_pton(AF_INET, v4_src_of[a - W.act], pkt + 16);
+	wg_device_inject_tun(W.dev, pkt, sizeof(pkt));
+	settle();
+	if (a->has_resp)
+		inject((uint8_t *)&a->resp, sizeof(a->resp), &from, true);
+}
+
+static void run_op(uint8_t op, struct fz *f, uint32_t focus)
+{
+	static const char *const names[] = {"time",   "flush",	"tun",	 "init",
+					    "resp",   "cookie", "data",	 "raw",
+					    "macfix", "replay", "flood", "establish"};
+	static int trace = -1;
+
+	if (trace < 0)
+		trace = getenv("WGD_FUZZ_TRACE") != NULL;
+	if (trace)
+		fprintf(fuzz_report, "op %s (%zu bytes left)\n", names[op], f->n);
+	switch ((enum op)op) {
+	case OP_TIME:
+		op_time(f);
+		break;
+	case OP_FLUSH:
+		op_flush(f);
+		break;
+	case OP_TUN:
+		op_tun(f);
+		break;
+	case OP_INIT:
+		op_init(f);
+		break;
+	case OP_RESP:
+		op_resp(f);
+		break;
+	case OP_COOKIE:
+		op_cookie(f);
+		break;
+	case OP_DATA:
+		op_data(f);
+		break;
+	case OP_RAW:
+		op_raw(f, focus);
+		break;
+	case OP_MACFIX:
+		op_macfix(f, focus);
+		break;
+	case OP_REPLAY:
+		op_replay(f);
+		break;
+	case OP_FLOOD:
+		op_flood(f);
+		break;
+	case OP_ESTABLISH:
+		op_establish(f);
+		break;
+	}
+}
+
+/* The body of a message target: ops[] weights the opcodes (the first input
+ * byte of each operation indexes it), focus is the message type raw and
+ * MAC-fixed operations default to. */
+static int session_run(const uint8_t *data, size_t size, const uint8_t *ops, size_t n_ops,
+		       uint32_t focus)
+{
+	struct fz f = {data, size};
+
+	if (!W.dev)
+		world_init();
+	world_reset();
+	for (int i = 0; i < MAX_OPS && f.n; i++) {
+		run_op(ops[fz_u8(&f) % n_ops], &f, focus);
+		settle();
+	}
+	if (getenv("WGD_FUZZ_TRACE")) {
+		const struct wg_device_stats *st = &W.dev->stats;
+		fprintf(fuzz_report,
+			"handshakes %llu, responses sent %llu, cookies sent %llu, data in %llu, "
+			"keepalives in %llu, replayed %llu, src mismatch %llu, icmp %llu, "
+			"initiations sent %llu, mac invalid %llu, flood %llu, replay %llu\n",
+			(unsigned long long)st->handshakes_completed,
+			(unsigned long long)st->handshake_responses_sent,
+			(unsigned long long)st->cookie_replies_sent,
+			(unsigned long long)st->data_packets_received,
+			(unsigned long long)st->keepalives_received,
+			(unsigned long long)st->data_replayed,
+			(unsigned long long)st->inner_src_mismatch,
+			(unsigned long long)st->icmp_sent,
+			(unsigned long long)st->handshake_initiations_sent,
+			(unsigned long long)st->mac_invalid,
+			(unsigned long long)st->initiation_flood,
+			(unsigned long long)st->initiation_replay);
+	}
+	world_reset();
+	return 0;
+}
+
+#endif
