@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 
 #include "wgd/crypto.h"
+#include "wgd/datapath.h"
+#include "wgd/offload.h"
 #include "wgd/peer.h"
 #include "wgd/platform.h"
 
@@ -316,7 +318,7 @@ static void log_no_peer(struct wg_device *dev, int family, const uint8_t *dst)
 	if (!wg_dev_log_ok(dev, WG_LOGR_TUN))
 		return;
 	inet_ntop(family, dst, addr, sizeof(addr));
-	wg_log_verbose("no peer has an allowed ip covering %s: sending unreachable", addr);
+	wg_log_verbose("no peer has an allowed ip covering %s: packet dropped", addr);
 }
 
 void wg_send_tun_packet(struct wg_device *dev, size_t len)
@@ -355,6 +357,155 @@ void wg_send_tun_packet(struct wg_device *dev, size_t len)
 	}
 	if (wg_peer_stage(peer, pkt, ip_len) == 0)
 		wg_send_staged(peer);
+}
+
+/* --- fast path: TUN reads cut into packets, sealed into trains --- */
+
+/* A packet that cannot be sealed now waits for the handshake. */
+static bool stage_segment(struct wg_peer *peer, const uint8_t *pkt, size_t len)
+{
+	return wg_peer_stage(peer, pkt, len) == 0;
+}
+
+/* Cuts the next packet into a scratch buffer and stages it. */
+static void stage_next(struct wg_device *dev, struct wg_peer *peer, struct wg_gso_split *s)
+{
+	uint8_t *scratch = dev->txbuf + WG_TX_HEADROOM;
+	size_t n = wg_gso_split_next(s, scratch);
+
+	stage_segment(peer, scratch, n);
+}
+
+/* Seals the next packet of s in place in its train slot. -EKEYEXPIRED
+ * leaves the packet staged instead; -EMSGSIZE drops one too big to send. */
+static int seal_next(struct wg_device *dev, struct wg_peer *peer, struct wg_peer_keypair *kp,
+		     struct wg_gso_split *s, size_t mtu)
+{
+	size_t len = wg_gso_split_peek(s), padded = padded_len(len, mtu);
+	size_t msg_len = WG_MSG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
+	uint8_t *slot = wg_dp_tx_reserve(dev->dp, peer, msg_len);
+	struct wg_msg_data *msg;
+
+	if (!slot) {
+		wg_send_flush(dev);
+		slot = wg_dp_tx_reserve(dev->dp, peer, msg_len);
+	}
+	if (!slot) {
+		wg_gso_split_next(s, dev->txbuf + WG_TX_HEADROOM);
+		dev->stats.udp_send_errors++;
+		return -EMSGSIZE;
+	}
+	msg = (struct wg_msg_data *)slot;
+	wg_gso_split_next(s, msg->payload);
+	memset(msg->payload + len, 0, padded - len);
+	if (wg_noise_seal(&kp->kp, msg, msg->payload, padded) < 0) {
+		stage_segment(peer, msg->payload, len);
+		return -EKEYEXPIRED;
+	}
+	wg_dp_tx_commit(dev->dp, peer, msg_len, true);
+	dev->stats.data_packets_sent++;
+	return 0;
+}
+
+/* Finds the peer for a TUN packet's destination; NULL after dealing with
+ * the packet (unreachable, no endpoint, garbage). */
+static struct wg_peer *route(struct wg_device *dev, const uint8_t *pkt, size_t len, size_t *ip_len)
+{
+	const uint8_t *src, *dst;
+	struct wg_aip_owner *owner;
+	struct wg_peer *peer;
+	int family;
+
+	if (wg_ip_parse(pkt, len, &family, ip_len, &src, &dst) < 0) {
+		dev->stats.tun_garbage++;
+		return NULL;
+	}
+	owner = wg_allowedips_lookup(&dev->aips, family, dst);
+	if (!owner) {
+		dev->stats.tun_no_peer++;
+		log_no_peer(dev, family, dst);
+		send_unreachable(dev, family, pkt, *ip_len);
+		return NULL;
+	}
+	peer = wg_container_of(owner, struct wg_peer, aips);
+	if (!wg_peer_has_endpoint(peer)) {
+		drop_no_endpoint(peer);
+		return NULL;
+	}
+	return peer;
+}
+
+void wg_send_tun_gso(struct wg_device *dev, uint8_t *pkt, size_t len, const struct wg_gso *gso)
+{
+	struct wg_peer_keypair *kp;
+	struct wg_gso_split s;
+	struct wg_peer *peer;
+	bool staged = false;
+	size_t ip_len, mtu;
+
+	peer = route(dev, pkt, len, &ip_len);
+	if (!peer)
+		return;
+	if (wg_gso_split_init(&s, pkt, ip_len, gso) < 0) {
+		dev->stats.tun_garbage++;
+		return;
+	}
+	kp = peer->n_staged ? NULL : wg_peer_sending_keypair(peer, wg_dev_now(dev));
+	mtu = (size_t)wg_dev_mtu(dev);
+	while (wg_gso_split_peek(&s)) {
+		if (!kp) {
+			stage_next(dev, peer, &s);
+			staged = true;
+		} else if (seal_next(dev, peer, kp, &s, mtu) == -EKEYEXPIRED) {
+			kp = NULL;
+			staged = true;
+		}
+	}
+	if (staged)
+		wg_send_staged(peer);
+}
+
+/* One train per peer run: timers and rekey checks once per train. */
+static void train_done(struct wg_device *dev, const struct wg_dp_train *t, int err)
+{
+	struct wg_peer *peer = t->peer;
+	char ep[WG_SOCKADDR_STRLEN];
+
+	if (err == 0) {
+		peer->tx_bytes += t->len;
+	} else {
+		dev->stats.udp_send_errors += t->nseg;
+		if (wg_dev_log_ok(dev, WG_LOGR_SEND))
+			wg_log_verbose("send to %s failed: %s",
+				       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)),
+				       strerror(-err));
+	}
+	after_send(peer, err == 0 && t->data > 0);
+}
+
+void wg_send_flush(struct wg_device *dev)
+{
+	struct wg_dp *dp = dev->dp;
+	int n = dp ? dp->n_trains : 0;
+
+	if (!n)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct wg_dp_train *t = &dp->trains[i];
+		dp->tx_msgs[i] = (struct wg_udp_msg){
+			.buf = t->buf,
+			.len = t->len,
+			.seg = t->nseg > 1 ? t->seg : 0,
+			.to = &t->peer->endpoint,
+			.err = -ENOTCONN,
+		};
+	}
+	if (dev->udp)
+		wg_udp_send_batch(dev->udp, dp->tx_msgs, n);
+	/* Reset first: a rekey check may send (directly, not by train). */
+	wg_dp_tx_reset(dp);
+	for (int i = 0; i < n; i++)
+		train_done(dev, &dp->trains[i], dp->tx_msgs[i].err);
 }
 
 /* --- handshake messages --- */
