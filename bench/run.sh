@@ -22,7 +22,9 @@
 #   compare two builds in one run.
 # Env: WGD_BIN (default build/wgd), WGD_BASE_BIN, WGGO_DEBIAN_BIN,
 #   WGGO_LATEST_BIN, BORINGTUN_BIN, BENCH_CRYPTO_BIN, WGD_ENV (extra
-#   VAR=value words for every wgd run).
+#   VAR=value words for every wgd run), BENCH_PERF ("impl:test ..." e.g.
+#   "wgd:tcp1": perf record -g of both daemons during that test, to
+#   OUT/perf-IMPL-TEST-rREP.data).
 set -u -o pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -202,6 +204,35 @@ cpu_ticks() {
 
 retrans() { ina nstat -saz TcpRetransSegs | awk '$1 == "TcpRetransSegs" {print $2}'; }
 
+# udp_drops NS PORT: receive-buffer drops of the UDP sockets bound to PORT.
+udp_drops() {
+	ip netns exec "$1" cat /proc/net/udp /proc/net/udp6 2>/dev/null |
+		awk -v p="$(printf ':%04X' "$2")" '$2 ~ p"$" {d += $NF} END {print d + 0}'
+}
+
+# Udp(6) RcvbufErrors of a namespace: the iperf3 server's sockets come and
+# go with each test, so count namespace-wide and subtract the daemon's.
+rcvbuf_errors() {
+	ip netns exec "$1" nstat -saz UdpRcvbufErrors Udp6RcvbufErrors | awk '/RcvbufErrors/ {d += $2} END {print d + 0}'
+}
+
+# Packets dropped because a CPU's input backlog was full (veth delivery,
+# TUN writes): all namespaces, all CPUs.
+backlog_drops() {
+	local d=0 f
+	while read -r -a f; do d=$((d + 16#${f[1]})); done </proc/net/softnet_stat
+	echo "$d"
+}
+
+# Where datagrams of the UDP test are lost: the sender's TUN queue (its
+# daemon too slow), the receiving daemon's socket, the iperf3 server's
+# socket (the server too slow).
+drop_snapshot() {
+	local tun=0
+	[ "$1" = veth ] || tun=$(ina cat "/sys/class/net/$IFA/statistics/tx_dropped")
+	echo "$tun $(udp_drops "$NSB" 51820) $(rcvbuf_errors "$NSB") $(backlog_drops)"
+}
+
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # json_get FILE EXPR: python expression over the iperf3 JSON `j`.
@@ -210,14 +241,23 @@ json_get() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(
 # iperf NAME ARGS...: one iperf3 run a -> b; records goodput and, for a
 # tunnel, CPU and Gbit per CPU-second.
 iperf() {
-	local rep=$1 impl=$2 name=$3 j c0 c1 r0 r1 gbit cpu
+	local rep=$1 impl=$2 name=$3 j c0 c1 r0 r1 d0 d1 gbit cpu
 	shift 3
 	j="$OUT/$impl-r$rep-$name.json"
 	r0=$(retrans)
+	[ "$name" = udp ] && d0=$(drop_snapshot "$impl")
 	[ "$impl" = veth ] || c0=$(cpu_ticks "$PIDA" "$PIDB")
+	local perf_pid=""
+	if [ -n "${BENCH_PERF:-}" ] && [ "$impl" != veth ] && [[ " $BENCH_PERF " == *" $impl:$name "* ]]; then
+		perf record -q -F 499 -g -o "$OUT/perf-$impl-$name-r$rep.data" -p "$PIDA,$PIDB" \
+			-- sleep "$SECS" >/dev/null 2>&1 &
+		perf_pid=$!
+	fi
 	ina timeout $((SECS + 30)) iperf3 -c "$DST" -t "$SECS" -J "$@" >"$j" 2>"$j.err"
+	[ -z "$perf_pid" ] || wait "$perf_pid"
 	[ "$impl" = veth ] || c1=$(cpu_ticks "$PIDA" "$PIDB")
 	r1=$(retrans)
+	[ "$name" = udp ] && d1=$(drop_snapshot "$impl")
 	if ! json_get "$j" "j['end']['sum_received']['bytes']" >/dev/null 2>&1; then
 		echo "   $impl $name: iperf3 failed ($j)" >&2
 		return
@@ -228,6 +268,12 @@ iperf() {
 	udp)
 		record "$rep" "$impl" udp_loss_pct "$(json_get "$j" "j['end']['sum']['lost_percent']")"
 		record "$rep" "$impl" udp_sent_gbps "$(json_get "$j" "j['end']['sum_sent']['bits_per_second'] / 1e9")"
+		# shellcheck disable=SC2086
+		set -- $d0 $d1
+		record "$rep" "$impl" udp_drop_tun_a $(($5 - $1))
+		record "$rep" "$impl" udp_drop_wg_sock_b $(($6 - $2))
+		record "$rep" "$impl" udp_drop_iperf_sock_b $(($7 - $3 - ($6 - $2)))
+		record "$rep" "$impl" udp_drop_backlog $(($8 - $4))
 		;;
 	*) record "$rep" "$impl" "${name}_retrans" $((r1 - r0)) ;;
 	esac

@@ -11,11 +11,13 @@
 #include <time.h>
 
 #include "wgd/crypto.h"
+#include "wgd/datapath.h"
 #include "wgd/peer.h"
 #include "wgd/platform.h"
 #include "wgd/ratelimiter.h"
 
 #define IO_BUDGET      256 /* datagrams or TUN packets per callback, for fairness */
+#define TUN_FAST_BUDGET 16 /* TUN reads (up to 64 KiB each) per callback */
 #define MTU_RECHECK_NS WG_NSEC_PER_SEC
 
 /* --- clocks --- */
@@ -167,6 +169,34 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
 	wg_dev_rearm_timer(dev);
 }
 
+/* Fast path: TUN reads (super-packets with offloads) sealed into trains,
+ * sent together when the TUN is drained or the budget spent. */
+static void on_tun_fast(evutil_socket_t fd, short what, void *arg)
+{
+	struct wg_device *dev = arg;
+	struct wg_gso gso;
+
+	for (int i = 0; i < TUN_FAST_BUDGET; i++) {
+		ssize_t n = wg_tun_read_gso(dev->tun, dev->dp->tx_read, WG_DP_BUF_LEN, &gso);
+		if (n == -EAGAIN)
+			break;
+		if (n == -ENODEV) {
+			wg_send_flush(dev);
+			device_fatal(dev, "TUN interface went away");
+			return;
+		}
+		if (n < 0) {
+			dev->stats.tun_read_errors++;
+			break;
+		}
+		dev->stats.tun_rx_packets++;
+		wg_send_tun_gso(dev, dev->dp->tx_read, (size_t)n, &gso);
+	}
+	wg_send_flush(dev);
+	wg_dp_busy(dev);
+	wg_dev_rearm_timer(dev);
+}
+
 void wg_device_on_fatal(struct wg_device *dev, void (*cb)(void *ctx), void *ctx)
 {
 	dev->fatal_cb = cb;
@@ -215,6 +245,16 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 	wg_dev_rearm_timer(dev);
 }
 
+static void on_udp_fast(evutil_socket_t fd, short what, void *arg)
+{
+	struct wg_device *dev = arg;
+
+	if (dev->udp && wg_receive_batch(dev, fd) < 0)
+		dev->stats.udp_read_errors++;
+	schedule_handshakes(dev);
+	wg_dev_rearm_timer(dev);
+}
+
 static void free_udp_events(struct wg_device *dev)
 {
 	for (int i = 0; i < 2; i++) {
@@ -235,10 +275,14 @@ void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp)
 	if (!udp || !dev->base)
 		return;
 	wg_udp_fds(udp, fds);
+	/* Trains of datagrams in one read; not an error where unsupported. */
+	if (dev->dp)
+		(void)wg_udp_set_gro(udp, true);
 	for (int i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
-		dev->udp_ev[i] = event_new(dev->base, fds[i], EV_READ | EV_PERSIST, on_udp, dev);
+		dev->udp_ev[i] = event_new(dev->base, fds[i], EV_READ | EV_PERSIST,
+					   dev->dp ? on_udp_fast : on_udp, dev);
 		if (dev->udp_ev[i])
 			event_add(dev->udp_ev[i], NULL);
 		else
@@ -304,7 +348,8 @@ static int add_events(struct wg_device *dev)
 		return -ENOMEM;
 	if (!dev->tun)
 		return 0;
-	dev->tun_ev = event_new(dev->base, wg_tun_fd(dev->tun), EV_READ | EV_PERSIST, on_tun, dev);
+	dev->tun_ev = event_new(dev->base, wg_tun_fd(dev->tun), EV_READ | EV_PERSIST,
+				dev->dp ? on_tun_fast : on_tun, dev);
 	if (!dev->tun_ev || event_add(dev->tun_ev, NULL) < 0)
 		return -ENOMEM;
 	return 0;
@@ -336,6 +381,9 @@ int wg_device_create(const struct wg_device_params *p, struct wg_device **out)
 	set_clock(dev, p->clock);
 	init_limits(dev);
 	ret = alloc_state(dev);
+	if (ret == 0)
+		ret = wg_dp_create(dev, &dev->dp);
+	dev->staged_cap = dev->dp ? wg_dp_staged_budget(dev->dp) : wg_dp_cap_bytes();
 	if (ret == 0)
 		ret = add_events(dev);
 	/* Like the kernel on link up: listen on a random port until told. */
@@ -452,6 +500,7 @@ void wg_device_destroy(struct wg_device *dev)
 	while (dev->peers_head)
 		wg_peer_remove(dev->peers_head);
 	wg_dev_install_udp(dev, NULL);
+	wg_dp_destroy(dev->dp);
 	if (dev->tun)
 		wg_tun_close(dev->tun);
 	wg_allowedips_free(&dev->aips);

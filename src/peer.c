@@ -250,6 +250,12 @@ void wg_peer_zero_keys(struct wg_peer *peer)
 
 /* --- staged packets --- */
 
+/* What a staged packet holds against the device's staged budget. */
+static size_t staged_size(size_t len)
+{
+	return sizeof(struct wg_staged) + len;
+}
+
 void wg_staged_free(struct wg_staged *s)
 {
 	wg_memzero(s->data, s->len);
@@ -266,6 +272,7 @@ struct wg_staged *wg_peer_unstage(struct wg_peer *peer)
 	if (!peer->staged_head)
 		peer->staged_tail = NULL;
 	peer->n_staged--;
+	peer->dev->staged_bytes -= staged_size(s->len);
 	s->next = NULL;
 	return s;
 }
@@ -277,28 +284,47 @@ void wg_peer_restage_front(struct wg_peer *peer, struct wg_staged *s)
 	if (!peer->staged_tail)
 		peer->staged_tail = s;
 	peer->n_staged++;
+	peer->dev->staged_bytes += staged_size(s->len);
 }
 
+static bool stage_full(const struct wg_peer *peer, size_t need)
+{
+	const struct wg_device *dev = peer->dev;
+
+	return peer->n_staged >= WG_MAX_STAGED_PACKETS || dev->staged_bytes + need > dev->staged_cap;
+}
+
+/* Per peer at most WG_MAX_STAGED_PACKETS, device-wide at most staged_cap
+ * bytes (a flood to many peers must not exhaust a small router): the
+ * peer's oldest packets make room, else the new one is refused. */
 int wg_peer_stage(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 {
-	struct wg_staged *s = malloc(sizeof(*s) + len);
+	struct wg_device *dev = peer->dev;
+	size_t need = staged_size(len);
+	struct wg_staged *s;
 
+	while (peer->n_staged && stage_full(peer, need)) {
+		wg_staged_free(wg_peer_unstage(peer));
+		dev->stats.staged_overflow++;
+	}
+	if (stage_full(peer, need)) {
+		dev->stats.staged_overflow++;
+		return -ENOBUFS;
+	}
+	s = malloc(need);
 	if (!s)
 		return -ENOMEM;
 	s->next = NULL;
 	s->len = len;
 	if (len)
 		memcpy(s->data, pkt, len);
-	if (peer->n_staged >= WG_MAX_STAGED_PACKETS) {
-		wg_staged_free(wg_peer_unstage(peer));
-		peer->dev->stats.staged_overflow++;
-	}
 	if (peer->staged_tail)
 		peer->staged_tail->next = s;
 	else
 		peer->staged_head = s;
 	peer->staged_tail = s;
 	peer->n_staged++;
+	dev->staged_bytes += need;
 	return 0;
 }
 

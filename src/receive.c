@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "wgd/crypto.h"
+#include "wgd/datapath.h"
 #include "wgd/peer.h"
 #include "wgd/platform.h"
 #include "wgd/ratelimiter.h"
@@ -304,8 +305,25 @@ static void drop_src_mismatch(struct wg_peer *peer, int family, const uint8_t *s
 		       wg_peer_name(peer, name), addr);
 }
 
+/* In a receive batch the packet waits in the GRO table (in its receive
+ * buffer) for the flush; otherwise it is written at once. */
+static void to_tun(struct wg_device *dev, uint8_t *pkt, size_t len)
+{
+	struct wg_dp *dp = dev->dp;
+
+	if (dp && dp->rx_batching) {
+		if (wg_gro_full(&dp->gro))
+			wg_receive_flush(dev);
+		wg_gro_add(&dp->gro, pkt, len);
+		dp->moved = true;
+		return;
+	}
+	if (wg_dev_tun_write(dev, pkt, len) < 0)
+		dev->stats.tun_write_errors++;
+}
+
 /* Inner packet checks and delivery to the TUN. */
-static void deliver(struct wg_peer *peer, const uint8_t *pkt, size_t len, size_t msg_len)
+static void deliver(struct wg_peer *peer, uint8_t *pkt, size_t len, size_t msg_len)
 {
 	struct wg_device *dev = peer->dev;
 	const uint8_t *src, *dst;
@@ -320,8 +338,7 @@ static void deliver(struct wg_peer *peer, const uint8_t *pkt, size_t len, size_t
 		drop_src_mismatch(peer, family, src);
 		return;
 	}
-	if (wg_dev_tun_write(dev, pkt, ip_len) < 0)
-		dev->stats.tun_write_errors++;
+	to_tun(dev, pkt, ip_len);
 	dev->stats.data_packets_received++;
 	peer->rx_bytes += msg_len;
 }
@@ -400,4 +417,101 @@ void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
 		receive_data(dev, buf, len, from);
 	else
 		dev->stats.udp_garbage++;
+}
+
+/* --- fast path: batches in, coalesced packets out --- */
+
+/* A coalesced packet the kernel refused (no USO on an older kernel): that
+ * protocol is no longer coalesced, and this one goes out cut again. */
+static void write_cut(struct wg_device *dev, const struct wg_gso *gso, const struct iovec *iov,
+		      int n)
+{
+	struct wg_dp *dp = dev->dp;
+	uint8_t *whole = dp->tx_read, *seg = dev->txbuf + WG_TX_HEADROOM;
+	struct wg_gso_split s;
+	size_t len = 0;
+
+	if (gso->type == WG_GSO_UDP_L4)
+		dp->gro.udp = false;
+	else
+		dp->gro.tcp = false;
+	wg_log_info("TUN refused a coalesced packet: %s coalescing off",
+		    gso->type == WG_GSO_UDP_L4 ? "UDP" : "TCP");
+	for (int i = 0; i < n && len + iov[i].iov_len <= WG_DP_BUF_LEN; i++) {
+		memcpy(whole + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	if (wg_gso_split_init(&s, whole, len, gso) < 0)
+		return;
+	while (wg_gso_split_peek(&s)) {
+		size_t m = wg_gso_split_next(&s, seg);
+		if (wg_dev_tun_write(dev, seg, m) < 0)
+			dev->stats.tun_write_errors++;
+	}
+}
+
+static int tun_out(void *ctx, const struct wg_gso *gso, const struct iovec *iov, int n)
+{
+	struct wg_device *dev = ctx;
+	ssize_t r = dev->tun ? wg_tun_write_gso(dev->tun, gso, iov, n) : -ENODEV;
+
+	if (r == -EINVAL && gso->type != WG_GSO_NONE) {
+		write_cut(dev, gso, iov, n);
+		return 0;
+	}
+	if (r < 0)
+		dev->stats.tun_write_errors++;
+	return r < 0 ? (int)r : 0;
+}
+
+void wg_receive_flush(struct wg_device *dev)
+{
+	if (dev->dp)
+		wg_gro_flush(&dev->dp->gro, tun_out, dev);
+}
+
+/* Every datagram of a message: one, or a train of seg bytes each.
+ * Returns how many. */
+static size_t receive_msg(struct wg_device *dev, struct wg_udp_msg *m)
+{
+	size_t seg = m->seg && m->seg < m->len ? m->seg : m->len, n = 0;
+
+	if (m->len == 0) {
+		dev->stats.udp_garbage++;
+		return 1;
+	}
+	for (size_t off = 0; off < m->len; off += seg, n++)
+		wg_receive_datagram(dev, m->buf + off, m->len - off < seg ? m->len - off : seg,
+				    &m->ep);
+	return n;
+}
+
+/* Datagrams per readiness event (then the TUN side gets its turn), as
+ * the portable path reads. */
+#define RX_BUDGET 256
+
+int wg_receive_batch(struct wg_device *dev, int fd)
+{
+	struct wg_dp *dp = dev->dp;
+	size_t done = 0;
+	int r = 0;
+
+	dp->rx_batching = true;
+	while (done < RX_BUDGET && dev->udp) {
+		for (int i = 0; i < dp->n_rx; i++) {
+			dp->rx_msgs[i].buf = dp->rx_bufs[i];
+			dp->rx_msgs[i].len = WG_DP_BUF_LEN;
+		}
+		r = wg_udp_recv_batch(dev->udp, fd, dp->rx_msgs, dp->n_rx);
+		if (r <= 0)
+			break;
+		for (int i = 0; i < r; i++)
+			done += receive_msg(dev, &dp->rx_msgs[i]);
+		wg_receive_flush(dev);
+		if (r < dp->n_rx)
+			break; /* drained */
+	}
+	dp->rx_batching = false;
+	wg_dp_busy(dev);
+	return r < 0 && r != -EAGAIN ? r : 0;
 }

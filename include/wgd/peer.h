@@ -20,6 +20,8 @@
 #include "timers.h"
 
 struct event;
+struct wg_dp;
+struct wg_gso;
 struct wg_udp;
 struct wg_ratelimiter;
 
@@ -130,6 +132,10 @@ struct wg_device {
 	uint64_t mtu_checked_ns;
 	bool mtu_checked;
 	uint8_t *txbuf, *rxbuf; /* owned scratch buffers */
+	struct wg_dp *dp;	/* owned; NULL = portable data path */
+	/* Bytes held by staged packets of all peers, and their cap (what
+	 * WGD_BUFFER_MB leaves after the batch buffers). */
+	size_t staged_bytes, staged_cap;
 	struct wg_device_stats stats;
 	struct wg_log_limit limits[WG_LOGR_COUNT];
 	struct wg_log_limit icmp_limit;
@@ -183,7 +189,8 @@ struct wg_peer_keypair *wg_peer_sending_keypair(struct wg_peer *peer, uint64_t n
 /* Drops (zeroes) every keypair and the in-progress handshake. */
 void wg_peer_zero_keys(struct wg_peer *peer);
 
-/* Staged packets. stage: 0 or -ENOMEM; drops the oldest when full. */
+/* Staged packets. stage: 0, -ENOMEM, or -ENOBUFS when even dropping this
+ * peer's oldest leaves no room in the device-wide budget (staged_cap). */
 int wg_peer_stage(struct wg_peer *peer, const uint8_t *pkt, size_t len);
 struct wg_staged *wg_peer_unstage(struct wg_peer *peer);
 void wg_peer_restage_front(struct wg_peer *peer, struct wg_staged *s);
@@ -198,6 +205,11 @@ int wg_ip_parse(const uint8_t *pkt, size_t len, int *family, size_t *ip_len, con
 		const uint8_t **dst);
 /* One IP packet read from the TUN at dev->txbuf + WG_TX_HEADROOM. */
 void wg_send_tun_packet(struct wg_device *dev, size_t len);
+/* Fast path: one TUN read (packet or TSO/USO super-packet, as gso says)
+ * cut into packets and sealed into the device's trains; wg_send_flush
+ * hands the trains to the kernel. */
+void wg_send_tun_gso(struct wg_device *dev, uint8_t *pkt, size_t len, const struct wg_gso *gso);
+void wg_send_flush(struct wg_device *dev);
 /* Sends staged packets if a session is usable, else starts a handshake. */
 void wg_send_staged(struct wg_peer *peer);
 void wg_send_keepalive(struct wg_peer *peer);
@@ -215,6 +227,11 @@ void wg_send_keep_key_fresh(struct wg_peer *peer);
 /* --- receive.c --- */
 void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
 			 const struct wg_endpoint *from);
+/* Fast path: reads batches from fd, processes every datagram, writes the
+ * decrypted packets to the TUN coalesced (wg_receive_flush). 0, or -errno
+ * of a failed read. */
+int wg_receive_batch(struct wg_device *dev, int fd);
+void wg_receive_flush(struct wg_device *dev);
 /* Processes one batch of the handshake backlog; true if more remain. */
 bool wg_receive_handshake_batch(struct wg_device *dev);
 

@@ -1,0 +1,90 @@
+/* The batched data path of a device: its buffers (one memory region with a
+ * hard cap, touched only as traffic needs it and returned to the system
+ * when the tunnel idles), the train of sealed messages waiting for one
+ * sendmmsg, and the GRO table of decrypted packets waiting for the TUN.
+ * Engine-internal, used by device.c, send.c and receive.c. Absent (NULL)
+ * in portable mode: WGD_PORTABLE=1 selects plain read/write/sendmsg, one
+ * packet per call, the path FreeBSD and macOS use. */
+#ifndef WGD_DATAPATH_H
+#define WGD_DATAPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "offload.h"
+#include "platform.h"
+
+struct wg_device;
+struct wg_peer;
+
+#define WG_DP_BUF_LEN	    65536 /* one TUN super-packet, one UDP train, one GRO receive */
+#define WG_DP_TRAIN_MAX	    65507 /* bytes of one UDP GSO send (IPv4 UDP payload limit) */
+#define WG_DP_TRAIN_SEGS    64	  /* datagrams in one train */
+#define WG_DP_MAX_TX_BUFS   8
+#define WG_DP_MAX_RX_BUFS   16
+#define WG_DP_MAX_TRAINS    (WG_DP_MAX_TX_BUFS * 4)
+#define WG_DP_DEFAULT_MB    16 /* WGD_BUFFER_MB default: buffers + staged packets */
+#define WG_DP_IDLE_TRIM_SEC 5  /* buffers go back to the system after this much idle */
+
+/* Sealed messages for one peer, back to back, all seg bytes long but the
+ * last: one UDP GSO send. */
+struct wg_dp_train {
+	struct wg_peer *peer; /* not owned; flushed before any peer can go */
+	uint8_t *buf;
+	size_t len, seg;
+	unsigned int nseg;
+	unsigned int data; /* data (not keepalive) messages in it */
+	bool closed;	   /* a shorter message ended it */
+};
+
+struct wg_dp {
+	unsigned int tun_offload; /* WG_TUN_OFFLOAD_* enabled */
+	size_t cap_bytes;	  /* WGD_BUFFER_MB: hard cap on buffers + staged */
+	uint8_t *region;	  /* mmap'd: this struct, then the buffers */
+	size_t region_len;
+	/* TX: one TUN read buffer, n_tx output buffers for trains. */
+	uint8_t *tx_read;
+	uint8_t *tx_bufs[WG_DP_MAX_TX_BUFS];
+	int n_tx, tx_cur;
+	size_t tx_used; /* bytes used in tx_bufs[tx_cur] */
+	struct wg_dp_train trains[WG_DP_MAX_TRAINS];
+	int n_trains;
+	struct wg_udp_msg tx_msgs[WG_DP_MAX_TRAINS];
+	bool res_join, res_next_buf; /* what the last reserve decided */
+	/* RX: n_rx receive buffers and the GRO table in front of the TUN. */
+	uint8_t *rx_bufs[WG_DP_MAX_RX_BUFS];
+	int n_rx;
+	struct wg_udp_msg rx_msgs[WG_DP_MAX_RX_BUFS];
+	bool rx_batching; /* inside a receive batch: deliver through gro */
+	struct wg_gro gro;
+	/* Idle trim. */
+	struct event *trim_ev;
+	bool trim_armed, touched;
+	bool moved; /* packets went through the buffers since the last batch end */
+	uint64_t last_busy_ns;
+};
+
+/* WGD_PORTABLE set (and not "0"). */
+bool wg_dp_portable_requested(void);
+/* WGD_BUFFER_MB in bytes (default WG_DP_DEFAULT_MB). */
+size_t wg_dp_cap_bytes(void);
+/* Builds the data path for dev from the environment (WGD_PORTABLE,
+ * WGD_BUFFER_MB); *out NULL in portable mode. 0 or -ENOMEM. */
+int wg_dp_create(struct wg_device *dev, struct wg_dp **out);
+void wg_dp_destroy(struct wg_dp *dp);
+/* A batch ran: keeps the buffers until the path has been idle a while. */
+void wg_dp_busy(struct wg_device *dev);
+/* Staged-packet budget in bytes (what the cap leaves after the buffers). */
+size_t wg_dp_staged_budget(const struct wg_dp *dp);
+
+/* --- TX trains (send.c) --- */
+/* Room for a message of len bytes for peer, after the train it joins; NULL
+ * if the batch must be flushed first. */
+uint8_t *wg_dp_tx_reserve(struct wg_dp *dp, struct wg_peer *peer, size_t len);
+/* The reserved message was sealed: it joins its train. */
+void wg_dp_tx_commit(struct wg_dp *dp, struct wg_peer *peer, size_t len, bool data);
+/* The trains were sent: empty the batch. */
+void wg_dp_tx_reset(struct wg_dp *dp);
+
+#endif
