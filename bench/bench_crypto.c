@@ -48,9 +48,9 @@ static void open_one(size_t len, uint64_t counter)
 
 	nonce_for(nonce, 0);
 	(void)counter;
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, sealed,
-						      len + crypto_aead_chacha20poly1305_ietf_ABYTES,
-						      NULL, 0, nonce, key) != 0) {
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(
+		    plain, NULL, NULL, sealed, len + crypto_aead_chacha20poly1305_ietf_ABYTES, NULL,
+		    0, nonce, key) != 0) {
 		fprintf(stderr, "bench_crypto: open failed\n");
 		exit(1);
 	}

@@ -15,10 +15,11 @@
 #include "wgd/peer.h"
 #include "wgd/platform.h"
 #include "wgd/ratelimiter.h"
+#include "wgd/secret.h"
 
-#define IO_BUDGET      256 /* datagrams or TUN packets per callback, for fairness */
-#define TUN_FAST_BUDGET 16 /* TUN reads (up to 64 KiB each) per callback */
-#define MTU_RECHECK_NS WG_NSEC_PER_SEC
+#define IO_BUDGET	256 /* datagrams or TUN packets per callback, for fairness */
+#define TUN_FAST_BUDGET 16  /* TUN reads (up to 64 KiB each) per callback */
+#define MTU_RECHECK_NS	WG_NSEC_PER_SEC
 
 /* --- clocks --- */
 
@@ -369,7 +370,7 @@ static void set_clock(struct wg_device *dev, const struct wg_clock *c)
 
 int wg_device_create(const struct wg_device_params *p, struct wg_device **out)
 {
-	struct wg_device *dev = calloc(1, sizeof(*dev));
+	struct wg_device *dev = wg_secret_alloc(sizeof(*dev)); /* cookie secret */
 	struct wg_udp *udp = NULL;
 	int ret;
 
@@ -513,5 +514,5 @@ void wg_device_destroy(struct wg_device *dev)
 	if (dev->id)
 		sodium_free(dev->id);
 	free_buffers(dev);
-	free(dev);
+	wg_secret_free(dev);
 }

@@ -1,5 +1,6 @@
 /* Peer lifecycle, keypair slots {current, previous, next} and staged
- * packets. Every key a peer holds is zeroed before its memory is freed. */
+ * packets. Peers (handshake, PSK) and keypairs live in locked secret
+ * memory (secret.h), which zeroes every object it takes back. */
 #include "wgd/peer.h"
 
 #include <errno.h>
@@ -7,12 +8,13 @@
 #include <string.h>
 
 #include "wgd/crypto.h"
+#include "wgd/secret.h"
 
 /* --- lifecycle --- */
 
 int wg_peer_alloc(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN], struct wg_peer **out)
 {
-	struct wg_peer *peer = calloc(1, sizeof(*peer));
+	struct wg_peer *peer = wg_secret_alloc(sizeof(*peer));
 
 	if (!peer)
 		return -ENOMEM;
@@ -31,8 +33,7 @@ void wg_peer_free(struct wg_peer *peer)
 	if (!peer)
 		return;
 	wg_peer_purge_staged(peer);
-	wg_memzero(peer, sizeof(*peer));
-	free(peer);
+	wg_secret_free(peer);
 }
 
 int wg_peer_add(struct wg_device *dev, struct wg_peer *peer)
@@ -146,8 +147,7 @@ static void keypair_drop(struct wg_device *dev, struct wg_peer_keypair *kp)
 		return;
 	wg_index_remove(&dev->index, &kp->entry);
 	wg_noise_keypair_clear(&kp->kp);
-	wg_memzero(kp, sizeof(*kp));
-	free(kp);
+	wg_secret_free(kp);
 }
 
 static void install_as_initiator(struct wg_peer *peer, struct wg_peer_keypair *kp)
@@ -186,12 +186,12 @@ int wg_peer_begin_session(struct wg_peer *peer)
 
 	if (!peer->hs_entry_live)
 		return -EINVAL;
-	kp = calloc(1, sizeof(*kp));
+	kp = wg_secret_alloc(sizeof(*kp));
 	if (!kp)
 		return -ENOMEM;
 	ret = wg_noise_derive_keypair(&kp->kp, &peer->hs, wg_dev_now(dev));
 	if (ret < 0) {
-		free(kp);
+		wg_secret_free(kp);
 		return ret;
 	}
 	kp->entry.kind = WG_INDEX_KEYPAIR;
@@ -291,7 +291,8 @@ static bool stage_full(const struct wg_peer *peer, size_t need)
 {
 	const struct wg_device *dev = peer->dev;
 
-	return peer->n_staged >= WG_MAX_STAGED_PACKETS || dev->staged_bytes + need > dev->staged_cap;
+	return peer->n_staged >= WG_MAX_STAGED_PACKETS ||
+	       dev->staged_bytes + need > dev->staged_cap;
 }
 
 /* Per peer at most WG_MAX_STAGED_PACKETS, device-wide at most staged_cap
