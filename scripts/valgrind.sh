@@ -24,6 +24,13 @@ else
 	for f in tests/unit/test_*.c; do tests+=("$(basename "$f" .c)"); done
 fi
 
+# Test cases that cannot pass under valgrind for reasons of valgrind's own,
+# with the reason; they still run and their memory is still checked.
+#  test_control_emfile_backoff: valgrind emulates RLIMIT_NOFILE itself; its
+#   accept() takes the connection from the kernel, then closes it and
+#   reports EMFILE, so the client the test keeps waiting sees a reset.
+valgrind_limited="test_control_emfile_backoff"
+
 out=build-vg/valgrind
 mkdir -p "$out"
 fail=0
@@ -32,19 +39,30 @@ for t in "${tests[@]}"; do
 	start=$(date +%s)
 	# Tests that time themselves (benchmarks-in-tests, timer jitter) run
 	# ~20-50x slower here; cmocka still checks every assertion.
-	if valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
+	rc=0
+	valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-		--track-origins=yes --num-callers=30 --log-file="$log" "build-vg/$t" >"$log.out" 2>&1; then
+		--track-origins=yes --num-callers=30 --log-file="$log" "build-vg/$t" >"$log.out" 2>&1 ||
+		rc=$?
+	# Exit 99: memcheck found errors or leaks. Otherwise the test's own
+	# verdict, forgiving only the cases listed above.
+	failed=$(sed -n 's/^\[  FAILED  \] \(test_[a-z0-9_]*\)$/\1/p' "$log.out" | sort -u)
+	unexpected=$(for f in $failed; do
+		case " $valgrind_limited " in *" $f "*) ;; *) echo "$f" ;; esac
+	done)
+	if [ $rc -eq 0 ]; then
 		status=ok
+	elif [ $rc -ne 99 ] && [ -n "$failed" ] && [ -z "$unexpected" ]; then
+		status="ok (valgrind-limited: $(echo $failed))"
 	else
-		status="FAILED (exit $?)"
+		status="FAILED (exit $rc)"
 		fail=1
 	fi
 	errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$log" | tail -1)
 	lost=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$log" | tail -1)
 	printf '%-20s %-16s errors %s, definitely lost %s bytes (%ss)\n' "$t" "$status" \
 		"${errors:-?}" "${lost:-0}" "$(($(date +%s) - start))"
-	if [ "$status" != ok ]; then
+	if [ "${status%% *}" != ok ]; then
 		tail -n 30 "$log.out"
 		grep -A12 -E "Invalid|uninitialised|definitely lost in|indirectly lost in" "$log" |
 			head -60 || true
