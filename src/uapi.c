@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,30 @@ static void *secure_grow(void *old, size_t old_size, size_t new_size)
 	return p;
 }
 
-/* Room for one more element of size elem in *arr (n used, *cap allocated). */
-static int reserve(void **arr, size_t n, size_t *cap, size_t elem)
+/* Buffers holding keys (request text, get replies, the change set's
+ * peers) are sodium_malloc'd: locked, out of core dumps, and zeroed by
+ * sodium_free. Few and short-lived, so the pages per block do not matter;
+ * the 16-byte rounding keeps libsodium's block aligned. */
+static void *locked_grow(void *old, size_t old_size, size_t new_size)
+{
+	void *p;
+
+	if (new_size > SIZE_MAX - 16 || wg_crypto_init() < 0) /* sodium_malloc needs init */
+		return NULL;
+	p = sodium_malloc((new_size + 15) & ~(size_t)15);
+	if (!p)
+		return NULL;
+	memset(p, 0, new_size);
+	if (old) {
+		memcpy(p, old, old_size);
+		sodium_free(old);
+	}
+	return p;
+}
+
+/* Room for one more element of size elem in *arr (n used, *cap allocated),
+ * in locked memory if it will hold keys. */
+static int reserve(void **arr, size_t n, size_t *cap, size_t elem, bool locked)
 {
 	size_t new_cap;
 	void *p;
@@ -41,7 +64,7 @@ static int reserve(void **arr, size_t n, size_t *cap, size_t elem)
 	new_cap = *cap ? *cap * 2 : 4;
 	if (new_cap > SIZE_MAX / elem)
 		return -ENOMEM;
-	p = secure_grow(*arr, *cap * elem, new_cap * elem);
+	p = (locked ? locked_grow : secure_grow)(*arr, *cap * elem, new_cap * elem);
 	if (!p)
 		return -ENOMEM;
 	*arr = p;
@@ -278,7 +301,7 @@ static int peer_allowed_ip(struct wg_uapi_peer *p, const char *v)
 	}
 	if (parse_prefix(&aip, v))
 		return -EINVAL;
-	if (reserve((void **)&p->aips, p->n_aips, &p->cap_aips, sizeof(aip)))
+	if (reserve((void **)&p->aips, p->n_aips, &p->cap_aips, sizeof(aip), false))
 		return -ENOMEM;
 	p->aips[p->n_aips++] = aip;
 	return 0;
@@ -337,7 +360,7 @@ static int public_key_line(struct wg_uapi_set *set, const char *value)
 {
 	struct wg_uapi_peer *p;
 
-	if (reserve((void **)&set->peers, set->n_peers, &set->cap_peers, sizeof(*p)))
+	if (reserve((void **)&set->peers, set->n_peers, &set->cap_peers, sizeof(*p), true))
 		return -ENOMEM;
 	p = &set->peers[set->n_peers];
 	memset(p, 0, sizeof(*p));
@@ -397,9 +420,7 @@ void wg_uapi_set_free(struct wg_uapi_set *set)
 
 	for (i = 0; i < set->n_peers; i++)
 		free(set->peers[i].aips);
-	if (set->peers)
-		wg_memzero(set->peers, set->cap_peers * sizeof(*set->peers));
-	free(set->peers);
+	sodium_free(set->peers); /* zeroes the PSKs */
 	wg_memzero(set, sizeof(*set));
 }
 
@@ -412,9 +433,7 @@ void wg_uapi_reader_init(struct wg_uapi_reader *r)
 
 void wg_uapi_reader_free(struct wg_uapi_reader *r)
 {
-	if (r->buf)
-		wg_memzero(r->buf, r->cap);
-	free(r->buf);
+	sodium_free(r->buf); /* zeroes */
 	memset(r, 0, sizeof(*r));
 }
 
@@ -453,7 +472,7 @@ int wg_uapi_reader_feed(struct wg_uapi_reader *r, const char *data, size_t len)
 	if (len > r->cap - r->len) {
 		for (cap = r->cap ? r->cap : 256; cap - r->len < len; cap *= 2)
 			;
-		p = secure_grow(r->buf, r->len, cap);
+		p = locked_grow(r->buf, r->len, cap);
 		if (!p)
 			return -ENOMEM;
 		r->buf = p;
@@ -475,8 +494,7 @@ static void reader_consume(struct wg_uapi_reader *r)
 	r->scanned = 0;
 	r->done = 0;
 	if (!r->len && r->cap > 65536) {
-		wg_memzero(r->buf, r->cap);
-		free(r->buf);
+		sodium_free(r->buf);
 		r->buf = NULL;
 		r->cap = 0;
 	}
@@ -527,9 +545,7 @@ void wg_uapi_writer_init(struct wg_uapi_writer *w)
 
 void wg_uapi_writer_free(struct wg_uapi_writer *w)
 {
-	if (w->buf)
-		wg_memzero(w->buf, w->cap);
-	free(w->buf);
+	sodium_free(w->buf); /* zeroes */
 	memset(w, 0, sizeof(*w));
 }
 
@@ -543,7 +559,7 @@ static void put_raw(struct wg_uapi_writer *w, const char *s, size_t n)
 	if (n > w->cap - w->len) {
 		for (cap = w->cap ? w->cap : 1024; cap - w->len < n; cap *= 2)
 			;
-		p = secure_grow(w->buf, w->len, cap);
+		p = locked_grow(w->buf, w->len, cap);
 		if (!p) {
 			w->failed = true;
 			return;
