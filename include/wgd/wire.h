@@ -4,8 +4,18 @@
 #ifndef WGD_WIRE_H
 #define WGD_WIRE_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Two Linux errno values the core returns, mapped where the OS lacks them
+ * (FreeBSD, macOS) onto codes no caller of those paths otherwise sees. */
+#ifndef ENOKEY
+#define ENOKEY ENOENT
+#endif
+#ifndef EKEYEXPIRED
+#define EKEYEXPIRED EOVERFLOW
+#endif
 
 #define WG_KEY_LEN 32
 #define WG_HASH_LEN 32
