@@ -550,3 +550,90 @@ run_tests()
 
 # impls_from_env: the implementations this run compares against.
 wgd_present() { [ -x "$IMPL_UNDER_TEST" ]; }
+
+# --- hostile networks: helpers for dos.sh, faults.sh, soak.sh ---------------
+
+# link_named A IFA B IFB: veth A:IFA <-> B:IFB, both up, no addresses.
+link_named()
+{
+	ip -n "${NS[$1]}" link add "$2" type veth peer name "$4" netns "${NS[$3]}" &&
+		nsx "$1" ip link set "$2" up && nsx "$3" ip link set "$4" up ||
+		die "cannot create veth $1:$2 <-> $3:$4"
+}
+
+# bg_start NODE OUT cmd...: background command in NODE, output to OUT; its
+# exact PID (nsenter execs) in BG_PID, recorded for teardown.
+bg_start()
+{
+	local n=$1 out=$2
+	shift 2
+	nsenter --mount="$T_STATE/$n.mnt" --net="/run/netns/${NS[$n]}" -- "$@" </dev/null >"$out" 2>&1 &
+	BG_PID=$!
+	T_PIDS+=("$BG_PID")
+}
+
+# bg_wait PID: waits for a bg_start command; returns its status.
+bg_wait()
+{
+	local rc
+	wait "$1"
+	rc=$?
+	forget_pid "$1"
+	return $rc
+}
+
+# proc_rss_kb PID / proc_cpu_ticks PID (utime + stime, in clock ticks).
+proc_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+proc_cpu_ticks()
+{
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	echo "$st" | awk '{ print $12 + $13 }'
+}
+
+# wgd_counter LOG NAME: a counter wgd logged at exit (LOG_LEVEL=debug
+# prints the non-zero ones), 0 if absent.
+wgd_counter()
+{
+	awk -v k="$2" '$0 ~ ("counter " k " = ") { v = $NF } END { print v + 0 }' "$1"
+}
+
+# impl_sanitized: IMPL_UNDER_TEST was built with AddressSanitizer.
+impl_sanitized() { ldd "$IMPL_UNDER_TEST" 2>/dev/null | grep -q libasan; }
+
+# daemon_kill NODE: SIGKILL, reaped; waits until its TUN device is gone.
+daemon_kill()
+{
+	local n=$1 i
+	kill -KILL "${PID[$n]}" 2>/dev/null
+	wait "${PID[$n]}" 2>/dev/null
+	forget_pid "${PID[$n]}"
+	for i in $(seq 50); do
+		quiet nsx "$n" ip link show dev "${IFACE[$n]}" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# iperf_tcp SRC DST_NODE ADDR SECONDS: TCP throughput SRC -> ADDR (an
+# iperf3 server must listen in DST_NODE) in Mbit/s, as received; "0" on error.
+iperf_tcp()
+{
+	local out="$T_STATE/iperf.$$.json"
+	nsx "$1" timeout $(($4 + 15)) iperf3 -c "$3" -t "$4" -J >"$out" 2>/dev/null
+	python3 -c 'import json,sys
+try: print("%.0f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))
+except Exception: print(0)' "$out"
+}
+
+# iperf_server NODE ADDR: iperf3 server in the background, ready on return.
+iperf_server()
+{
+	bg_start "$1" "$T_LOGDIR/iperf-${NS[$1]}.log" iperf3 -s -B "$2"
+	for _ in $(seq 50); do
+		[ -n "$(nsx "$1" ss -Hltn "sport = :5201")" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
