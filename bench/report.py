@@ -30,6 +30,9 @@ CRYPTO = [
     ("seal_gbps", "seal 1420 B, Gbit/s per core"),
     ("open_gbps", "open 1420 B, Gbit/s per core"),
     ("bound_gbit_per_cpu_s", "bound: Gbit per CPU-s (seal+open)"),
+    ("wgd_seal_gbps", "wgd AEAD (AVX2 ChaCha20): seal, Gbit/s"),
+    ("wgd_open_gbps", "wgd AEAD: open, Gbit/s"),
+    ("wgd_bound_gbit_per_cpu_s", "wgd AEAD bound: Gbit per CPU-s"),
 ]
 ORDER = ["wgd", "wgd-portable", "wgd-base", "wggo", "wggo-latest", "boringtun", "veth"]
 
@@ -73,7 +76,9 @@ def main(path):
     if "crypto" in data:
         print()
         for key, label in CRYPTO:
-            print("%-*s %s" % (width + 6, "libsodium " + label, cell(data["crypto"].get(key, []))))
+            if key in data["crypto"]:
+                name = label if label.startswith("wgd") else "libsodium " + label
+                print("%-*s %s" % (width + 14, name, cell(data["crypto"][key])))
     base = "wgd" if "wgd" in data else None
     if not base:
         return

@@ -315,7 +315,7 @@ crypto_run() {
 	line=$("$BENCH_CRYPTO_BIN" 1420) || return 0
 	for kv in $line; do
 		case $kv in
-		seal_gbps=* | open_gbps=* | bound_gbit_per_cpu_s=*) record "$rep" crypto "${kv%%=*}" "${kv#*=}" ;;
+		*_gbps=* | *bound_gbit_per_cpu_s=*) record "$rep" crypto "${kv%%=*}" "${kv#*=}" ;;
 		esac
 	done
 }

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "wgd/aead.h"
 #include "wgd/peer.h"
 
 #define MAX_MB 4096
@@ -159,6 +160,8 @@ int wg_dp_create(struct wg_device *dev, struct wg_dp **out)
 	void *mem;
 
 	*out = NULL;
+	if (getenv("WGD_NO_SIMD"))
+		wg_dp_aead_set_simd(false);
 	if (wg_dp_portable_requested()) {
 		wg_log_info("portable data path (WGD_PORTABLE): one packet per call, no offloads");
 		return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "wgd/aead.h"
 #include "wgd/crypto.h"
 #include "wgd/datapath.h"
 #include "wgd/peer.h"
@@ -363,7 +364,7 @@ static bool open_data(struct wg_device *dev, struct wg_peer_keypair *kp, struct 
 		dev->stats.data_expired_keypair++;
 		return false;
 	}
-	if (wg_noise_open(&kp->kp, msg, len, &counter) < 0) {
+	if (wg_dp_open(&kp->kp, msg, len, &counter) < 0) {
 		dev->stats.data_auth_failed++;
 		return false;
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "wgd/aead.h"
 #include "wgd/crypto.h"
 #include "wgd/datapath.h"
 #include "wgd/offload.h"
@@ -233,7 +234,7 @@ static int seal_and_send(struct wg_peer *peer, struct wg_peer_keypair *kp, size_
 	int ret;
 
 	memset(msg->payload + len, 0, padded - len);
-	ret = wg_noise_seal(&kp->kp, msg, msg->payload, padded);
+	ret = wg_dp_seal(&kp->kp, msg, msg->payload, padded);
 	if (ret < 0)
 		return ret;
 	ret = wg_send_to_peer(peer, dev->txbuf, WG_MSG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN);
@@ -398,7 +399,7 @@ static int seal_next(struct wg_device *dev, struct wg_peer *peer, struct wg_peer
 	msg = (struct wg_msg_data *)slot;
 	wg_gso_split_next(s, msg->payload);
 	memset(msg->payload + len, 0, padded - len);
-	if (wg_noise_seal(&kp->kp, msg, msg->payload, padded) < 0) {
+	if (wg_dp_seal(&kp->kp, msg, msg->payload, padded) < 0) {
 		stage_segment(peer, msg->payload, len);
 		return -EKEYEXPIRED;
 	}
