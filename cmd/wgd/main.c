@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "wgd/device.h"
 #include "wgd/log.h"
 #include "wgd/platform.h"
+#include "wgd/secret.h"
 
 #ifndef WGD_VERSION
 #define WGD_VERSION "unknown"
@@ -33,7 +35,7 @@
 
 /* The one place the help text lives (docs/wgd.8 is rendered from it). */
 static const char help_text[] =
-	"Usage: wgd [-f|--foreground] INTERFACE\n"
+	"Usage: wgd [-f|--foreground] [--user USER] [--group GROUP] INTERFACE\n"
 	"       wgd --version | --help\n"
 	"\n"
 	"Userspace WireGuard daemon. Creates the TUN interface INTERFACE (MTU 1420,\n"
@@ -48,6 +50,9 @@ static const char help_text[] =
 	"\n"
 	"Options:\n"
 	"  -f, --foreground  do not detach; log to stderr\n"
+	"      --user USER    after set-up, run as USER (name or number)\n"
+	"      --group GROUP  after set-up, run with GROUP (default: the primary\n"
+	"                     group of USER)\n"
 	"  -h, --help        show this help and exit\n"
 	"      --version     show the version and exit\n"
 	"\n"
@@ -63,10 +68,19 @@ static const char help_text[] =
 	"                         name of the utunN created\n"
 	"\n"
 	"wgd exits on SIGINT or SIGTERM, when INTERFACE is deleted (ip link del,\n"
-	"ifconfig destroy) and when its socket file is removed.\n";
+	"ifconfig destroy) and when its socket file is removed.\n"
+	"\n"
+	"Once the interface and both sockets exist, wgd gives up what it no longer\n"
+	"needs. On Linux it keeps only CAP_NET_ADMIN (firewall mark, sockets for\n"
+	"a new port) and CAP_NET_BIND_SERVICE (ports below 1024), sets\n"
+	"no_new_privs and cannot dump core. --user switches every uid for good;\n"
+	"the socket file stays root's (mode 0600), so the daemon cannot remove it\n"
+	"at exit: wg(8) or the next wgd clears such a stale socket.\n";
 
 struct daemon {
 	const char *ifname_arg;
+	const char *user, *group; /* --user, --group; NULL when not given */
+	struct wg_privs privs;
 	char ifname[IFNAME_MAX];
 	bool foreground;
 	bool keep_stdio; /* LOG_LEVEL given and not silent */
@@ -91,7 +105,8 @@ static void usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nUsage: wgd [-f|--foreground] INTERFACE (see wgd --help)\n");
+	fprintf(stderr, "\nUsage: wgd [-f|--foreground] [--user USER] [--group GROUP] INTERFACE"
+			" (see wgd --help)\n");
 }
 
 /* What the kernel accepts (dev_valid_name), and safe as a file name. */
@@ -105,6 +120,24 @@ static bool valid_ifname(const char *s)
 		if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
 			return false;
 	return true;
+}
+
+/* --user/--group: "--opt VALUE" or "--opt=VALUE". Returns the value (NULL
+ * if arg is not opt) and advances *i past a separate value. */
+static const char *option_value(const char *opt, int argc, char **argv, int *i, bool *missing)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(opt);
+
+	if (strncmp(a, opt, n) || (a[n] != '\0' && a[n] != '='))
+		return NULL;
+	if (a[n] == '=')
+		return a + n + 1;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
 }
 
 /* -1 to go on, otherwise the exit status. */
@@ -126,6 +159,24 @@ static int parse_option(const char *arg, struct daemon *d)
 	return 1;
 }
 
+/* 1 if argv[*i] was --user/--group (taken), 0 if it is another option,
+ * -1 after a usage error. */
+static int take_value_option(int argc, char **argv, int *i, struct daemon *d)
+{
+	bool missing = false;
+	const char *v;
+
+	if ((v = option_value("--user", argc, argv, i, &missing)))
+		d->user = v;
+	else if (!missing && (v = option_value("--group", argc, argv, i, &missing)))
+		d->group = v;
+	if (missing || (v && !*v)) {
+		usage_error("option '%s' needs a value", argv[*i]);
+		return -1;
+	}
+	return v ? 1 : 0;
+}
+
 static int parse_args(int argc, char **argv, struct daemon *d)
 {
 	bool options = true;
@@ -135,8 +186,10 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 		if (options && !strcmp(a, "--")) {
 			options = false;
 		} else if (options && a[0] == '-' && a[1]) {
-			int ret = parse_option(a, d);
-			if (ret >= 0)
+			int ret = take_value_option(argc, argv, &i, d);
+			if (ret < 0)
+				return 1;
+			if (ret == 0 && (ret = parse_option(a, d)) >= 0)
 				return ret;
 		} else if (d->ifname_arg) {
 			usage_error("unexpected argument '%s'", a);
@@ -175,6 +228,48 @@ static void parse_env(struct daemon *d)
 		d->foreground = true;
 	d->level = (enum wg_log_level)level;
 	wg_log_init(d->ifname_arg, d->level);
+}
+
+/* --user/--group are looked up before anything is created, so that a typo
+ * fails the launch rather than the drop. */
+static int resolve_privs(struct daemon *d)
+{
+	int ret = wg_privs_resolve(d->user, d->group, &d->privs);
+
+	if (ret)
+		wg_log_error("cannot use %s%s%s%s: %s", d->user ? "--user " : "",
+			     d->user ? d->user : "", d->group ? " --group " : "",
+			     d->group ? d->group : "",
+			     ret == -ENOENT ? "no such user or group" : strerror(-ret));
+	return ret;
+}
+
+/* Up to WG_CONTROL_MAX_CONNS UAPI clients besides the TUN and the sockets:
+ * lift a soft descriptor limit of 1024 towards the hard limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= 4096)
+		return;
+	rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* After set-up, before the launcher returns: what the daemon keeps (see
+ * wg_privs_drop). A failure is fatal: never run half-reduced. */
+static int drop_privileges(struct daemon *d)
+{
+	int ret = wg_privs_drop(&d->privs);
+
+	if (ret) {
+		wg_log_error("cannot drop privileges: %s", strerror(-ret));
+		return ret;
+	}
+	if (d->privs.set_uid || d->privs.set_gid)
+		wg_log_info("running as uid %u, gid %u", (unsigned int)getuid(),
+			    (unsigned int)getgid());
+	return 0;
 }
 
 /* An inherited descriptor number from the environment: -1 if unset,
@@ -408,12 +503,15 @@ static void cleanup(struct daemon *d)
 		wg_uapi_close(&d->sock);
 	if (d->base)
 		event_base_free(d->base);
+	wg_secret_trim(); /* every key object is gone: unmap the slabs */
 }
 
 static int run(struct daemon *d)
 {
 	int ret = start(d);
 
+	if (!ret)
+		ret = drop_privileges(d);
 	notify_ready(d, ret ? 1 : 0);
 	if (ret)
 		return 1;
@@ -431,6 +529,9 @@ int main(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	parse_env(&d);
+	if (resolve_privs(&d))
+		return 1;
+	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	if (wg_crypto_init()) {
 		wg_log_error("libsodium initialisation failed");

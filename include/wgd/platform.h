@@ -196,4 +196,28 @@ int wg_exit_watch_fd(const struct wg_exit_watch *w);
 enum wg_exit_reason wg_exit_watch_check(struct wg_exit_watch *w);
 void wg_exit_watch_close(struct wg_exit_watch *w);
 
+/* Privilege reduction, once the TUN is open, the sockets are bound and the
+ * UAPI socket listens. Linux: the effective and permitted sets keep only
+ * CAP_NET_ADMIN (SO_MARK for a new fwmark or a re-bound socket, forced
+ * socket buffers) and CAP_NET_BIND_SERVICE (a listen port below 1024); the
+ * inheritable, ambient and bounding sets lose everything else; then
+ * no_new_privs and not dumpable (no core file or same-uid ptrace reaching
+ * keys). RLIMIT_MEMLOCK is raised first, so that key memory stays
+ * lockable without CAP_IPC_LOCK. Other systems: the uid/gid switch only.
+ * A user switch moves every uid and gid for good (saved ids too) and sets
+ * the supplementary groups to the new gid alone. */
+struct wg_privs {
+	bool set_uid, set_gid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* user: a name or number, NULL = keep the uid; group likewise, NULL = the
+ * user's primary group (or keep the gid without a user). 0 or -ENOENT
+ * (unknown name), -EINVAL (malformed), -errno of the lookup. */
+int wg_privs_resolve(const char *user, const char *group, struct wg_privs *out);
+/* Drops and verifies. 0 or -errno (-EPERM: some privilege survived); the
+ * caller must exit on failure, the process is then half-reduced. */
+int wg_privs_drop(const struct wg_privs *p);
+
 #endif
