@@ -5,8 +5,9 @@
  * prefix lengths, masked host bits) and must survive a round trip: written
  * back as UAPI text it parses to the same change set.
  *
- * Input: byte 0 chooses the chunk size for framing, the rest is the stream
- * (and, on its own, a set body). */
+ * Input: byte 0 chooses the chunk size for framing (low 4 bits) and how
+ * many times the rest is fed (high 4 bits: 1 to 16, so lines and requests
+ * can outgrow the limits); the rest is the stream (and, once, a set body). */
 #include <arpa/inet.h>
 #include <errno.h>
 
@@ -222,22 +223,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct wg_uapi_reader r;
 	size_t chunk, off;
+	int repeat;
 
 	if (size < 1)
 		return 0;
 	fuzz_rng_seed(1);
-	chunk = 1 + data[0];
+	chunk = 1 + (size_t)(data[0] & 0x0f) * 17;
+	repeat = 1 + (data[0] >> 4);
 	data++;
 	size--;
 	check_parse(data, size);
 	wg_uapi_reader_init(&r);
-	for (off = 0; off < size; off += chunk) {
-		size_t n = size - off < chunk ? size - off : chunk;
-		if (wg_uapi_reader_feed(&r, (const char *)data + off, n) < 0)
-			break;
-		if (serve(&r) < 0)
-			break;
+	for (int i = 0; i < repeat; i++) {
+		for (off = 0; off < size; off += chunk) {
+			size_t n = size - off < chunk ? size - off : chunk;
+			if (wg_uapi_reader_feed(&r, (const char *)data + off, n) < 0 ||
+			    serve(&r) < 0)
+				goto out;
+		}
 	}
+out:
 	wg_uapi_reader_free(&r);
 	return 0;
 }

@@ -246,6 +246,61 @@ def text_seeds():
     return uapi, config
 
 
+def ipv4(proto, l4, tot=None):
+    n = 20 + len(l4)
+    h = bytearray(20)
+    h[0] = 0x45
+    h[2:4] = struct.pack(">H", tot if tot is not None else n)
+    h[8] = 64
+    h[9] = proto
+    h[12:16] = bytes([10, 0, 0, 1])
+    h[16:20] = bytes([10, 0, 0, 2])
+    return bytes(h) + l4
+
+
+def ipv6(proto, l4):
+    h = bytearray(40)
+    h[0] = 0x60
+    h[4:6] = struct.pack(">H", len(l4))
+    h[6] = proto
+    h[7] = 64
+    h[8:24] = bytes([0xfd] + [0] * 14 + [1])
+    h[24:40] = bytes([0xfd] + [0] * 14 + [2])
+    return bytes(h) + l4
+
+
+def tcp(seq, payload, flags=0x10):
+    return struct.pack(">HHIIBBHHH", 1000, 2000, seq, 7, 5 << 4, flags, 65535, 0, 0) + payload
+
+
+def udp(payload):
+    return struct.pack(">HHHH", 1000, 2000, 8 + len(payload), 0) + payload
+
+
+def gso_desc(gtype, csum, size, start, off, hdr):
+    return bytes([gtype, csum]) + struct.pack("<HHHH", size, start, off, hdr)
+
+
+def offload_seeds():
+    pay = bytes(range(256)) * 2
+    gro_tcp = b"".join(struct.pack("<H", len(p)) + p for p in [
+        ipv4(6, tcp(1000, pay[:100])), ipv4(6, tcp(1100, pay[100:200])),
+        ipv4(6, tcp(1200, pay[200:250], 0x18)), ipv4(6, tcp(5000, pay[:100]))])
+    gro_udp = b"".join(struct.pack("<H", len(p)) + p for p in [
+        ipv6(17, udp(pay[:120])), ipv6(17, udp(pay[120:240])), ipv6(17, udp(pay[:50])),
+        ipv4(17, udp(pay[:80]))])
+    return {
+        "split_tcp4": b"\x00" + gso_desc(1, 1, 100, 20, 16, 40) + ipv4(6, tcp(1, pay[:350])),
+        "split_tcp6": b"\x00" + gso_desc(2, 1, 300, 40, 16, 60) + ipv6(6, tcp(9, pay)),
+        "split_udp6": b"\x00" + gso_desc(3, 1, 200, 40, 6, 48) + ipv6(17, udp(pay[:500])),
+        "split_udp4": b"\x00" + gso_desc(3, 0, 64, 0, 0, 28) + ipv4(17, udp(pay[:130])),
+        "plain_csum": b"\x00" + gso_desc(0, 1, 0, 20, 6, 0) + ipv4(17, udp(pay[:30])),
+        "gro_tcp": b"\x01\x03" + gro_tcp,
+        "gro_udp": b"\x01\x03" + gro_udp,
+        "gro_off": b"\x01\x00" + gro_tcp,
+    }
+
+
 def write(target, name, data):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -257,9 +312,13 @@ def main():
     for target, group in seeds().items():
         for name, seq in group.items():
             write(target, name, bytes(seq.b))
+    for name, data in offload_seeds().items():
+        write("offload", name, data)
     uapi, config = text_seeds()
     for name, text in uapi.items():
-        write("uapi", name, b"\x07" + text.encode())
+        write("uapi", name, b"\x02" + text.encode())
+    # fed 8 times: one 8000-byte line, over WG_UAPI_MAX_LINE
+    write("uapi", "long_line", b"\x72" + b"set=1\nlisten_port=" + b"1" * 981)
     for name, text in config.items():
         write("config", name, text.encode())
 
