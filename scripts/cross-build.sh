@@ -40,6 +40,9 @@ expected_format()
 build_wgd()
 {
 	local t=$1 dir=$OUT/$1
+	# The libraries are cached; wgd itself is always configured afresh, so a
+	# cache shared between checkouts (CI clones) never mixes source trees.
+	rm -rf "$dir/wgd"
 	cmake -S "$SOURCE" -B "$dir/wgd" -G Ninja \
 		-DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchains/zig-${t%%.*}.cmake" \
 		-DZIG="$ZIG" -DWGD_DEPS_PREFIX="$dir/deps" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
