@@ -297,7 +297,9 @@ one_run() {
 		sleep 1
 		record "$rep" "$impl" idle_rss_kb "$(rss_kb "$PIDA")"
 	fi
-	inb iperf3 -s >/dev/null 2>&1 &
+	# Not through inb: a backgrounded function is a subshell, and $! would
+	# not be iperf3 (ip netns exec execs it).
+	ip netns exec "$NSB" iperf3 -s >/dev/null 2>&1 &
 	srv=$!
 	PIDS+=("$srv")
 	sleep 0.3

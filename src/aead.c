@@ -1,6 +1,6 @@
 /* ChaCha20-Poly1305 (RFC 8439) for data messages. ChaCha20 runs eight
  * blocks at a time with AVX2 where the CPU has it (lane i of vector w
- * holds word w of block i; written from the RFC), Poly1305 is libsodium's;
+ * holds word w of block i; written from the RFC), Poly1305 is poly1305.c's (AVX2 too);
  * without AVX2 the whole AEAD is libsodium's. Same bytes as
  * wg_aead_encrypt/decrypt, checked by test_aead. Constant time: no branch
  * or index depends on key or data; the tag is compared with
@@ -194,17 +194,6 @@ static bool avx2_usable(void)
 	return have;
 }
 
-static void poly_lengths(crypto_onetimeauth_poly1305_state *ps, const uint8_t *ct, size_t len)
-{
-	static const uint8_t zero[16];
-	uint8_t lens[16] = {0};
-
-	crypto_onetimeauth_poly1305_update(ps, ct, len);
-	crypto_onetimeauth_poly1305_update(ps, zero, (16 - len % 16) % 16);
-	wg_le64_put(lens + 8, (uint64_t)len); /* no associated data */
-	crypto_onetimeauth_poly1305_update(ps, lens, sizeof(lens));
-}
-
 static void wipe(void *p, size_t n)
 {
 	sodium_memzero(p, n);
@@ -216,18 +205,17 @@ static void wipe(void *p, size_t n)
 AVX2 static int aead_avx2(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *tag,
 			  const uint8_t key[32], const uint8_t nonce[12])
 {
-	uint8_t ks[512] __attribute__((aligned(32))), mac[16];
-	crypto_onetimeauth_poly1305_state ps;
+	uint8_t ks[512] __attribute__((aligned(32))), mac[16], poly_key[32];
 	uint32_t st[16], ctr;
 	size_t off, n;
 	int ret = 0;
 
 	setup_state(st, key, nonce);
 	blocks8(st, 0, ks);
-	crypto_onetimeauth_poly1305_init(&ps, ks); /* block 0: the one-time key */
+	memcpy(poly_key, ks, 32);
+	/* Block 0 holds the one-time Poly1305 key. */
 	if (tag) {
-		poly_lengths(&ps, src, len);
-		crypto_onetimeauth_poly1305_final(&ps, mac);
+		wg_poly1305_data(mac, src, len, ks, true);
 		if (crypto_verify_16(mac, tag) != 0) {
 			ret = -EBADMSG;
 			goto out;
@@ -242,14 +230,14 @@ AVX2 static int aead_avx2(uint8_t *dst, const uint8_t *src, size_t len, const ui
 		xor_bytes(dst + off, src + off, ks, len - off);
 	}
 	if (!tag) {
-		poly_lengths(&ps, dst, len);
-		crypto_onetimeauth_poly1305_final(&ps, dst + len);
+		/* ks was reused: the key came from the first batch. */
+		wg_poly1305_data(dst + len, dst, len, poly_key, true);
 	}
 out:
 	_mm256_zeroupper();
 	wipe(ks, sizeof(ks)); /* keystream is key-equivalent */
 	wipe(st, sizeof(st));
-	wipe(&ps, sizeof(ps));
+	wipe(poly_key, sizeof(poly_key));
 	return ret;
 }
 

@@ -24,6 +24,10 @@ int wg_dp_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t *pl
 	       size_t plain_len);
 int wg_dp_open(const struct wg_keypair *kp, struct wg_msg_data *msg, size_t msg_len,
 	       uint64_t *counter_out);
+/* The Poly1305 tag of a data message: over ct zero-padded to 16 bytes,
+ * then le64(0) le64(len); key is the one-time key. simd allows AVX2. */
+void wg_poly1305_data(uint8_t tag[16], const uint8_t *ct, size_t len, const uint8_t key[32],
+		      bool simd);
 /* Whether the SIMD ChaCha20 is in use; off forces libsodium (tests,
  * measurements). */
 bool wg_dp_aead_simd(void);

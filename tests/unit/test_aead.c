@@ -17,6 +17,9 @@
 #include "wgd/aead.h"
 #include "wgd/crypto.h"
 #include "wgd/noise.h"
+#include "wgd/wire.h"
+
+#include <sodium.h>
 
 #define MAXLEN 2100
 
@@ -122,6 +125,57 @@ static void test_seal_open_framing(void **state)
 	assert_int_equal(wg_dp_seal(&kp2, (void *)m2, plain, 16), -EKEYEXPIRED);
 }
 
+/* Poly1305 of ct zero-padded to 16, then the lengths block, by libsodium. */
+static void ref_poly(uint8_t tag[16], const uint8_t *ct, size_t len, const uint8_t k[32])
+{
+	static const uint8_t zero[16];
+	crypto_onetimeauth_poly1305_state ps;
+	uint8_t lens[16] = {0};
+
+	crypto_onetimeauth_poly1305_init(&ps, k);
+	crypto_onetimeauth_poly1305_update(&ps, ct, len);
+	crypto_onetimeauth_poly1305_update(&ps, zero, (16 - len % 16) % 16);
+	wg_le64_put(lens + 8, (uint64_t)len);
+	crypto_onetimeauth_poly1305_update(&ps, lens, sizeof(lens));
+	crypto_onetimeauth_poly1305_final(&ps, tag);
+}
+
+static void check_poly(const uint8_t *msg, size_t len, const uint8_t k[32])
+{
+	uint8_t t1[16], t2[16], t3[16];
+
+	ref_poly(t1, msg, len, k);
+	wg_poly1305_data(t2, msg, len, k, true);
+	wg_poly1305_data(t3, msg, len, k, false);
+	assert_memory_equal(t1, t2, 16);
+	assert_memory_equal(t1, t3, 16);
+}
+
+/* Random keys and messages of every length; then the extremes: all-ones
+ * keys (largest r after clamping) and all-ones messages, where limbs and
+ * the final reduction run fullest. */
+static void test_poly1305(void **state)
+{
+	static uint8_t ones[MAXLEN];
+	uint8_t k[32];
+
+	for (size_t len = 0; len <= MAXLEN; len++) {
+		wg_random_bytes(k, sizeof(k));
+		check_poly(plain, len, k);
+	}
+	memset(ones, 0xff, sizeof(ones));
+	memset(k, 0xff, sizeof(k));
+	for (size_t len = 0; len <= MAXLEN; len += 13) {
+		check_poly(ones, len, k);
+		check_poly(plain, len, k);
+	}
+	for (int i = 0; i < 2000; i++) {
+		wg_random_bytes(k, sizeof(k));
+		k[i % 16] = 0xff;
+		check_poly(ones, 64 * (size_t)(1 + i % 30), k);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -130,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_forgeries_refused),
 		cmocka_unit_test(test_empty_message),
 		cmocka_unit_test(test_seal_open_framing),
+		cmocka_unit_test(test_poly1305),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
