@@ -637,3 +637,77 @@ iperf_server()
 	done
 	return 1
 }
+
+# underlay_addrs NODE: the node's u4/u6 addresses on its u0, which is up.
+underlay_addrs()
+{
+	nsx "$1" ip addr add "$(u4 "$1")/24" dev u0 &&
+		nsx "$1" ip addr add "$(u6 "$1")/64" dev u0 nodad &&
+		nsx "$1" ip link set u0 up || die "cannot configure the underlay of $1"
+}
+
+# wire_up A B [impair.py options...]: instead of a veth, an impaired wire
+# (tests/tools/impair.py in node w) between A and B; its TAP ends become u0
+# in A and B with the usual underlay addresses. WIRE_PID, WIRE_LOG.
+wire_up()
+{
+	local a=$1 b=$2 i
+	shift 2
+	node_add w
+	WIRE_LOG=$T_LOGDIR/wire-${NS[w]}.log
+	bg_start w "$WIRE_LOG" python3 -u "$REPO_ROOT/tests/tools/impair.py" wa wb "$@"
+	WIRE_PID=$BG_PID
+	for i in $(seq 50); do
+		grep -q '^ready' "$WIRE_LOG" && break
+		proc_alive "$WIRE_PID" || break
+		sleep 0.1
+	done
+	grep -q '^ready' "$WIRE_LOG" || die "impair.py did not start: $(tail -n 3 "$WIRE_LOG")"
+	ip -n "${NS[w]}" link set wa netns "${NS[$a]}" &&
+		ip -n "${NS[w]}" link set wb netns "${NS[$b]}" &&
+		ip -n "${NS[$a]}" link set wa name u0 &&
+		ip -n "${NS[$b]}" link set wb name u0 || die "cannot move the wire's ends"
+	underlay_addrs "$a"
+	underlay_addrs "$b"
+}
+
+# wire_down: stops the wire; its counters stay in WIRE_LOG (wire_count).
+wire_down()
+{
+	kill -TERM "$WIRE_PID" 2>/dev/null
+	bg_wait "$WIRE_PID"
+}
+
+# wire_count DIR KEY: a counter of the stopped wire (DIR a2b or b2a).
+wire_count()
+{
+	awk -v d="$1" -v k="$2" '/^wire:/ {
+		on = 0
+		for (i = 2; i <= NF; i++) {
+			if ($i == "a2b" || $i == "b2a") { on = ($i == d); continue }
+			split($i, kv, "=")
+			if (on && kv[1] == k) v = kv[2]
+		}
+	} END { print v + 0 }' "$WIRE_LOG"
+}
+
+# seq_field OUT KEY: a key=value field of seqstream.py's result line.
+seq_field() { sed -n "s/^seqstream:.* $2=\([-0-9]*\).*/\1/p" "$1" | tail -n1; }
+
+# seq_stream SRC DST ADDR COUNT RATE OUT: sequence-checked UDP stream over
+# the tunnel, SRC -> ADDR in DST; the receiver's result line lands in OUT.
+seq_stream()
+{
+	local src=$1 dst=$2 addr=$3 count=$4 rate=$5 out=$6 rpid i
+	bg_start "$dst" "$out" python3 -u "$REPO_ROOT/tests/tools/seqstream.py" recv "$addr" 7001 \
+		--count "$count" --idle 5
+	rpid=$BG_PID
+	for i in $(seq 50); do
+		grep -q '^listening' "$out" && break
+		sleep 0.1
+	done
+	nsx "$src" python3 "$REPO_ROOT/tests/tools/seqstream.py" send "$addr" 7001 \
+		--count "$count" --rate "$rate" >"$out.send" 2>&1
+	bg_wait "$rpid"
+	log "   $(grep '^seqstream' "$out")"
+}
