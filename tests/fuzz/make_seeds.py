@@ -32,6 +32,7 @@ TABLES = {
 
 A, B, U = 0, 1, 2
 # time steps (index into the table of op_time)
+AGE_REKEY, AGE_REJECT = 0xf0, 0xf1
 T0, T1MS, T50MS, T500MS, T1S, T2S, T5S, T5_4S, T10S, T15S, T25S, T60S, \
     T120S, T125S, T165S, T180S, T540S, T600S = range(18)
 
@@ -189,6 +190,8 @@ def seeds():
         "big": Seq(d).establish(A, 0).data(A, bytes([4, 0]) + struct.pack("<H", 3000)),
         "raw_index": Seq(d).establish(A, 0).raw(bytes([4, 0, 0, 0]) + bytes(44), flags=8,
                                                 extra=bytes([1])),
+        "counter_limits": Seq(d).establish(A, 1).time(AGE_REKEY).time(T5_4S).tun(0, v4(dst=0))
+        .time(AGE_REJECT).tun(0, v4(dst=0)).tun(0, v4(dst=0)).resp(A),
         "keepalive_timers": Seq(d).establish(A, 0).data(A, plain_v4()).time(T10S)
         .time(T15S).time(T120S),
     }

@@ -801,6 +801,22 @@ static uint32_t pick_index(struct fz *f)
 
 /* --- operations --- */
 
+static void age_keypair(struct wg_peer_keypair *kp, uint64_t counter)
+{
+	if (kp && kp->kp.sending_counter < counter)
+		kp->kp.sending_counter = counter;
+}
+
+static void age_counters(uint64_t counter)
+{
+	for (int i = 0; i < N_PEERS; i++) {
+		struct wg_peer *p = W.snap[i].peer;
+		age_keypair(p->kp_current, counter);
+		age_keypair(p->kp_previous, counter);
+		age_keypair(p->kp_next, counter);
+	}
+}
+
 static void op_time(struct fz *f)
 {
 	static const uint64_t steps[] = {
@@ -809,8 +825,16 @@ static void op_time(struct fz *f)
 		120 * SEC, 125 * SEC,	165 * SEC, 180 * SEC,  540 * SEC, 600 * SEC,
 	};
 	uint8_t sel = fz_u8(f);
-	uint64_t d = sel < sizeof(steps) / sizeof(steps[0]) ? steps[sel] : fz_u16(f) * 10 * MSEC;
+	uint64_t d;
 
+	/* Message counts age a session too: jump D's sending counters to
+	 * just past REKEY_AFTER_MESSAGES or just short of the hard limit. */
+	if (sel == 0xf0 || sel == 0xf1) {
+		age_counters(sel == 0xf0 ? WG_REKEY_AFTER_MESSAGES + 1
+					 : WG_REJECT_AFTER_MESSAGES - 1);
+		return;
+	}
+	d = sel < sizeof(steps) / sizeof(steps[0]) ? steps[sel] : fz_u16(f) * 10 * MSEC;
 	W.mono += d;
 	W.unix_ns += d;
 	wg_device_run_timers(W.dev);
