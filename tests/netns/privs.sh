@@ -2,16 +2,16 @@
 # Privilege reduction and the UAPI socket of wgd (node a) against a
 # reference peer (node b, WGDT_REF, default the newest wireguard-go).
 #
-# Reduced daemon, as root and with --user nobody: /proc shows exactly
-# CAP_NET_ADMIN + CAP_NET_BIND_SERVICE in the effective, permitted and
-# bounding sets (nothing inheritable or ambient), no_new_privs, the uid
-# asked for; and everything that still needs a privilege keeps working:
-# a new listen port (also below 1024), a firewall mark that really marks
-# (a policy rule blackholes marked packets), a re-bound socket that keeps
-# the mark, `wg` as root on the root-owned 0600 socket, exit on `ip link
-# del`. wg-quick's default-route config (fwmark 51820) with the reduced
-# daemon, with and without --user (through a wrapper, as wg-quick passes
-# no options), including a port change while the default route is on.
+# Reduced daemon, as root, with --user nobody and started already bounded
+# (as systemd does): /proc shows exactly CAP_NET_ADMIN +
+# CAP_NET_BIND_SERVICE in the effective, permitted and bounding sets
+# (nothing inheritable or ambient), no_new_privs, the uid asked for; and
+# what still needs a privilege keeps working: a new listen port (also below
+# 1024), a firewall mark on the sockets (as the kernel reports it), also on
+# a re-bound socket, `wg` as root on the root-owned 0600 socket, exit on
+# `ip link del`. wg-quick's default-route config (fwmark 51820) with the
+# reduced daemon, with and without --user (through a wrapper, as wg-quick
+# passes no options), including a port change under the default route.
 # UAPI: a line over 4096 bytes and a request over 64 MiB are answered with
 # errno=-EMSGSIZE; 1000 idle connections do not stall the tunnel or `wg`.
 . "$(dirname "$0")/lib.sh"
@@ -53,7 +53,9 @@ caps_check()
 	fi
 }
 
-# wgd_start NODE IFACE ARGS...: wgd -f ARGS IFACE, like daemon_start.
+# wgd_start NODE IFACE ARGS...: wgd -f ARGS IFACE, like daemon_start
+# ($WGD_BIN: a wrapper that execs wgd, or wgd itself).
+WGD_BIN=$IMPL_UNDER_TEST
 wgd_start()
 {
 	local n=$1 ifc=$2 p i
@@ -61,7 +63,7 @@ wgd_start()
 	IMPL[$n]=wgd
 	IFACE[$n]=$ifc
 	nsenter --mount="$T_STATE/$n.mnt" --net="/run/netns/${NS[$n]}" -- \
-		env LOG_LEVEL="$WGDT_LOG_LEVEL" "$IMPL_UNDER_TEST" -f "$@" "$ifc" \
+		env LOG_LEVEL="$WGDT_LOG_LEVEL" "$WGD_BIN" -f "$@" "$ifc" \
 		</dev/null >"$(dlog "$n")" 2>&1 &
 	p=$!
 	PID[$n]=$p
@@ -184,6 +186,21 @@ test_reduced_user()
 	# root, clears the stale socket when it lists interfaces.
 	eq "$tag: wg does not list the dead interface" "$(wgx a show interfaces)" ""
 	check "$tag: and has removed its stale socket" nsx a test ! -e "/run/wireguard/wgta.sock"
+	pair_down
+}
+
+# Started already bounded to the two capabilities, as the systemd unit
+# does (CapabilityBoundingSet=, and a seccomp filter that refuses capset):
+# nothing to drop, and wgd must not need capset or CAP_SETPCAP to finish.
+test_prebounded()
+{
+	local tag="pre-bounded launch (as systemd)"
+	WGD_BIN="$T_STATE/wgd-bounded"
+	printf '#!/bin/sh\nexec setpriv --bounding-set %s --inh-caps=-all "%s" "$@"\n' \
+		-all,+net_admin,+net_bind_service "$IMPL_UNDER_TEST" >"$WGD_BIN"
+	chmod 755 "$WGD_BIN"
+	reduced_case "$tag" 0 0
+	WGD_BIN=$IMPL_UNDER_TEST
 	pair_down
 }
 
@@ -370,5 +387,5 @@ time.sleep(600)
 
 lib_init
 [ -x "$IMPL_UNDER_TEST" ] || die "IMPL_UNDER_TEST=$IMPL_UNDER_TEST is not executable"
-run_tests test_reduced_root test_reduced_user test_bad_user test_wgquick_root test_wgquick_user \
+run_tests test_reduced_root test_reduced_user test_prebounded test_bad_user test_wgquick_root test_wgquick_user \
 	test_uapi_limits
