@@ -302,8 +302,7 @@ int wg_dp_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, uint64_t co
 }
 
 /* The data-message framing of wg_noise_seal / wg_noise_open. */
-int wg_dp_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t *plain,
-	       size_t plain_len)
+int wg_dp_seal_header(struct wg_keypair *kp, struct wg_msg_data *msg, uint64_t *counter_out)
 {
 	uint64_t counter = kp->sending_counter;
 
@@ -313,8 +312,19 @@ int wg_dp_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t *pl
 	wg_msg_header_put(msg->header, WG_MSG_DATA);
 	wg_le32_put(msg->receiver, kp->remote_index);
 	wg_le64_put(msg->counter, counter);
-	wg_dp_aead_encrypt(msg->payload, plain, plain_len, counter, kp->sending_key);
+	*counter_out = counter;
 	return 0;
+}
+
+int wg_dp_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t *plain,
+	       size_t plain_len)
+{
+	uint64_t counter;
+	int ret = wg_dp_seal_header(kp, msg, &counter);
+
+	if (ret == 0)
+		wg_dp_aead_encrypt(msg->payload, plain, plain_len, counter, kp->sending_key);
+	return ret;
 }
 
 int wg_dp_open(const struct wg_keypair *kp, struct wg_msg_data *msg, size_t msg_len,

@@ -50,18 +50,18 @@ size_t wg_dp_cap_bytes(void)
 
 /* Half the cap for batch buffers (at most what batching can use), the
  * rest for packets staged while handshakes run. */
-static void size_buffers(struct wg_dp *dp)
+static void size_buffers(size_t cap, int *n_tx, int *n_rx)
 {
-	size_t n = dp->cap_bytes / 2 / WG_DP_BUF_LEN;
+	size_t n = cap / 2 / WG_DP_BUF_LEN;
 
 	n = n > 3 ? n - 1 : 2; /* one TUN read buffer; never fewer than 1 + 1 + 1 */
-	dp->n_tx = (int)(n / 2 < WG_DP_MAX_TX_BUFS ? n / 2 : WG_DP_MAX_TX_BUFS);
-	dp->n_rx = (int)(n - (size_t)dp->n_tx < WG_DP_MAX_RX_BUFS ? n - (size_t)dp->n_tx
-								  : WG_DP_MAX_RX_BUFS);
-	if (dp->n_tx < 1)
-		dp->n_tx = 1;
-	if (dp->n_rx < 1)
-		dp->n_rx = 1;
+	*n_tx = (int)(n / 2 < WG_DP_MAX_TX_BUFS ? n / 2 : WG_DP_MAX_TX_BUFS);
+	*n_rx = (int)(n - (size_t)*n_tx < WG_DP_MAX_RX_BUFS ? n - (size_t)*n_tx
+							    : WG_DP_MAX_RX_BUFS);
+	if (*n_tx < 1)
+		*n_tx = 1;
+	if (*n_rx < 1)
+		*n_rx = 1;
 }
 
 size_t wg_dp_staged_budget(const struct wg_dp *dp)
@@ -138,6 +138,32 @@ void wg_dp_busy(struct wg_device *dev)
 		arm_trim(dp, WG_DP_IDLE_TRIM_SEC * WG_NSEC_PER_SEC);
 }
 
+/* WGD_THREADS: threads doing crypto, the event loop's included; "auto"
+ * is one per online CPU. Never more than the CPUs: a spare thread only
+ * competes with the loop. Default 1 (see docs/performance.md). */
+static unsigned int crypto_threads(void)
+{
+	const char *v = getenv("WGD_THREADS");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), n;
+
+	if (cpus < 1)
+		cpus = 1;
+	if (!v || !*v)
+		return 1;
+	n = strcmp(v, "auto") == 0 ? cpus : strtol(v, NULL, 10);
+	if (n < 1)
+		n = 1;
+	return (unsigned int)(n > cpus ? cpus : n);
+}
+
+static void start_workers(struct wg_dp *dp)
+{
+	unsigned int n = crypto_threads();
+
+	if (n > 1 && wg_workers_create(n - 1, &dp->workers) == 0)
+		wg_log_info("data path: %u crypto threads", n);
+}
+
 /* --- create / destroy --- */
 
 static void enable_tun_offload(struct wg_device *dev, struct wg_dp *dp)
@@ -155,8 +181,9 @@ static void enable_tun_offload(struct wg_device *dev, struct wg_dp *dp)
 
 int wg_dp_create(struct wg_device *dev, struct wg_dp **out)
 {
-	struct wg_dp probe = {.cap_bytes = wg_dp_cap_bytes()}, *dp;
-	size_t len;
+	size_t cap = wg_dp_cap_bytes(), len;
+	int n_tx, n_rx;
+	struct wg_dp *dp;
 	void *mem;
 
 	*out = NULL;
@@ -166,19 +193,24 @@ int wg_dp_create(struct wg_device *dev, struct wg_dp **out)
 		wg_log_info("portable data path (WGD_PORTABLE): one packet per call, no offloads");
 		return 0;
 	}
-	size_buffers(&probe);
-	len = page_round(sizeof(*dp)) + (size_t)(1 + probe.n_tx + probe.n_rx) * WG_DP_BUF_LEN;
+	size_buffers(cap, &n_tx, &n_rx);
+	len = page_round(sizeof(*dp)) + (size_t)(1 + n_tx + n_rx) * WG_DP_BUF_LEN;
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return -ENOMEM;
-	dp = mem; /* zero-filled */
-	*dp = probe;
+	/* Zero-filled and untouched: set fields one by one, so only the
+	 * pages in use ever get memory (the struct is mostly batch tables). */
+	dp = mem;
+	dp->cap_bytes = cap;
+	dp->n_tx = n_tx;
+	dp->n_rx = n_rx;
 	dp->region = mem;
 	dp->region_len = len;
 	carve(dp);
 	if (dev->base && !dev->fake_clock)
 		dp->trim_ev = evtimer_new(dev->base, on_trim, dev);
 	enable_tun_offload(dev, dp);
+	start_workers(dp);
 	*out = dp;
 	return 0;
 }
@@ -189,6 +221,7 @@ void wg_dp_destroy(struct wg_dp *dp)
 		return;
 	if (dp->trim_ev)
 		event_free(dp->trim_ev);
+	wg_workers_destroy(dp->workers);
 	/* Only packets, no keys, live here; the kernel clears the pages
 	 * before anyone else gets them. */
 	munmap(dp->region, dp->region_len);

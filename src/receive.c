@@ -355,36 +355,27 @@ static struct wg_peer_keypair *data_keypair(struct wg_device *dev, const struct 
 	return wg_container_of(e, struct wg_peer_keypair, entry);
 }
 
-static bool open_data(struct wg_device *dev, struct wg_peer_keypair *kp, struct wg_msg_data *msg,
-		      size_t len)
+static bool keypair_fresh(struct wg_device *dev, const struct wg_peer_keypair *kp)
 {
-	uint64_t counter;
-
 	if (wg_dev_now(dev) - kp->kp.birthdate_ns >= WG_REJECT_AFTER_TIME) {
 		dev->stats.data_expired_keypair++;
-		return false;
-	}
-	if (wg_dp_open(&kp->kp, msg, len, &counter) < 0) {
-		dev->stats.data_auth_failed++;
-		return false;
-	}
-	if (!wg_replay_check(&kp->kp.replay, counter)) {
-		dev->stats.data_replayed++;
 		return false;
 	}
 	return true;
 }
 
-static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
-			 const struct wg_endpoint *from)
+/* An authenticated data message (decrypted in place): replay check, then
+ * the peer's state, then the inner packet. */
+static void data_opened(struct wg_device *dev, struct wg_peer_keypair *kp, struct wg_msg_data *msg,
+			size_t len, uint64_t counter, const struct wg_endpoint *from)
 {
-	struct wg_msg_data *msg = (struct wg_msg_data *)buf;
-	struct wg_peer_keypair *kp = data_keypair(dev, msg);
 	size_t plain_len = len - WG_MSG_DATA_MIN_LEN;
 	struct wg_peer *peer;
 
-	if (!kp || !open_data(dev, kp, msg, len))
+	if (!wg_replay_check(&kp->kp.replay, counter)) {
+		dev->stats.data_replayed++;
 		return;
+	}
 	peer = kp->entry.peer;
 	wg_peer_set_endpoint_from(peer, from);
 	if (wg_peer_received_with(peer, kp)) {
@@ -402,6 +393,22 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 	}
 	wg_timers_data_received(peer);
 	deliver(peer, msg->payload, plain_len, len);
+}
+
+static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
+			 const struct wg_endpoint *from)
+{
+	struct wg_msg_data *msg = (struct wg_msg_data *)buf;
+	struct wg_peer_keypair *kp = data_keypair(dev, msg);
+	uint64_t counter;
+
+	if (!kp || !keypair_fresh(dev, kp))
+		return;
+	if (wg_dp_open(&kp->kp, msg, len, &counter) < 0) {
+		dev->stats.data_auth_failed++;
+		return;
+	}
+	data_opened(dev, kp, msg, len, counter, from);
 }
 
 void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
@@ -471,6 +478,59 @@ void wg_receive_flush(struct wg_device *dev)
 		wg_gro_flush(&dev->dp->gro, tun_out, dev);
 }
 
+/* The queued messages, opened in parallel, then taken in arrival order.
+ * A keypair may have gone meanwhile (an earlier message of the batch
+ * rotated the session): the index says whether it is still there. */
+static void open_queued(struct wg_device *dev)
+{
+	struct wg_dp *dp = dev->dp;
+
+	wg_workers_run(dp->workers, dp->jobs, dp->n_jobs);
+	for (size_t i = 0; i < dp->n_jobs; i++) {
+		struct wg_dp_rx_item *it = &dp->rx_items[i];
+		if (dp->jobs[i].result != 0) {
+			dev->stats.data_auth_failed++;
+			continue;
+		}
+		if (wg_index_lookup(&dev->index, wg_le32_get(it->msg->receiver)) !=
+		    &it->kp->entry) {
+			dev->stats.data_unknown_index++;
+			continue;
+		}
+		data_opened(dev, it->kp, it->msg, it->len, dp->jobs[i].counter, it->from);
+	}
+	dp->n_jobs = 0;
+}
+
+/* With crypto threads: a data message is checked and queued for opening;
+ * everything else is handled at once. */
+static void receive_or_queue(struct wg_device *dev, uint8_t *buf, size_t len,
+			     const struct wg_endpoint *from)
+{
+	struct wg_dp *dp = dev->dp;
+	struct wg_msg_data *msg = (struct wg_msg_data *)buf;
+	struct wg_peer_keypair *kp;
+	struct wg_crypto_job *j;
+
+	if (!dp->workers || len < WG_MSG_DATA_MIN_LEN || wg_msg_header_type(buf) != WG_MSG_DATA) {
+		wg_receive_datagram(dev, buf, len, from);
+		return;
+	}
+	dev->stats.udp_rx_packets++;
+	kp = data_keypair(dev, msg);
+	if (!kp || !keypair_fresh(dev, kp))
+		return;
+	if (dp->n_jobs == sizeof(dp->rx_items) / sizeof(dp->rx_items[0]))
+		open_queued(dev);
+	dp->rx_items[dp->n_jobs] = (struct wg_dp_rx_item){kp, msg, len, from};
+	j = &dp->jobs[dp->n_jobs++];
+	j->buf = msg->payload;
+	j->len = (uint32_t)(len - WG_MSG_DATA_HEADER_LEN);
+	j->counter = wg_le64_get(msg->counter);
+	j->key = kp->kp.receiving_key;
+	j->op = WG_JOB_OPEN;
+}
+
 /* Every datagram of a message: one, or a train of seg bytes each.
  * Returns how many. */
 static size_t receive_msg(struct wg_device *dev, struct wg_udp_msg *m)
@@ -482,8 +542,8 @@ static size_t receive_msg(struct wg_device *dev, struct wg_udp_msg *m)
 		return 1;
 	}
 	for (size_t off = 0; off < m->len; off += seg, n++)
-		wg_receive_datagram(dev, m->buf + off, m->len - off < seg ? m->len - off : seg,
-				    &m->ep);
+		receive_or_queue(dev, m->buf + off, m->len - off < seg ? m->len - off : seg,
+				 &m->ep);
 	return n;
 }
 
@@ -508,6 +568,8 @@ int wg_receive_batch(struct wg_device *dev, int fd)
 			break;
 		for (int i = 0; i < r; i++)
 			done += receive_msg(dev, &dp->rx_msgs[i]);
+		if (dp->n_jobs)
+			open_queued(dev);
 		wg_receive_flush(dev);
 		if (r < dp->n_rx)
 			break; /* drained */

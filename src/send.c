@@ -377,6 +377,27 @@ static void stage_next(struct wg_device *dev, struct wg_peer *peer, struct wg_gs
 	stage_segment(peer, scratch, n);
 }
 
+/* Seals now, or with crypto threads leaves the AEAD to the flush, which
+ * runs the batch's jobs in parallel. */
+static int seal_or_queue(struct wg_dp *dp, struct wg_peer_keypair *kp, struct wg_msg_data *msg,
+			 size_t padded)
+{
+	struct wg_crypto_job *j;
+	uint64_t counter;
+
+	if (!dp->workers)
+		return wg_dp_seal(&kp->kp, msg, msg->payload, padded);
+	if (wg_dp_seal_header(&kp->kp, msg, &counter) < 0)
+		return -EKEYEXPIRED;
+	j = &dp->jobs[dp->n_jobs++];
+	j->buf = msg->payload;
+	j->len = (uint32_t)padded;
+	j->counter = counter;
+	j->key = kp->kp.sending_key;
+	j->op = WG_JOB_SEAL;
+	return 0;
+}
+
 /* Seals the next packet of s in place in its train slot. -EKEYEXPIRED
  * leaves the packet staged instead; -EMSGSIZE drops one too big to send. */
 static int seal_next(struct wg_device *dev, struct wg_peer *peer, struct wg_peer_keypair *kp,
@@ -399,7 +420,7 @@ static int seal_next(struct wg_device *dev, struct wg_peer *peer, struct wg_peer
 	msg = (struct wg_msg_data *)slot;
 	wg_gso_split_next(s, msg->payload);
 	memset(msg->payload + len, 0, padded - len);
-	if (wg_dp_seal(&kp->kp, msg, msg->payload, padded) < 0) {
+	if (seal_or_queue(dev->dp, kp, msg, padded) < 0) {
 		stage_segment(peer, msg->payload, len);
 		return -EKEYEXPIRED;
 	}
@@ -491,6 +512,10 @@ void wg_send_flush(struct wg_device *dev)
 
 	if (!n)
 		return;
+	if (dp->n_jobs) {
+		wg_workers_run(dp->workers, dp->jobs, dp->n_jobs);
+		dp->n_jobs = 0;
+	}
 	for (int i = 0; i < n; i++) {
 		struct wg_dp_train *t = &dp->trains[i];
 		dp->tx_msgs[i] = (struct wg_udp_msg){

@@ -14,6 +14,7 @@
 
 #include "offload.h"
 #include "platform.h"
+#include "workers.h"
 
 struct wg_device;
 struct wg_peer;
@@ -26,6 +27,15 @@ struct wg_peer;
 #define WG_DP_MAX_TRAINS    (WG_DP_MAX_TX_BUFS * 4)
 #define WG_DP_DEFAULT_MB    16 /* WGD_BUFFER_MB default: buffers + staged packets */
 #define WG_DP_IDLE_TRIM_SEC 5  /* buffers go back to the system after this much idle */
+#define WG_DP_MAX_JOBS	    (WG_DP_MAX_TRAINS * WG_DP_TRAIN_SEGS)
+
+/* A received data message waiting for its AEAD (done by the workers). */
+struct wg_dp_rx_item {
+	struct wg_peer_keypair *kp; /* checked again before use: may be gone */
+	struct wg_msg_data *msg;
+	size_t len;
+	const struct wg_endpoint *from;
+};
 
 /* Sealed messages for one peer, back to back, all seg bytes long but the
  * last: one UDP GSO send. */
@@ -58,6 +68,12 @@ struct wg_dp {
 	struct wg_udp_msg rx_msgs[WG_DP_MAX_RX_BUFS];
 	bool rx_batching; /* inside a receive batch: deliver through gro */
 	struct wg_gro gro;
+	/* Crypto threads (WGD_THREADS > 1): seal and open jobs of a batch,
+	 * run in parallel before the batch is sent or delivered. */
+	struct wg_workers *workers;
+	struct wg_crypto_job jobs[WG_DP_MAX_JOBS];
+	size_t n_jobs;
+	struct wg_dp_rx_item rx_items[WG_DP_MAX_RX_BUFS * WG_DP_TRAIN_SEGS];
 	/* Idle trim. */
 	struct event *trim_ev;
 	bool trim_armed, touched;
@@ -70,7 +86,7 @@ bool wg_dp_portable_requested(void);
 /* WGD_BUFFER_MB in bytes (default WG_DP_DEFAULT_MB). */
 size_t wg_dp_cap_bytes(void);
 /* Builds the data path for dev from the environment (WGD_PORTABLE,
- * WGD_BUFFER_MB); *out NULL in portable mode. 0 or -ENOMEM. */
+ * WGD_BUFFER_MB, WGD_THREADS); *out NULL in portable mode. 0 or -ENOMEM. */
 int wg_dp_create(struct wg_device *dev, struct wg_dp **out);
 void wg_dp_destroy(struct wg_dp *dp);
 /* A batch ran: keeps the buffers until the path has been idle a while. */
