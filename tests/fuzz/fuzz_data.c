@@ -8,8 +8,8 @@
  * format and the invariants checked. */
 #include "session.h"
 
-static const uint8_t ops[] = {OP_DATA, OP_DATA,	  OP_DATA,	OP_DATA,      OP_DATA, OP_RAW,
-			      OP_RAW,  OP_REPLAY, OP_ESTABLISH, OP_ESTABLISH, OP_TUN,  OP_TIME,
+static const uint8_t ops[] = {OP_DATA, OP_DATA,	  OP_DATA,	OP_DATA,      OP_BATCH, OP_RAW,
+			      OP_RAW,  OP_REPLAY, OP_ESTABLISH, OP_ESTABLISH, OP_TUN,	OP_TIME,
 			      OP_TIME, OP_INIT,	  OP_RESP,	OP_FLUSH};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -9,7 +9,7 @@
 
 static const uint8_t ops[] = {OP_INIT,	 OP_INIT,   OP_INIT, OP_MACFIX, OP_MACFIX, OP_RAW,
 			      OP_REPLAY, OP_FLOOD,  OP_TIME, OP_TIME,	OP_FLUSH,  OP_ESTABLISH,
-			      OP_TUN,	 OP_COOKIE, OP_DATA, OP_RESP};
+			      OP_TUN,	 OP_COOKIE, OP_DATA, OP_BATCH};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

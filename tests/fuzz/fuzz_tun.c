@@ -6,9 +6,9 @@
  * timers and data. */
 #include "session.h"
 
-static const uint8_t ops[] = {OP_TUN,	    OP_TUN,    OP_TUN,	OP_TUN,	 OP_TUN,  OP_ESTABLISH,
+static const uint8_t ops[] = {OP_TUN,	    OP_TUN,    OP_TUN,	OP_TUN,	 OP_GSO,  OP_ESTABLISH,
 			      OP_ESTABLISH, OP_DATA,   OP_TIME, OP_TIME, OP_RESP, OP_INIT,
-			      OP_FLUSH,	    OP_COOKIE, OP_RAW,	OP_TUN};
+			      OP_FLUSH,	    OP_COOKIE, OP_RAW,	OP_GSO};
 
 static void check_ip_parse(const uint8_t *data, size_t size)
 {

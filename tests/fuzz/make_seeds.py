@@ -15,19 +15,19 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 (TIME, FLUSH, TUN, INIT, RESP, COOKIE, DATA, RAW, MACFIX, REPLAY, FLOOD,
- ESTABLISH) = range(12)
+ ESTABLISH, BATCH, GSO) = range(14)
 
 TABLES = {
     "initiation": [INIT, INIT, INIT, MACFIX, MACFIX, RAW, REPLAY, FLOOD, TIME,
-                   TIME, FLUSH, ESTABLISH, TUN, COOKIE, DATA, RESP],
+                   TIME, FLUSH, ESTABLISH, TUN, COOKIE, DATA, BATCH],
     "response": [RESP, RESP, RESP, MACFIX, MACFIX, RAW, REPLAY, TUN, TUN, TIME,
                  TIME, FLUSH, INIT, ESTABLISH, COOKIE, DATA],
     "cookie_reply": [COOKIE, COOKIE, COOKIE, COOKIE, RAW, REPLAY, TUN, TIME,
                      TIME, FLOOD, INIT, FLUSH, ESTABLISH, RESP, DATA, MACFIX],
-    "data": [DATA, DATA, DATA, DATA, DATA, RAW, RAW, REPLAY, ESTABLISH,
+    "data": [DATA, DATA, DATA, DATA, BATCH, RAW, RAW, REPLAY, ESTABLISH,
              ESTABLISH, TUN, TIME, TIME, INIT, RESP, FLUSH],
-    "tun": [TUN, TUN, TUN, TUN, TUN, ESTABLISH, ESTABLISH, DATA, TIME, TIME,
-            RESP, INIT, FLUSH, COOKIE, RAW, TUN],
+    "tun": [TUN, TUN, TUN, TUN, GSO, ESTABLISH, ESTABLISH, DATA, TIME, TIME,
+            RESP, INIT, FLUSH, COOKIE, RAW, GSO],
 }
 
 A, B, U = 0, 1, 2
@@ -91,6 +91,15 @@ class Seq:
 
     def tun(self, mode, args):
         return self.op(TUN, mode, args)
+
+    def batch(self, n):
+        return self.op(BATCH, n)
+
+    def gso(self, kind, dst, payload, size, flags=0, fill=b"", extra=b""):
+        """kind: 0 TCP4, 1 TCP6, 2 UDP4, 3 UDP6; fill: first payload bytes;
+        extra (flags 1): type, needs_csum, csum_start, csum_offset, hdr_len"""
+        return self.op(GSO, kind, dst, flags, struct.pack("<H", payload),
+                       fill.ljust(min(payload, 64), b"\0"), struct.pack("<H", size), extra)
 
 
 def v4(flags=0, proto=0, src=0, dst=0, payload=b"\x11" * 12, extra=b""):
@@ -192,6 +201,10 @@ def seeds():
                                                 extra=bytes([1])),
         "counter_limits": Seq(d).establish(A, 1).time(AGE_REKEY).time(T5_4S).tun(0, v4(dst=0))
         .time(AGE_REJECT).tun(0, v4(dst=0)).tun(0, v4(dst=0)).resp(A),
+        "batch_gro_tcp": Seq(d).establish(A, 0).batch(3).data(A, plain_v4(proto=1))
+        .data(A, plain_v4(proto=1)).data(A, plain_v4(proto=1)),
+        "batch_mixed": Seq(d).establish(B, 0).batch(5).data(B, plain_v6()).init(A)
+        .raw(bytes([4, 0, 0, 0]) + bytes(44)).data(B, plain_v6()).data(B, KEEPALIVE),
         "keepalive_timers": Seq(d).establish(A, 0).data(A, plain_v4()).time(T10S)
         .time(T15S).time(T120S),
     }
@@ -205,6 +218,11 @@ def seeds():
         "staged_then_session": Seq(t).tun(0, v4(dst=0)).tun(0, v4(dst=1)).resp(A),
         "session_big": Seq(t).establish(A, 0).tun(3, struct.pack("<H", 2000) + bytes([0])),
         "no_endpoint_c": Seq(t).tun(0, v4(dst=3)),
+        "gso_tcp4_session": Seq(t).establish(A, 0).gso(0, 0, 5000, 1300),
+        "gso_udp6_staged": Seq(t).gso(3, 1, 3000, 1200).resp(B),
+        "gso_no_peer": Seq(t).gso(0, 3, 2000, 500),
+        "gso_bad_desc": Seq(t).establish(A, 0).gso(1, 0, 4000, 1000, flags=1,
+                                                   extra=bytes([1, 1, 10, 0, 16, 0, 60, 0])),
         "low_order_z": Seq(t).tun(0, v4(dst=4)),
         "garbage": Seq(t).tun(2, struct.pack("<H", 7) + b"\x45garbag"),
         "bad_lengths": Seq(t).tun(0, v4(flags=8, dst=0, extra=b"\xff\xff"))

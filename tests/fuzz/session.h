@@ -34,6 +34,7 @@
 
 #include "common.h"
 #include "wgd/cookie.h"
+#include "wgd/datapath.h"
 #include "wgd/device.h"
 #include "wgd/noise.h"
 #include "wgd/peer.h"
@@ -44,7 +45,7 @@
 
 #define SEC	    WG_NSEC_PER_SEC
 #define MSEC	    WG_NSEC_PER_MSEC
-#define MAX_OPS	    32
+#define MAX_OPS	    24
 #define MAX_PLAIN   9600
 #define START_MONO  (1000 * SEC)
 #define START_UNIX  (1700000000ULL * SEC)
@@ -67,6 +68,8 @@ enum op {
 	OP_REPLAY,
 	OP_FLOOD,
 	OP_ESTABLISH,
+	OP_BATCH,
+	OP_GSO,
 };
 
 enum { LAST_INIT, LAST_RESP, LAST_COOKIE, LAST_DATA, N_LAST };
@@ -98,7 +101,8 @@ struct last_msg {
 	size_t plain_len;
 };
 
-enum tun_expect { EXP_NONE, EXP_PLAIN, EXP_ICMP };
+/* EXP_ANY: after a batch, any IP packet from a source some peer owns. */
+enum tun_expect { EXP_NONE, EXP_PLAIN, EXP_ICMP, EXP_ANY };
 
 struct peer_snap {
 	struct wg_peer *peer;
@@ -127,6 +131,10 @@ struct world {
 	 * reads, so sends there cost no ICMP error. */
 	int sink_fd[2];
 	uint16_t sink_port[2]; /* network order */
+	/* Batch mode (fast receive path): for this many more operations,
+	 * datagrams go through D's real sockets, read at the end by
+	 * wg_receive_batch. */
+	int batch_left;
 };
 
 static struct world W;
@@ -374,6 +382,13 @@ static void reset_device(void)
 		reset_limit(&dev->limits[i]);
 	reset_limit(&dev->icmp_limit);
 	dev->mtu_checked = false;
+	if (dev->dp) {
+		/* Coalesce as if the TUN had offloads (the socketpair refuses a
+		 * super-packet, which is cut again: that path too). */
+		FUZZ_CHECK(dev->dp->n_trains == 0);
+		wg_gro_init(&dev->dp->gro, true, true);
+	}
+	W.batch_left = 0;
 	FUZZ_CHECK(dev->index.count == 0);
 }
 
@@ -465,6 +480,16 @@ static void check_delivered(const uint8_t *pkt, size_t n)
 	FUZZ_CHECK(wg_allowedips_lookup(&W.dev->aips, family, src) == &W.exp_peer->aips);
 }
 
+static void check_any(const uint8_t *pkt, size_t n)
+{
+	const uint8_t *src, *dst;
+	size_t ip_len;
+	int family;
+
+	FUZZ_CHECK(wg_ip_parse(pkt, n, &family, &ip_len, &src, &dst) == 0 && ip_len == n);
+	FUZZ_CHECK(wg_allowedips_lookup(&W.dev->aips, family, src) != NULL);
+}
+
 static void drain_tun(void)
 {
 	ssize_t n;
@@ -473,6 +498,8 @@ static void drain_tun(void)
 		FUZZ_CHECK(W.exp != EXP_NONE);
 		if (W.exp == EXP_ICMP)
 			check_icmp(W.scratch, (size_t)n);
+		else if (W.exp == EXP_ANY)
+			check_any(W.scratch, (size_t)n);
 		else
 			check_delivered(W.scratch, (size_t)n);
 	}
@@ -733,11 +760,39 @@ static void remember(int kind, const uint8_t *msg, size_t len)
 	l->len = len;
 }
 
+/* Batch mode: the datagram really travels, from the actor socket with
+ * from's address (else a sink socket of its family) to D's socket. */
+static void send_to_device(const uint8_t *msg, size_t len, const struct wg_endpoint *from)
+{
+	int family = from->addr.sa.sa_family, fd = W.sink_fd[family == AF_INET6];
+	union wg_sockaddr to = {0};
+	uint16_t port = htons(wg_device_listen_port(W.dev));
+
+	for (int i = 0; i < N_ACT; i++)
+		for (int k = 0; k < 2; k++)
+			if (wg_sockaddr_equal(&W.act[i].addr[k], &from->addr))
+				fd = W.act[i].fd[k];
+	to.sa.sa_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		to.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		to.in4.sin_port = port;
+	} else {
+		to.in6.sin6_addr = in6addr_loopback;
+		to.in6.sin6_port = port;
+	}
+	sendto(fd, msg, len, 0, &to.sa, (socklen_t)wg_sockaddr_len(&to));
+}
+
 static void inject(const uint8_t *msg, size_t len, const struct wg_endpoint *from, bool flush)
 {
 	/* An exact-size copy, so reads past the datagram are caught. */
-	uint8_t *buf = malloc(len ? len : 1);
+	uint8_t *buf;
 
+	if (W.batch_left) {
+		send_to_device(msg, len, from);
+		return;
+	}
+	buf = malloc(len ? len : 1);
 	if (!buf)
 		abort();
 	memcpy(buf, msg, len);
@@ -1091,6 +1146,11 @@ static void send_data(struct last_msg *l, const struct wg_endpoint *from)
 	uint64_t acc = accepted_count();
 	bool first = !l->accepted;
 
+	if (W.batch_left) { /* judged together at the end of the batch */
+		inject(l->buf, l->len, from, false);
+		last_clear(l); /* its fate is unknown: no replay oracle */
+		return;
+	}
 	for (int i = 0; i < N_PEERS; i++)
 		before[i] = W.snap[i].peer->endpoint;
 	if (l->authentic && first) {
@@ -1244,7 +1304,7 @@ static void op_flood(struct fz *f)
 	struct actor *a = pick_actor(fz_u8(f));
 	uint8_t count = fz_u8(f), flags = fz_u8(f);
 	/* Deep enough for "under load" only at the top value: it costs. */
-	size_t n = count == 0xff ? WG_UNDER_LOAD_BACKLOG + 88 : 1 + count % 32;
+	size_t n = count == 0xff ? WG_UNDER_LOAD_BACKLOG + 8 : 1 + count % 32;
 	struct wg_msg_initiation init;
 	struct wg_endpoint from;
 
@@ -1259,7 +1319,7 @@ static void op_flood(struct fz *f)
 			from.addr.in4.sin_addr.s_addr = htonl(0x7f000002 + (uint32_t)(i % 250));
 			from.addr.in4.sin_port = W.sink_port[0];
 		}
-		inject(W.last[LAST_INIT].buf, W.last[LAST_INIT].len, &from, false);
+		wg_device_inject_udp(W.dev, W.last[LAST_INIT].buf, W.last[LAST_INIT].len, &from);
 	}
 	/* Or as if a flood had just ended: under load for a lingering second. */
 	if (flags & 4) {
@@ -1351,11 +1411,101 @@ static void op_establish(struct fz *f)
 		inject((uint8_t *)&a->resp, sizeof(a->resp), &from, true);
 }
 
+/* The next 1-8 operations send their datagrams through D's sockets. */
+static void op_batch(struct fz *f)
+{
+	if (!W.dev->dp)
+		return;
+	W.batch_left = 2 + fz_u8(f) % 8; /* counts this operation too */
+}
+
+/* Reads everything the batch sent with the fast path: receive batches
+ * (GRO before the TUN, coalescing forced on), then the backlog. */
+static void batch_end(void)
+{
+	int fds[2];
+
+	W.batch_left = 0;
+	W.exp = EXP_ANY;
+	wg_udp_fds(W.dev->udp, fds);
+	for (int i = 0; i < 2; i++) {
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
+		for (int k = 0; fds[i] >= 0 && k < 64 && poll(&p, 1, 0) > 0; k++)
+			wg_receive_batch(W.dev, fds[i]);
+	}
+	wg_device_run_handshakes(W.dev);
+}
+
+/* A TCP or UDP super-packet from the TUN with its offload description,
+ * sent through the fast path (segmentation, trains, one flush). */
+static void op_gso(struct fz *f)
+{
+	static const char *dst4[] = {"10.0.0.2", "10.0.1.7", "10.0.3.1", "192.0.2.1"};
+	static const char *dst6[] = {"fd00::2", "fd00:1::7", "2001:db8::1"};
+	uint8_t kind = fz_u8(f), dsel = fz_u8(f), flags = fz_u8(f);
+	bool v6 = kind & 1, tcp = !(kind & 2);
+	size_t l3 = v6 ? 40 : 20, l4 = tcp ? 20 : 8, payload = fz_u16(f) % 9000, len;
+	struct wg_gso gso = {0};
+	uint8_t *p;
+
+	if (!W.dev->dp)
+		return;
+	len = l3 + l4 + payload;
+	p = calloc(1, len); /* exact size: overruns are caught */
+	if (!p)
+		abort();
+	p[0] = v6 ? 0x60 : 0x45;
+	if (v6) {
+		p[4] = (uint8_t)((len - 40) >> 8);
+		p[5] = (uint8_t)(len - 40);
+		p[6] = tcp ? 6 : 17;
+		p[7] = 64;
+		inet_pton(AF_INET6, "fd00::1", p + 8);
+		inet_pton(AF_INET6, dst6[dsel % 3], p + 24);
+	} else {
+		p[2] = (uint8_t)(len >> 8);
+		p[3] = (uint8_t)len;
+		p[8] = 64;
+		p[9] = tcp ? 6 : 17;
+		inet_pton(AF_INET, "10.0.0.1", p + 12);
+		inet_pton(AF_INET, dst4[dsel % 4], p + 16);
+	}
+	if (tcp) {
+		p[l3 + 12] = 5 << 4;
+		p[l3 + 13] = 0x18; /* ACK PSH */
+	} else {
+		p[l3 + 4] = (uint8_t)((len - l3) >> 8);
+		p[l3 + 5] = (uint8_t)(len - l3);
+	}
+	fz_bytes(f, p + l3 + l4, payload < 64 ? payload : 64);
+	gso.type = tcp ? (v6 ? WG_GSO_TCP6 : WG_GSO_TCP4) : WG_GSO_UDP_L4;
+	gso.gso_size = fz_u16(f);
+	gso.needs_csum = true;
+	gso.hdr_len = (uint16_t)(l3 + l4);
+	gso.csum_start = (uint16_t)l3;
+	gso.csum_offset = tcp ? 16 : 6;
+	if (flags & 1) { /* a description the packet does not match */
+		gso.type = fz_u8(f) % 4;
+		gso.needs_csum = fz_u8(f) & 1;
+		gso.csum_start = fz_u16(f);
+		gso.csum_offset = fz_u16(f);
+		gso.hdr_len = fz_u16(f);
+	}
+	W.exp = EXP_ICMP; /* no peer for the destination */
+	W.exp_buf = p;
+	W.exp_len = len;
+	wg_send_tun_gso(W.dev, p, len, &gso);
+	wg_send_flush(W.dev);
+	drain_tun();
+	W.exp = EXP_NONE;
+	free(p);
+}
+
 static void run_op(uint8_t op, struct fz *f, uint32_t focus)
 {
-	static const char *const names[] = {"time",   "flush",	"tun",	 "init",
-					    "resp",   "cookie", "data",	 "raw",
-					    "macfix", "replay", "flood", "establish"};
+	static const char *const names[] = {"time",   "flush",	   "tun",   "init",   "resp",
+					    "cookie", "data",	   "raw",   "macfix", "replay",
+					    "flood",  "establish", "batch", "gso"};
 	static int trace = -1;
 
 	if (trace < 0)
@@ -1399,6 +1549,12 @@ static void run_op(uint8_t op, struct fz *f, uint32_t focus)
 	case OP_ESTABLISH:
 		op_establish(f);
 		break;
+	case OP_BATCH:
+		op_batch(f);
+		break;
+	case OP_GSO:
+		op_gso(f);
+		break;
 	}
 }
 
@@ -1415,6 +1571,12 @@ static int session_run(const uint8_t *data, size_t size, const uint8_t *ops, siz
 	world_reset();
 	for (int i = 0; i < MAX_OPS && f.n; i++) {
 		run_op(ops[fz_u8(&f) % n_ops], &f, focus);
+		if (W.batch_left && --W.batch_left == 0)
+			batch_end();
+		settle();
+	}
+	if (W.batch_left) {
+		batch_end();
 		settle();
 	}
 	if (getenv("WGD_FUZZ_TRACE")) {
