@@ -70,7 +70,7 @@ static const char help_text[] =
 	"wgd exits on SIGINT or SIGTERM, when INTERFACE is deleted (ip link del,\n"
 	"ifconfig destroy) and when its socket file is removed.\n"
 	"\n"
-	"Once the interface and both sockets exist, wgd gives up what it no longer\n"
+	"Once the interface and the socket exist, wgd gives up what it no longer\n"
 	"needs. On Linux it keeps only CAP_NET_ADMIN (firewall mark, sockets for\n"
 	"a new port) and CAP_NET_BIND_SERVICE (ports below 1024), sets\n"
 	"no_new_privs and cannot dump core. --user switches every uid for good;\n"
@@ -256,8 +256,9 @@ static void raise_nofile(void)
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-/* After set-up, before the launcher returns: what the daemon keeps (see
- * wg_privs_drop). A failure is fatal: never run half-reduced. */
+/* Once the TUN is open and the UAPI socket listens, before the launcher
+ * returns: what the daemon keeps (see wg_privs_drop). A failure is fatal:
+ * never run half-reduced. */
 static int drop_privileges(struct daemon *d)
 {
 	int ret = wg_privs_drop(&d->privs);
@@ -469,6 +470,11 @@ static int start(struct daemon *d)
 		wg_log_error("cannot watch interface and socket: %s", strerror(-ret));
 		return ret;
 	}
+	/* Capabilities belong to threads: drop before the device may start
+	 * crypto threads. Nothing it does needs more than what is kept. */
+	ret = drop_privileges(d);
+	if (ret)
+		return ret;
 	p.base = d->base;
 	p.tun = d->tun;
 	ret = wg_device_create(&p, &d->dev);
@@ -510,8 +516,6 @@ static int run(struct daemon *d)
 {
 	int ret = start(d);
 
-	if (!ret)
-		ret = drop_privileges(d);
 	notify_ready(d, ret ? 1 : 0);
 	if (ret)
 		return 1;

@@ -196,8 +196,10 @@ int wg_exit_watch_fd(const struct wg_exit_watch *w);
 enum wg_exit_reason wg_exit_watch_check(struct wg_exit_watch *w);
 void wg_exit_watch_close(struct wg_exit_watch *w);
 
-/* Privilege reduction, once the TUN is open, the sockets are bound and the
- * UAPI socket listens. Linux: the effective and permitted sets keep only
+/* Privilege reduction, once the TUN is open and the UAPI socket listens,
+ * and before any other thread starts: capabilities and no_new_privs are
+ * per thread on Linux (wg_privs_drop refuses with -EBUSY when the process
+ * has more than one). Linux: the effective and permitted sets keep only
  * CAP_NET_ADMIN (SO_MARK for a new fwmark or a re-bound socket, forced
  * socket buffers) and CAP_NET_BIND_SERVICE (a listen port below 1024); the
  * inheritable, ambient and bounding sets lose everything else; then

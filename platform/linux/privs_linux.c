@@ -1,11 +1,13 @@
 /* Privilege reduction on Linux with raw capget/capset (no libcap: two
- * system calls do not justify a new dependency). Order matters:
+ * system calls do not justify a new dependency), while the process is
+ * still single-threaded (capabilities are per thread). Order matters:
  *   1. RLIMIT_MEMLOCK up while CAP_SYS_RESOURCE is still there;
  *   2. the bounding set shrinks (needs CAP_SETPCAP in effect, so first);
  *   3. the uid/gid switch under PR_SET_KEEPCAPS, which keeps the permitted
  *      set across setresuid but empties the effective set;
  *   4. capset: effective = permitted = the kept two, inheritable none;
  *   5. ambient cleared, no_new_privs, not dumpable; then verified. */
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -118,12 +120,30 @@ static int verify(const struct wg_privs *p, uint64_t keep)
 	return 0;
 }
 
+/* capset and prctl act on the calling thread only: another thread would
+ * keep every capability. Without /proc nothing can be told. */
+static bool single_threaded(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return true;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n <= 1;
+}
+
 int wg_privs_drop(const struct wg_privs *p)
 {
 	struct caps c;
 	uint64_t keep;
 	int ret;
 
+	if (!single_threaded())
+		return -EBUSY;
 	raise_memlock();
 	ret = caps_get(&c);
 	if (ret)

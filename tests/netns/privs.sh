@@ -36,20 +36,30 @@ wait_reduced()
 	return 1
 }
 
-# caps_check TAG PID UID GID: the reduced state, read from /proc.
+# task_states PID FIELD: FIELD of every thread of PID, distinct values.
+task_states()
+{
+	local t
+	for t in /proc/"$1"/task/*; do status_field "${t#/proc/}" "$2"; done | sort -u | paste -sd/ -
+}
+
+# caps_check TAG PID UID GID: the reduced state of every thread (the
+# capability sets are per thread), read from /proc.
 caps_check()
 {
 	local tag=$1 p=$2
 	check "$tag: drop completed (no_new_privs)" wait_reduced "$p"
-	eq "$tag: CapEff" "$(status_field "$p" CapEff)" $KEPT
-	eq "$tag: CapPrm" "$(status_field "$p" CapPrm)" $KEPT
-	eq "$tag: CapBnd" "$(status_field "$p" CapBnd)" $KEPT
-	eq "$tag: CapInh" "$(status_field "$p" CapInh)" $NONE
-	eq "$tag: CapAmb" "$(status_field "$p" CapAmb)" $NONE
-	eq "$tag: real/effective/saved/fs uid" "$(status_field "$p" Uid)" "$3 $3 $3 $3"
-	eq "$tag: real/effective/saved/fs gid" "$(status_field "$p" Gid)" "$4 $4 $4 $4"
+	log "   $tag: $(status_field "$p" Threads) thread(s)"
+	eq "$tag: CapEff" "$(task_states "$p" CapEff)" $KEPT
+	eq "$tag: CapPrm" "$(task_states "$p" CapPrm)" $KEPT
+	eq "$tag: CapBnd" "$(task_states "$p" CapBnd)" $KEPT
+	eq "$tag: CapInh" "$(task_states "$p" CapInh)" $NONE
+	eq "$tag: CapAmb" "$(task_states "$p" CapAmb)" $NONE
+	eq "$tag: NoNewPrivs" "$(task_states "$p" NoNewPrivs)" 1
+	eq "$tag: real/effective/saved/fs uid" "$(task_states "$p" Uid)" "$3 $3 $3 $3"
+	eq "$tag: real/effective/saved/fs gid" "$(task_states "$p" Gid)" "$4 $4 $4 $4"
 	if [ "$3" != 0 ]; then
-		eq "$tag: supplementary groups" "$(status_field "$p" Groups)" "$4"
+		eq "$tag: supplementary groups" "$(task_states "$p" Groups)" "$4"
 	fi
 }
 
@@ -170,10 +180,11 @@ reduced_case()
 	link_del_exit "$tag"
 }
 
+# With crypto threads (WGD_THREADS): every thread must be reduced.
 test_reduced_root()
 {
-	local tag="reduced (root)"
-	reduced_case "$tag" 0 0
+	local tag="reduced (root, WGD_THREADS=2)"
+	WGD_THREADS=2 reduced_case "$tag" 0 0
 	check "$tag: socket removed at exit" nsx a test ! -e "/run/wireguard/wgta.sock"
 	pair_down
 }
