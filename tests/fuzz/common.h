@@ -98,7 +98,7 @@ static randombytes_implementation fuzz_rng_impl = {
 
 /* --- memoised X25519 --- */
 
-#define MEMO_SLOTS 8192
+#define MEMO_SLOTS 65536
 
 struct memo_slot {
 	uint8_t sk[32], pk[32], out[32];
@@ -107,6 +107,13 @@ struct memo_slot {
 };
 
 static struct memo_slot memo[MEMO_SLOTS];
+static uint64_t memo_calls, memo_misses;
+
+static void memo_report(void)
+{
+	fprintf(fuzz_report, "x25519 memo: %llu calls, %llu computed\n",
+		(unsigned long long)memo_calls, (unsigned long long)memo_misses);
+}
 
 static size_t memo_hash(const uint8_t *sk, const uint8_t *pk)
 {
@@ -132,7 +139,9 @@ int crypto_scalarmult(unsigned char *q, const unsigned char *n, const unsigned c
 	bool hit;
 	struct memo_slot *s = memo_find(n, p, &hit);
 
+	memo_calls++;
 	if (!hit) {
+		memo_misses++;
 		s->ret = crypto_scalarmult_curve25519(s->out, n, p);
 		memcpy(s->sk, n, 32);
 		memcpy(s->pk, p, 32);
@@ -148,7 +157,9 @@ int crypto_scalarmult_base(unsigned char *q, const unsigned char *n)
 	bool hit;
 	struct memo_slot *s = memo_find(n, NULL, &hit);
 
+	memo_calls++;
 	if (!hit) {
+		memo_misses++;
 		s->ret = crypto_scalarmult_curve25519_base(s->out, n);
 		memcpy(s->sk, n, 32);
 		s->base = true;
@@ -210,6 +221,8 @@ static void fuzz_common_init(void)
 	if (wg_crypto_init() < 0)
 		abort();
 	wg_log_init("fuzz", WG_LOG_DEBUG);
+	if (getenv("WGD_FUZZ_MEMO_STATS"))
+		atexit(memo_report);
 	/* libFuzzer and the sanitizers keep writing to the real stderr. */
 	if (!getenv("WGD_FUZZ_LOG")) {
 		FILE *null = fopen("/dev/null", "w");
