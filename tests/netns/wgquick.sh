@@ -66,9 +66,21 @@ quick()
 no_processes() { [ -z "$(ip netns pids "${NS[a]}")" ]; }
 no_socket() { ! nsx a test -e "/run/wireguard/$QIF.sock"; }
 no_device() { ! nsx a ip link show dev "$QIF" >/dev/null 2>&1; }
-has_rules() { nsx a ip -4 rule | grep -q 'not from all fwmark 0xca6c lookup 51820' &&
-	nsx a ip -6 rule | grep -q 'not from all fwmark 0xca6c lookup 51820'; }
-no_rules() { ! nsx a ip -4 rule | grep -q 51820 && ! nsx a ip -6 rule | grep -q 51820; }
+# The rule lists are read whole before grep: `ip rule | grep -q` under
+# pipefail fails when grep exits early and ip dies of SIGPIPE.
+rules() { nsx a ip -4 rule && nsx a ip -6 rule; }
+has_rules()
+{
+	local r
+	r=$(rules) || return 1
+	[ "$(grep -c 'not from all fwmark 0xca6c lookup 51820' <<<"$r")" -eq 2 ]
+}
+no_rules()
+{
+	local r
+	r=$(rules) || return 1
+	! grep -q 51820 <<<"$r"
+}
 gone()
 {
 	local i
