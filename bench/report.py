@@ -34,7 +34,7 @@ CRYPTO = [
     ("wgd_open_gbps", "wgd AEAD: open, Gbit/s"),
     ("wgd_bound_gbit_per_cpu_s", "wgd AEAD bound: Gbit per CPU-s"),
 ]
-ORDER = ["wgd", "wgd-portable", "wgd-threads", "wgd-base", "wggo", "wggo-latest", "boringtun", "veth"]
+ORDER = ["wgd", "wgd-portable", "wgd-1thread", "wgd-base", "wggo", "wggo-latest", "boringtun", "veth"]
 
 
 def fmt(v):

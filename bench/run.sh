@@ -16,10 +16,10 @@
 # medians with min..max and the ratios wgd/peer.
 #
 # Usage: bench/run.sh [-r REPS] [-t SECONDS] [-i "IMPLS"] [-o DIR]
-#   IMPLS from: wgd wgd-portable wgd-threads wgd-base wggo wggo-latest
+#   IMPLS from: wgd wgd-portable wgd-1thread wgd-base wggo wggo-latest
 #   boringtun veth (default: wgd, the peers found, veth; crypto always).
-#   wgd-portable is wgd with WGD_PORTABLE=1, wgd-threads with
-#   WGD_THREADS=2; wgd-base is a second wgd binary ($WGD_BASE_BIN), to
+#   wgd-portable is wgd with WGD_PORTABLE=1, wgd-1thread with
+#   WGD_THREADS=1 (no crypto threads); wgd-base is a second wgd binary ($WGD_BASE_BIN), to
 #   compare two builds in one run.
 # Env: WGD_BIN (default build/wgd), WGD_BASE_BIN, WGGO_DEBIAN_BIN,
 #   WGGO_LATEST_BIN, BORINGTUN_BIN, BENCH_CRYPTO_BIN, WGD_ENV (extra
@@ -70,7 +70,7 @@ done
 
 impl_bin() {
 	case $1 in
-	wgd | wgd-portable | wgd-threads) echo "$WGD_BIN" ;;
+	wgd | wgd-portable | wgd-1thread) echo "$WGD_BIN" ;;
 	wgd-base) echo "$WGD_BASE_BIN" ;;
 	wggo) echo "$WGGO_DEBIAN_BIN" ;;
 	wggo-latest) echo "$WGGO_LATEST_BIN" ;;
@@ -152,7 +152,7 @@ start_daemon() {
 		# shellcheck disable=SC2206
 		extra=($WGD_ENV)
 		[ "$impl" = wgd-portable ] && extra+=(WGD_PORTABLE=1)
-		[ "$impl" = wgd-threads ] && extra+=(WGD_THREADS=2)
+		[ "$impl" = wgd-1thread ] && extra+=(WGD_THREADS=1)
 		ip netns exec "$ns" env LOG_LEVEL=error WG_PROCESS_FOREGROUND=1 "${extra[@]}" \
 			"$bin" -f "$ifc" </dev/null >>"$log" 2>&1 &
 		;;
@@ -334,7 +334,7 @@ describe() {
 		case $i in
 		veth) ;;
 		boringtun) echo "$i: $(impl_bin "$i") ($("$(impl_bin "$i")" --version 2>&1 | head -1))" ;;
-		wgd*) echo "$i: $(impl_bin "$i") ${WGD_ENV}$([ "$i" = wgd-portable ] && echo ' WGD_PORTABLE=1')$([ "$i" = wgd-threads ] && echo ' WGD_THREADS=2')" ;;
+		wgd*) echo "$i: $(impl_bin "$i") ${WGD_ENV}$([ "$i" = wgd-portable ] && echo ' WGD_PORTABLE=1')$([ "$i" = wgd-1thread ] && echo ' WGD_THREADS=1')" ;;
 		*) echo "$i: $(impl_bin "$i") ($("$(impl_bin "$i")" --version 2>&1 | head -1))" ;;
 		esac
 	done

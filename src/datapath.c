@@ -138,9 +138,12 @@ void wg_dp_busy(struct wg_device *dev)
 		arm_trim(dp, WG_DP_IDLE_TRIM_SEC * WG_NSEC_PER_SEC);
 }
 
-/* WGD_THREADS: threads doing crypto, the event loop's included; "auto"
- * is one per online CPU. Never more than the CPUs: a spare thread only
- * competes with the loop. Default 1 (see docs/performance.md). */
+/* WGD_THREADS: threads doing crypto, the event loop's included. Default
+ * ("auto"): one per online CPU, at most AUTO_THREADS (a batch of ~45
+ * messages does not split usefully further). Never more than the CPUs:
+ * a spare thread only competes with the loop. See docs/performance.md. */
+#define AUTO_THREADS 4
+
 static unsigned int crypto_threads(void)
 {
 	const char *v = getenv("WGD_THREADS");
@@ -148,9 +151,10 @@ static unsigned int crypto_threads(void)
 
 	if (cpus < 1)
 		cpus = 1;
-	if (!v || !*v)
-		return 1;
-	n = strcmp(v, "auto") == 0 ? cpus : strtol(v, NULL, 10);
+	if (!v || !*v || strcmp(v, "auto") == 0)
+		n = cpus < AUTO_THREADS ? cpus : AUTO_THREADS;
+	else
+		n = strtol(v, NULL, 10);
 	if (n < 1)
 		n = 1;
 	return (unsigned int)(n > cpus ? cpus : n);
