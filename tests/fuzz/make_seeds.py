@@ -339,7 +339,7 @@ def main():
     for name, text in uapi.items():
         write("uapi", name, b"\x02" + text.encode())
     # fed 8 times: one 8000-byte line, over WG_UAPI_MAX_LINE
-    write("uapi", "long_line", b"\x72" + b"set=1\nlisten_port=" + b"1" * 981)
+    write("uapi", "long_line", b"\xf2" + b"set=1\nlisten_port=" + b"1" * 981)
     for name, text in config.items():
         write("config", name, text.encode())
 
