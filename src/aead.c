@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "wgd/constants.h"
+#include "wgd/cpu.h"
 #include "wgd/crypto.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -185,13 +186,7 @@ static void setup_state(uint32_t st[16], const uint8_t key[32], const uint8_t no
 
 static bool avx2_usable(void)
 {
-	static int have = -1;
-
-	if (have < 0) {
-		__builtin_cpu_init();
-		have = __builtin_cpu_supports("avx2") ? 1 : 0;
-	}
-	return have;
+	return wg_cpu_has_avx2();
 }
 
 static void wipe(void *p, size_t n)

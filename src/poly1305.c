@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "wgd/aead.h"
+#include "wgd/cpu.h"
 #include "wgd/wire.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -311,13 +312,7 @@ AVX2 static void blocks_avx2(struct poly *st, const uint8_t *m, size_t groups)
 
 static bool avx2_ok(void)
 {
-	static int have = -1;
-
-	if (have < 0) {
-		__builtin_cpu_init();
-		have = __builtin_cpu_supports("avx2") ? 1 : 0;
-	}
-	return have;
+	return wg_cpu_has_avx2();
 }
 
 void wg_poly1305_data(uint8_t tag[16], const uint8_t *ct, size_t len, const uint8_t key[32],
