@@ -201,8 +201,14 @@ def seeds():
                                                 extra=bytes([1])),
         "counter_limits": Seq(d).establish(A, 1).time(AGE_REKEY).time(T5_4S).tun(0, v4(dst=0))
         .time(AGE_REJECT).tun(0, v4(dst=0)).tun(0, v4(dst=0)).resp(A),
-        "batch_gro_tcp": Seq(d).establish(A, 0).batch(3).data(A, plain_v4(proto=1))
-        .data(A, plain_v4(proto=1)).data(A, plain_v4(proto=1)),
+        "batch_gro_tcp": Seq(d).establish(A, 0).batch(3)
+        .data(A, plain_v4(proto=1, payload=tcp(1000, bytes(100))))
+        .data(A, plain_v4(proto=1, payload=tcp(1100, bytes(100))))
+        .data(A, plain_v4(proto=1, payload=tcp(1200, bytes(60), 0x18))),
+        "batch_gro_udp6": Seq(d).establish(A, 0).batch(3)
+        .data(A, plain_v6(payload=udp(bytes(100))))
+        .data(A, plain_v6(payload=udp(bytes(100))))
+        .data(A, plain_v6(payload=udp(bytes(40)))),
         "batch_mixed": Seq(d).establish(B, 0).batch(5).data(B, plain_v6()).init(A)
         .raw(bytes([4, 0, 0, 0]) + bytes(44)).data(B, plain_v6()).data(B, KEEPALIVE),
         "keepalive_timers": Seq(d).establish(A, 0).data(A, plain_v4()).time(T10S)
@@ -221,6 +227,7 @@ def seeds():
         "gso_tcp4_session": Seq(t).establish(A, 0).gso(0, 0, 5000, 1300),
         "gso_udp6_staged": Seq(t).gso(3, 1, 3000, 1200).resp(B),
         "gso_no_peer": Seq(t).gso(0, 3, 2000, 500),
+        "gso_counter_expires": Seq(t).establish(A, 0).time(AGE_REJECT).gso(0, 0, 3000, 500),
         "gso_bad_desc": Seq(t).establish(A, 0).gso(1, 0, 4000, 1000, flags=1,
                                                    extra=bytes([1, 1, 10, 0, 16, 0, 60, 0])),
         "low_order_z": Seq(t).tun(0, v4(dst=4)),
