@@ -6,10 +6,14 @@
  *   again as a set with replace_peers=true, reproduces the same get output
  *   (counters and the random listen port aside);
  * - the peer count matches get, and the device never lists its own key.
- * Endpoints are pointed at a dead loopback port and listen ports at 0
- * before applying, so no run sends to the network or takes a fixed port. */
+ * Endpoints are pointed at a dead loopback port before applying, so no run
+ * sends to the network; a listen port becomes 0 (random) when even, or a
+ * port the harness holds when odd, so that a set can fail late (after its
+ * peers were planned) and must then roll back. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "common.h"
 #include "wgd/device.h"
@@ -21,6 +25,7 @@
 #define START_MONO (1000 * WG_NSEC_PER_SEC)
 
 static struct wg_device *dev;
+static uint16_t busy_port; /* held by the harness on IPv4 and IPv6 */
 static uint64_t clk_mono, clk_unix;
 
 static uint64_t c_mono(void *ctx)
@@ -64,7 +69,7 @@ static int apply_text(const char *text, size_t len)
 static void sanitize(struct wg_uapi_set *s)
 {
 	if (s->has_listen_port)
-		s->listen_port = 0;
+		s->listen_port = s->listen_port & 1 ? busy_port : 0;
 	for (size_t i = 0; i < s->n_peers; i++) {
 		union wg_sockaddr *e = &s->peers[i].endpoint;
 		if (!s->peers[i].has_endpoint)
@@ -212,17 +217,22 @@ static void apply_one(const char *text, size_t len)
 	memcpy(body, text, len);
 	ret = wg_uapi_parse_set(body, len, &set);
 	free(body);
+	if (getenv("WGD_FUZZ_TRACE"))
+		fprintf(fuzz_report, "parse: %d\n", ret);
 	if (ret)
 		return;
 	sanitize(&set);
 	before = get_text();
 	ret = wg_device_set(dev, &set);
 	wg_uapi_set_free(&set);
+	if (getenv("WGD_FUZZ_TRACE"))
+		fprintf(fuzz_report, "set: %d, %zu peers\n", ret, wg_device_peer_count(dev));
 	after = get_text();
 	check_state(after);
 	if (ret) {
 		char *c1 = canonical(before, false), *c2 = canonical(after, false);
-		FUZZ_CHECK(ret == -EOPNOTSUPP || ret == -EPERM || ret == -E2BIG);
+		FUZZ_CHECK(ret == -EOPNOTSUPP || ret == -EPERM || ret == -E2BIG ||
+			   ret == -EADDRINUSE);
 		FUZZ_CHECK(!strcmp(c1, c2));
 		free(c1);
 		free(c2);
@@ -233,11 +243,30 @@ static void apply_one(const char *text, size_t len)
 	free(after);
 }
 
+/* Binds one port on both families and keeps it. */
+static void hold_port(void)
+{
+	struct sockaddr_in in4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+	socklen_t len = sizeof(in4);
+	int fd4 = socket(AF_INET, SOCK_DGRAM, 0), fd6 = socket(AF_INET6, SOCK_DGRAM, 0);
+
+	if (fd4 < 0 || bind(fd4, (struct sockaddr *)&in4, sizeof(in4)) < 0 ||
+	    getsockname(fd4, (struct sockaddr *)&in4, &len) < 0)
+		abort();
+	busy_port = ntohs(in4.sin_port);
+	in6.sin6_port = in4.sin_port;
+	setsockopt(fd6, IPPROTO_IPV6, IPV6_V6ONLY, &(int){1}, sizeof(int));
+	if (fd6 >= 0)
+		bind(fd6, (struct sockaddr *)&in6, sizeof(in6)); /* no IPv6: fine */
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct wg_device_params p = {.clock = &clock_fake};
 
 	fuzz_common_init();
+	hold_port();
 	if (wg_device_create(&p, &dev) < 0)
 		abort();
 	return 0;

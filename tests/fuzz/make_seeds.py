@@ -246,6 +246,9 @@ def text_seeds():
     k2 = "22" * 32
     k4 = "44" * 32
     priv = "08" + "77" * 30 + "48"
+    alice_priv = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"
+    bob_priv = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"
+    bob_pub = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"
     uapi = {
         "get": "get=1\n\n",
         "set_full": f"set=1\nprivate_key={priv}\nlisten_port=51820\nfwmark=0\n"
@@ -270,6 +273,15 @@ def text_seeds():
         "replace_peers": f"replace_peers=true\npublic_key={k4}\nallowed_ip=0.0.0.0/0\n",
         "fail_atomic": f"public_key={k4}\nallowed_ip=10.0.0.0/8\nfwmark=4294967295\n",
         "psk_remove": f"public_key={k2}\npreshared_key={'00' * 32}\n",
+        # one new key twice in a set: the second entry finds the planned peer
+        "new_key_twice": f"public_key={k4}\nallowed_ip=10.4.0.0/16\npublic_key={k4}\n"
+        f"endpoint=127.0.0.1:1\npublic_key={k4}\nremove=true\npublic_key={k4}\n",
+        # RFC 7748 6.1: a peer with Bob's public key, then Bob's private key
+        "own_key_later": f"public_key={bob_pub}\nallowed_ip=10.5.0.0/16\n\n"
+        f"private_key={bob_priv}\n\nprivate_key={alice_priv}\npublic_key={bob_pub}\n",
+        "fails_late": f"listen_port=1\npublic_key={k4}\nallowed_ip=10.6.0.0/16\n"
+        f"public_key={k1}\nremove=true\n",
+        "fails_late_replace": f"replace_peers=true\nlisten_port=3\npublic_key={k4}\n",
     }
     return uapi, config
 
