@@ -17,9 +17,12 @@
 #include "wgd/ratelimiter.h"
 #include "wgd/secret.h"
 
-#define IO_BUDGET	256 /* datagrams or TUN packets per callback, for fairness */
-#define TUN_FAST_BUDGET 16  /* TUN reads (up to 64 KiB each) per callback */
-#define MTU_RECHECK_NS	WG_NSEC_PER_SEC
+#define IO_BUDGET 256 /* datagrams or TUN packets per callback, for fairness */
+/* TUN reads per callback: up to 64 packets, but no more than 1 MiB of
+ * super-packets, before the trains go out and UDP gets its turn. */
+#define TUN_FAST_READS 64
+#define TUN_FAST_BYTES (1 << 20)
+#define MTU_RECHECK_NS WG_NSEC_PER_SEC
 
 /* --- clocks --- */
 
@@ -175,9 +178,10 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
 static void on_tun_fast(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
+	size_t bytes = 0;
 	struct wg_gso gso;
 
-	for (int i = 0; i < TUN_FAST_BUDGET; i++) {
+	for (int i = 0; i < TUN_FAST_READS && bytes < TUN_FAST_BYTES; i++) {
 		ssize_t n = wg_tun_read_gso(dev->tun, dev->dp->tx_read, WG_DP_BUF_LEN, &gso);
 		if (n == -EAGAIN)
 			break;
@@ -191,6 +195,7 @@ static void on_tun_fast(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		dev->stats.tun_rx_packets++;
+		bytes += (size_t)n;
 		wg_send_tun_gso(dev, dev->dp->tx_read, (size_t)n, &gso);
 	}
 	wg_send_flush(dev);
