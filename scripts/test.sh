@@ -31,6 +31,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== network namespace suite (root)"
 IMPL_UNDER_TEST="$root/build/wgd" bash tests/netns/run.sh
 
+echo "== interop suite on the portable data path (what FreeBSD and macOS run)"
+# WGD_PORTABLE=1: plain read/write/sendmsg, one packet at a time, no TUN or
+# UDP offloads.
+WGD_PORTABLE=1 WGDT_SCRIPTS="interop wgshow" IMPL_UNDER_TEST="$root/build/wgd" \
+	bash tests/netns/run.sh
+
 echo "== cross-builds: FreeBSD and macOS (zig, warnings are errors)"
 # The cross-built libraries are cached outside the checkout so a CI run on
 # a reused machine does not rebuild them (about 12 minutes cold).
