@@ -65,7 +65,7 @@ flood_tool()
 	[ -n "$WGFLOOD" ] || [ ! -x "$bindir/wgflood" ] || WGFLOOD=$bindir/wgflood
 	[ -z "$WGFLOOD" ] || return 0
 	[ -f "$bindir/libwgcore.a" ] || die "no wgflood and no $bindir/libwgcore.a to build it"
-	if nm "$bindir/libwgcore.a" 2>/dev/null | grep -q __asan_report; then
+	if nm "$bindir/libwgcore.a" 2>/dev/null | grep -c __asan_report >/dev/null; then
 		cflags=(-fsanitize=address,undefined)
 		ldflags=(-fsanitize=address,undefined)
 	fi

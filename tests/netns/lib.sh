@@ -600,7 +600,7 @@ wgd_counter()
 }
 
 # impl_sanitized: IMPL_UNDER_TEST was built with AddressSanitizer.
-impl_sanitized() { ldd "$IMPL_UNDER_TEST" 2>/dev/null | grep -q libasan; }
+impl_sanitized() { ldd "$IMPL_UNDER_TEST" 2>/dev/null | grep -c libasan >/dev/null; }
 
 # daemon_kill NODE: SIGKILL, reaped; waits until its TUN device is gone.
 daemon_kill()

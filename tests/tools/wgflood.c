@@ -735,40 +735,60 @@ static void report(const struct flood *f, double secs)
 	fflush(stdout);
 }
 
+static int setup(struct flood *f)
+{
+	int ret;
+
+	f->pool = calloc(POOL_MAX, sizeof(*f->pool));
+	if (wg_crypto_init() < 0 || !f->pool)
+		return -ENOMEM;
+	ret = build_pool(f);
+	if (ret == 0)
+		ret = open_raw(f);
+	if (ret == 0)
+		ret = open_capture(f);
+	if (ret < 0)
+		fprintf(stderr, "wgflood: setup: %s\n", strerror(-ret));
+	return ret;
+}
+
+static int flood(struct flood *f)
+{
+	uint64_t t0;
+
+	if (f->o.mode == M_COOKIE) {
+		if (learn_cookies(f) < 0) {
+			fprintf(stderr, "wgflood: no cookie reply: is the victim under load?\n");
+			report(f, 0);
+			return -ETIMEDOUT;
+		}
+		add_mac2(f);
+	}
+	t0 = mono_ns();
+	run_flood(f);
+	usleep(200 * 1000); /* late replies */
+	drain_capture(f);
+	capture_stats(f);
+	report(f, (double)(mono_ns() - t0) / 1e9);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct flood f = {.o.ts_offset_s = -3600, .raw_fd = -1, .cap_fd = -1};
-	uint64_t t0;
 	int ret;
 
 	parse_args(&f.o, argc, argv);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	f.pool = calloc(POOL_MAX, sizeof(*f.pool));
-	if (wg_crypto_init() < 0 || !f.pool)
-		return 1;
-	ret = build_pool(&f);
+	ret = setup(&f);
 	if (ret == 0)
-		ret = open_raw(&f);
-	if (ret == 0)
-		ret = open_capture(&f);
-	if (ret < 0) {
-		fprintf(stderr, "wgflood: setup: %s\n", strerror(-ret));
-		return 1;
-	}
-	if (f.o.mode == M_COOKIE) {
-		if (learn_cookies(&f) < 0) {
-			fprintf(stderr, "wgflood: no cookie reply: is the victim under load?\n");
-			report(&f, 0);
-			return 1;
-		}
-		add_mac2(&f);
-	}
-	t0 = mono_ns();
-	run_flood(&f);
-	usleep(200 * 1000); /* late replies */
-	drain_capture(&f);
-	capture_stats(&f);
-	report(&f, (double)(mono_ns() - t0) / 1e9);
-	return 0;
+		ret = flood(&f);
+	if (f.raw_fd >= 0)
+		close(f.raw_fd);
+	if (f.cap_fd >= 0)
+		close(f.cap_fd);
+	free(f.ck);
+	free(f.pool);
+	return ret < 0 ? 1 : 0;
 }
