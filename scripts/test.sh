@@ -28,6 +28,9 @@ echo "== unit tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan --output-on-failure -j "$jobs"
 
+echo "== fuzzing: every libFuzzer target briefly from its seed corpus"
+bash scripts/fuzz.sh
+
 echo "== network namespace suite (root)"
 IMPL_UNDER_TEST="$root/build/wgd" bash tests/netns/run.sh
 
