@@ -187,13 +187,6 @@ fresh_handshake()
 	echo 99
 }
 
-# udp_drops NODE: datagrams the node's kernel dropped for full socket buffers.
-udp_drops()
-{
-	nsx "$1" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else print $c["RcvbufErrors"] }' \
-		/proc/net/snmp
-}
-
 # noise_work LOG: initiations v rejected after Diffie-Hellman work.
 noise_work()
 {

@@ -5,7 +5,9 @@
 #    stands in for netem, which these kernels may lack): 10% loss; 25%
 #    reordering; 25% duplication; all three at once. TCP transfers arrive
 #    intact (sha256); a sequence-checked UDP stream shows reordered packets
-#    inside the replay window accepted (none missing) and duplicates dropped
+#    inside the replay window accepted (none missing, but for drops a kernel
+#    on the path counted, which a loaded machine can cause; wgd rejected
+#    none as replays) and duplicates dropped
 #    (none delivered twice, ping shows no DUP!, wgd counts them as replays);
 #  - NAT (node n masquerades, UDP conntrack timeout 5 s) with either side
 #    behind it: persistent keepalive keeps the mapping through 12 idle
@@ -59,7 +61,6 @@ test_loss()
 	check "$tag: TCP $FBYTES B a -> b, sha256" xfer a b "$(t4 b)" "$FBYTES"
 	check "$tag: TCP $FBYTES B b -> a, sha256" xfer b a "$(t4 a)" "$FBYTES"
 	wire_down
-	log "   wire dropped $(wire_count a2b dropped)/$(wire_count a2b udp) a->b, $(wire_count b2a dropped)/$(wire_count b2a udp) b->a"
 	check "$tag: the wire did drop packets" test "$(wire_count b2a dropped)" -gt 0
 	pair_down
 }
@@ -72,12 +73,11 @@ test_reorder()
 	vlog=$(dlog a)
 	check "$tag: ping a -> b" ping_ok a "$(t4 b)"
 	seq_stream b a "$(t4 a)" 4000 1000 "$out"
-	eq "$tag: b -> a stream, none missing (reordered within the window accepted)" \
-		"$(seq_field "$out" missing)" 0
+	seq_intact "$tag: b -> a stream (reordered within the window accepted)" "$out"
 	check "$tag: b -> a stream arrived reordered ($(seq_field "$out" reordered) late)" \
 		test "$(seq_field "$out" reordered)" -gt 0
 	seq_stream a b "$(t4 b)" 2000 1000 "$out.ab"
-	eq "$tag: a -> b stream, none missing" "$(seq_field "$out.ab" missing)" 0
+	seq_intact "$tag: a -> b stream" "$out.ab"
 	check "$tag: TCP $FBYTES B b -> a, sha256" xfer b a "$(t4 a)" "$FBYTES"
 	wire_down
 	pair_down
@@ -93,7 +93,7 @@ test_duplicate()
 	check "$tag: ping a -> b" ping_ok a "$(t4 b)"
 	seq_stream b a "$(t4 a)" 3000 1000 "$out"
 	eq "$tag: b -> a stream, no duplicate delivered" "$(seq_field "$out" duplicates)" 0
-	eq "$tag: b -> a stream, none missing" "$(seq_field "$out" missing)" 0
+	seq_intact "$tag: b -> a stream" "$out"
 	pout=$(nsx a ping -n -c 40 -i 0.05 "$(t4 b)" 2>&1)
 	eq "$tag: ping a -> b: no DUP! reply" "$(grep -c 'DUP!' <<<"$pout")" 0
 	check "$tag: ping a -> b: 40 of 40 replies" grep -q ' 40 received' <<<"$pout"
