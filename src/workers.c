@@ -16,8 +16,10 @@
 #include "wgd/aead.h"
 #include "wgd/log.h"
 
-/* Below this many jobs waking a thread costs more than it saves. */
-#define MIN_PARALLEL 8
+/* Below this many jobs or bytes waking a thread costs more than it saves
+ * (a batch of TCP ACKs is many jobs of a few dozen bytes). */
+#define MIN_PARALLEL	   8
+#define MIN_PARALLEL_BYTES 16384
 
 struct batch {
 	struct wg_crypto_job *jobs;
@@ -138,12 +140,21 @@ static void unpublish(struct wg_workers *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+static size_t total_len(const struct wg_crypto_job *jobs, size_t n)
+{
+	size_t t = 0;
+
+	for (size_t i = 0; i < n; i++)
+		t += jobs[i].len;
+	return t;
+}
+
 void wg_workers_run(struct wg_workers *w, struct wg_crypto_job *jobs, size_t n)
 {
 	struct batch b = {.jobs = jobs, .n = n};
 	unsigned int spins = 0;
 
-	if (!w || n < MIN_PARALLEL) {
+	if (!w || n < MIN_PARALLEL || total_len(jobs, n) < MIN_PARALLEL_BYTES) {
 		for (size_t i = 0; i < n; i++)
 			run_job(&jobs[i]);
 		return;

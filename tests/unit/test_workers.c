@@ -1,6 +1,6 @@
 /* Crypto workers: batches of seal and open jobs give the same bytes and
  * verdicts as running them one by one, for batch sizes around the
- * parallel threshold, thousands of batches in a row (a worker late for one
+ * parallel thresholds (jobs and bytes), thousands of batches in a row (a worker late for one
  * batch must never touch the next), with one and three extra threads. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,7 @@
 #include "wgd/workers.h"
 
 #define MAXJOBS 80
-#define LEN	256
+#define LEN	1024
 
 static uint8_t key[WG_KEY_LEN];
 static uint8_t bufs[MAXJOBS][LEN + 16], ref[MAXJOBS][LEN + 16];
