@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +34,7 @@ struct conn {
 	struct wg_uapi_reader in;
 	struct wg_uapi_writer out;
 	size_t out_off; /* bytes of out already sent */
+	void *get;	/* cursor of the get being streamed, or NULL */
 	bool closing;	/* close once out is sent */
 	bool paused;	/* reading stopped: too much unsent output */
 };
@@ -49,22 +51,59 @@ struct wg_control {
 
 /* ---- request handling (no I/O) ---- */
 
+/* Starts a get reply in out: 0 with *cursor set if peers remain to be
+ * written, else the reply is complete (lines and errno, or only the errno
+ * line; nothing partial is left in out). */
+static void get_begin(const struct wg_control_ops *ops, size_t len, struct wg_uapi_writer *out,
+		      void **cursor)
+{
+	size_t mark = out->len;
+	int ret = -EINVAL;
+
+	*cursor = NULL;
+	if (!len)
+		ret = ops->get_begin(ops->dev, out, cursor);
+	if (!ret && !out->failed) {
+		if (!*cursor)
+			wg_uapi_put_errno(out, 0);
+		return;
+	}
+	if (*cursor)
+		ops->get_end(*cursor);
+	*cursor = NULL;
+	if (!out->failed) {
+		wg_memzero(out->buf + mark, out->len - mark);
+		out->len = mark;
+	}
+	wg_uapi_put_errno(out, ret ? -ret : ENOMEM);
+}
+
+/* Writes up to max_peers more peers of a get; once the last is written the
+ * cursor is freed, *cursor becomes NULL and errno=0 ends the reply. */
+static void get_next(const struct wg_control_ops *ops, struct wg_uapi_writer *out, void **cursor,
+		     size_t max_peers)
+{
+	if (ops->get_next(*cursor, out, max_peers))
+		return;
+	ops->get_end(*cursor);
+	*cursor = NULL;
+	wg_uapi_put_errno(out, 0);
+}
+
+/* A whole get reply at once (for callers without an event loop). */
 static void handle_get(const struct wg_control_ops *ops, size_t len, struct wg_uapi_writer *out)
 {
 	struct wg_uapi_writer w;
-	int ret = -EINVAL;
+	void *cursor;
 
 	wg_uapi_writer_init(&w);
-	if (!len)
-		ret = ops->get(ops->dev, &w);
-	if (!ret && w.failed)
-		ret = -ENOMEM;
-	if (!ret) {
-		wg_uapi_put_errno(&w, 0);
+	get_begin(ops, len, &w, &cursor);
+	while (cursor)
+		get_next(ops, &w, &cursor, SIZE_MAX);
+	if (w.failed)
+		wg_uapi_put_errno(out, ENOMEM);
+	else
 		wg_uapi_put_bytes(out, w.buf, w.len);
-	} else {
-		wg_uapi_put_errno(out, -ret);
-	}
 	wg_uapi_writer_free(&w);
 }
 
@@ -112,6 +151,8 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	ctl->n_conns--;
+	if (c->get)
+		ctl->ops.get_end(c->get);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	evutil_closesocket(c->fd);
@@ -152,31 +193,51 @@ static int conn_flush(struct conn *c)
 	return 0;
 }
 
-/* Answers buffered requests until the output is too far behind. Returns
+/* Answers buffered requests until the output is too far behind. A get
+ * streams: one step of WG_CONTROL_GET_STEP peers per loop turn, each once
+ * the previous one is sent, so the data path runs in between. Returns
  * false if the connection was freed. */
 static bool conn_process(struct conn *c)
 {
+	const struct wg_control_ops *ops = &c->ctl->ops;
 	const char *body;
 	size_t len;
 	int op, ret;
 
-	while (!c->closing && conn_unsent(c) < WG_CONTROL_OUT_HIGH) {
+	for (;;) {
+		if (c->get) {
+			if (conn_unsent(c))
+				break;
+			get_next(ops, &c->out, &c->get, WG_CONTROL_GET_STEP);
+			if (c->get)
+				break;
+			continue;
+		}
+		if (c->closing || conn_unsent(c) >= WG_CONTROL_OUT_HIGH)
+			break;
 		op = wg_uapi_reader_next(&c->in, &body, &len);
 		if (op == WG_UAPI_NONE)
 			break;
-		if (wg_control_handle(&c->ctl->ops, op, body, len, &c->out))
+		if (op == WG_UAPI_GET)
+			get_begin(ops, len, &c->out, &c->get);
+		else if (wg_control_handle(ops, op, body, len, &c->out))
 			c->closing = true;
 	}
-	c->paused = !c->closing && conn_unsent(c) >= WG_CONTROL_OUT_HIGH;
+	c->paused = !c->closing && (c->get || conn_unsent(c) >= WG_CONTROL_OUT_HIGH);
 	if (c->closing || c->paused)
 		event_del(c->ev_read);
 	else
 		event_add(c->ev_read, NULL);
 	ret = conn_flush(c);
-	if (ret == -EAGAIN || (!ret && !c->closing))
+	if (ret == -EAGAIN)
 		return true;
-	conn_free(c);
-	return false;
+	if (ret || (c->closing && !c->get)) {
+		conn_free(c);
+		return false;
+	}
+	if (c->get)
+		event_add(c->ev_write, NULL); /* the next step, next loop turn */
+	return true;
 }
 
 static void conn_on_write(evutil_socket_t fd, short what, void *arg)
@@ -186,11 +247,11 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 
 	if (ret == -EAGAIN)
 		return;
-	if (ret || c->closing) {
+	if (ret || (c->closing && !c->get)) {
 		conn_free(c);
 		return;
 	}
-	if (c->paused)
+	if (c->paused || c->get)
 		conn_process(c);
 }
 

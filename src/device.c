@@ -501,6 +501,7 @@ void wg_device_destroy(struct wg_device *dev)
 		return;
 	if (dev->tun)
 		wg_log_info("device down");
+	wg_dev_dumps_detach(dev);
 	log_stats(dev);
 	free_events(dev);
 	while (dev->peers_head)

@@ -2,6 +2,7 @@
  * writing the get reply. A set is planned first (peer count, allocations,
  * new socket, fwmark: everything that can fail) and only then committed. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ struct plan {
 	uint8_t public_key[WG_KEY_LEN]; /* after the set, if has_identity */
 	struct wg_udp *new_udp;
 	bool fwmark_applied;
+	struct wg_peer *own; /* existing peer with the new device key, if any */
 };
 
 /* --- planning --- */
@@ -147,6 +149,7 @@ static int plan_peers(struct wg_device *dev, struct plan *pl)
 		own = wg_peer_lookup(dev, pl->public_key);
 		if (own) {
 			own->plan_removed = true;
+			pl->own = own;
 			pl->count--;
 		}
 	}
@@ -175,11 +178,17 @@ static int plan_socket(struct wg_device *dev, struct plan *pl)
 	return ret;
 }
 
-/* Forgets the scratch flags of the device's peers. */
-static void plan_reset_flags(struct wg_device *dev)
+/* Forgets the scratch flags. Only peers the set names (and the one holding
+ * the new device key) were flagged: touching just those keeps a one-peer
+ * `wg set` on a device with 100,000 peers O(1). Call it while every peer
+ * the plan points to still exists, i.e. before the commit removes any. */
+static void plan_reset_flags(struct plan *pl)
 {
-	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next)
-		p->plan_removed = false;
+	for (size_t i = 0; pl->acts && i < pl->set->n_peers; i++)
+		if (pl->acts[i].peer)
+			pl->acts[i].peer->plan_removed = false;
+	if (pl->own)
+		pl->own->plan_removed = false;
 }
 
 /* Takes the new peers out of the planning table. */
@@ -196,11 +205,14 @@ static void plan_unpend(struct plan *pl)
 
 /* Frees the plan; new peers that never made it into the device (all of
  * them if the set was not committed) are freed with it. */
-static void plan_free(struct wg_device *dev, struct plan *pl, bool committed)
+static void plan_free(struct plan *pl, bool committed)
 {
-	plan_reset_flags(dev);
-	if (!committed)
-		plan_unpend(pl); /* after a commit, removed new peers are gone */
+	/* After a commit the flags were reset before it began, and it set
+	 * them only on new peers that failed (freed just below). */
+	if (!committed) {
+		plan_reset_flags(pl);
+		plan_unpend(pl);
+	}
 	for (size_t i = 0; pl->acts && i < pl->set->n_peers; i++) {
 		struct plan_act *a = &pl->acts[i];
 		if (a->op == PLAN_CREATE && (!committed || a->failed))
@@ -249,7 +261,7 @@ static void commit_identity(struct wg_device *dev, const struct plan *pl)
 	}
 	dev->id->has_identity = pl->has_identity;
 	for (peer = dev->peers_head; peer; peer = peer->list_next) {
-		wg_noise_precompute(&peer->hs, dev->id);
+		wg_noise_static_changed(&peer->hs);
 		wg_peer_zero_keys(peer);
 	}
 	wg_cookie_checker_init(&dev->cookie_checker, pl->has_identity ? pl->public_key : NULL);
@@ -342,10 +354,11 @@ static void commit_socket(struct wg_device *dev, struct plan *pl)
 
 static int commit(struct wg_device *dev, struct plan *pl)
 {
+	size_t before = dev->n_peers, updated = 0, added = 0;
 	int err = 0;
 
 	/* From here on the flags mean "failed to be created". */
-	plan_reset_flags(dev);
+	plan_reset_flags(pl);
 	plan_unpend(pl);
 	for (size_t i = 0; i < pl->set->n_peers; i++)
 		if (pl->acts[i].op == PLAN_CREATE)
@@ -359,7 +372,13 @@ static int commit(struct wg_device *dev, struct plan *pl)
 		int ret = commit_act(dev, &pl->acts[i], &pl->set->peers[i]);
 		if (ret < 0)
 			err = ret;
+		added += pl->acts[i].op == PLAN_CREATE && !pl->acts[i].failed;
+		updated += pl->acts[i].op == PLAN_UPDATE;
 	}
+	/* One line per set, not per peer: a hub loads 100,000 at once. */
+	if (added || updated || before + added != dev->n_peers)
+		wg_log_info("peers: %zu added, %zu removed, %zu updated, %zu in all", added,
+			    before + added - dev->n_peers, updated, dev->n_peers);
 	return err;
 }
 
@@ -369,11 +388,11 @@ int wg_device_set(struct wg_device *dev, const struct wg_uapi_set *set)
 	int ret = plan_set(dev, &pl);
 
 	if (ret < 0) {
-		plan_free(dev, &pl, false);
+		plan_free(&pl, false);
 		return ret;
 	}
 	ret = commit(dev, &pl);
-	plan_free(dev, &pl, true);
+	plan_free(&pl, true);
 	if (ret < 0)
 		wg_log_error("configuration partly applied: %s", strerror(-ret));
 	wg_dev_rearm_timer(dev);
@@ -405,15 +424,91 @@ static void get_peer(struct wg_peer *peer, struct wg_uapi_writer *w)
 	wg_allowedips_foreach(&peer->aips, put_aip, w);
 }
 
-int wg_device_get(struct wg_device *dev, struct wg_uapi_writer *w)
+struct wg_device_dump {
+	struct wg_device *dev; /* NULL once the device is gone */
+	struct wg_peer *next;  /* the next peer to write; NULL: done */
+	struct wg_device_dump *prev_dump, *next_dump; /* in dev->dumps */
+};
+
+static void dump_unlink(struct wg_device_dump *d)
 {
+	if (!d->dev)
+		return;
+	if (d->prev_dump)
+		d->prev_dump->next_dump = d->next_dump;
+	else
+		d->dev->dumps = d->next_dump;
+	if (d->next_dump)
+		d->next_dump->prev_dump = d->prev_dump;
+	d->dev = NULL;
+}
+
+int wg_device_dump_begin(struct wg_device *dev, struct wg_uapi_writer *w,
+			 struct wg_device_dump **out)
+{
+	struct wg_device_dump *d = calloc(1, sizeof(*d));
+
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
 	if (dev->id->has_identity)
 		wg_uapi_put_key(w, "private_key", dev->id->private_key);
 	if (dev->udp)
 		wg_uapi_put_u64(w, "listen_port", wg_device_listen_port(dev));
 	if (dev->fwmark)
 		wg_uapi_put_u64(w, "fwmark", dev->fwmark);
-	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next)
-		get_peer(p, w);
+	d->dev = dev;
+	d->next = dev->peers_head;
+	d->next_dump = dev->dumps;
+	if (dev->dumps)
+		dev->dumps->prev_dump = d;
+	dev->dumps = d;
+	*out = d;
+	return 0;
+}
+
+bool wg_device_dump_next(struct wg_device_dump *d, struct wg_uapi_writer *w, size_t max_peers)
+{
+	for (; d->next && max_peers; max_peers--) {
+		get_peer(d->next, w);
+		d->next = d->next->list_next;
+	}
+	return d->next != NULL;
+}
+
+void wg_device_dump_end(struct wg_device_dump *d)
+{
+	if (!d)
+		return;
+	dump_unlink(d);
+	free(d);
+}
+
+void wg_dev_dumps_peer_gone(struct wg_device *dev, const struct wg_peer *peer)
+{
+	for (struct wg_device_dump *d = dev->dumps; d; d = d->next_dump)
+		if (d->next == peer)
+			d->next = peer->list_next;
+}
+
+void wg_dev_dumps_detach(struct wg_device *dev)
+{
+	while (dev->dumps) {
+		struct wg_device_dump *d = dev->dumps;
+		d->next = NULL;
+		dump_unlink(d);
+	}
+}
+
+int wg_device_get(struct wg_device *dev, struct wg_uapi_writer *w)
+{
+	struct wg_device_dump *d;
+	int ret = wg_device_dump_begin(dev, w, &d);
+
+	if (ret < 0)
+		return ret;
+	while (wg_device_dump_next(d, w, SIZE_MAX))
+		;
+	wg_device_dump_end(d);
 	return w->failed ? -ENOMEM : 0;
 }

@@ -88,20 +88,41 @@ void wg_noise_handshake_init(struct wg_handshake *hs, const struct wg_static_ide
 	wg_memzero(hs, sizeof(*hs));
 	memcpy(hs->remote_static, remote_static, WG_KEY_LEN);
 	wg_noise_set_psk(hs, psk);
-	(void)wg_noise_precompute(hs, id);
+	if (id)
+		(void)wg_noise_precompute(hs, id);
+}
+
+void wg_noise_static_changed(struct wg_handshake *hs)
+{
+	wg_memzero(hs->precomputed_static_static, WG_KEY_LEN);
+	hs->static_static = WG_SS_PENDING;
 }
 
 int wg_noise_precompute(struct wg_handshake *hs, const struct wg_static_identity *id)
 {
-	hs->static_static_valid = false;
-	if (!id || !id->has_identity) {
-		wg_memzero(hs->precomputed_static_static, WG_KEY_LEN);
+	wg_noise_static_changed(hs);
+	if (!id || !id->has_identity)
+		return -EINVAL;
+	if (wg_x25519(hs->precomputed_static_static, id->private_key, hs->remote_static)) {
+		hs->static_static = WG_SS_INVALID;
 		return -EINVAL;
 	}
-	if (wg_x25519(hs->precomputed_static_static, id->private_key, hs->remote_static))
-		return -EINVAL;
-	hs->static_static_valid = true;
+	hs->static_static = WG_SS_VALID;
 	return 0;
+}
+
+/* The DH for this handshake, computed on first use. */
+static int static_static_ready(struct wg_handshake *hs, const struct wg_static_identity *id)
+{
+	switch (hs->static_static) {
+	case WG_SS_VALID:
+		return 0;
+	case WG_SS_INVALID:
+		return -EINVAL;
+	case WG_SS_PENDING:
+		break;
+	}
+	return wg_noise_precompute(hs, id);
 }
 
 void wg_noise_set_psk(struct wg_handshake *hs, const uint8_t *psk)
@@ -152,7 +173,7 @@ int wg_noise_create_initiation(struct wg_msg_initiation *msg, struct wg_handshak
 	uint8_t timestamp[WG_TAI64N_LEN];
 	int ret = -EINVAL;
 
-	if (!id || !id->has_identity || !hs->static_static_valid)
+	if (!id || !id->has_identity || static_static_ready(hs, id))
 		goto out;
 	memset(msg, 0, sizeof(*msg));
 	wg_msg_header_put(msg->header, WG_MSG_INITIATION);
@@ -232,7 +253,7 @@ int wg_noise_consume_initiation(const struct wg_msg_initiation *msg,
 		goto out;
 	}
 	ret = -EINVAL;
-	if (!hs->static_static_valid)
+	if (static_static_ready(hs, id))
 		goto out;
 	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, WG_KEY_LEN);
 	ret = decrypt_and_hash(timestamp, msg->timestamp_enc, WG_TAI64N_LEN, key, h);

@@ -47,7 +47,8 @@ int wg_peer_add(struct wg_device *dev, struct wg_peer *peer)
 	ret = wg_pubkey_insert(&dev->pubkeys, &peer->pubkey);
 	if (ret < 0)
 		return ret;
-	wg_noise_handshake_init(&peer->hs, dev->id, peer->pubkey.key, NULL);
+	/* No X25519 here: the static-static DH waits for the first handshake. */
+	wg_noise_handshake_init(&peer->hs, NULL, peer->pubkey.key, NULL);
 	wg_cookie_init(&peer->cookie, peer->pubkey.key);
 	peer->list_prev = dev->peers_tail;
 	peer->list_next = NULL;
@@ -57,12 +58,13 @@ int wg_peer_add(struct wg_device *dev, struct wg_peer *peer)
 		dev->peers_head = peer;
 	dev->peers_tail = peer;
 	dev->n_peers++;
-	wg_log_info("peer %s added", wg_peer_name(peer, name));
+	wg_log_verbose("peer %s added", wg_peer_name(peer, name));
 	return 0;
 }
 
 static void unlink_peer(struct wg_device *dev, struct wg_peer *peer)
 {
+	wg_dev_dumps_peer_gone(dev, peer);
 	if (peer->list_prev)
 		peer->list_prev->list_next = peer->list_next;
 	else
@@ -79,7 +81,7 @@ void wg_peer_remove(struct wg_peer *peer)
 	struct wg_device *dev = peer->dev;
 	char name[WG_LOG_KEY_LEN];
 
-	wg_log_info("peer %s removed", wg_peer_name(peer, name));
+	wg_log_verbose("peer %s removed", wg_peer_name(peer, name));
 	wg_peer_timers_stop(peer);
 	wg_allowedips_remove_owner(&dev->aips, &peer->aips);
 	wg_pubkey_remove(&dev->pubkeys, &peer->pubkey);

@@ -549,7 +549,7 @@ static bool may_send_initiation(struct wg_peer *peer, uint64_t now)
 				       wg_peer_name(peer, name));
 		return false;
 	}
-	return dev->id->has_identity && peer->hs.static_static_valid;
+	return dev->id->has_identity && wg_noise_static_usable(&peer->hs);
 }
 
 void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry)

@@ -5,6 +5,7 @@
 #ifndef WGD_CONTROL_H
 #define WGD_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "device.h"
@@ -17,12 +18,21 @@ struct wg_control;
 #define WG_CONTROL_OUT_HIGH  (1u << 20) /* stop reading while this much is unsent */
 
 /* What the server calls for each request; the device in production, fakes
- * in tests. */
+ * in tests. A get is written in steps so that a device with 100,000 peers
+ * neither lands in one buffer nor blocks the event loop: get_begin writes
+ * the interface lines and leaves a cursor (NULL: the reply is complete),
+ * get_next writes up to max_peers more peers and returns false once the
+ * last is out, get_end frees a cursor at any point. */
 struct wg_control_ops {
-	int (*get)(struct wg_device *dev, struct wg_uapi_writer *w);
+	int (*get_begin)(struct wg_device *dev, struct wg_uapi_writer *w, void **cursor);
+	bool (*get_next)(void *cursor, struct wg_uapi_writer *w, size_t max_peers);
+	void (*get_end)(void *cursor);
 	int (*set)(struct wg_device *dev, const struct wg_uapi_set *set);
 	struct wg_device *dev;
 };
+
+/* Peers written per event-loop turn while a get streams: about 64 KiB. */
+#define WG_CONTROL_GET_STEP 256
 
 /* Answers one request returned by wg_uapi_reader_next (op is its return
  * value) by appending the reply to out. Get: the lines, then "errno=0", or
@@ -45,11 +55,34 @@ size_t wg_control_conn_count(const struct wg_control *c);
 
 /* The server bound to a device. Inline so that the server itself does not
  * reference the device and can be linked into tests with fakes. */
+static inline int wg_control_dev_get_begin(struct wg_device *dev, struct wg_uapi_writer *w,
+					   void **cursor)
+{
+	struct wg_device_dump *d;
+	int ret = wg_device_dump_begin(dev, w, &d);
+
+	*cursor = d;
+	return ret;
+}
+
+static inline bool wg_control_dev_get_next(void *cursor, struct wg_uapi_writer *w,
+					   size_t max_peers)
+{
+	return wg_device_dump_next(cursor, w, max_peers);
+}
+
+static inline void wg_control_dev_get_end(void *cursor)
+{
+	wg_device_dump_end(cursor);
+}
+
 static inline int wg_control_start(struct event_base *base, int listen_fd, struct wg_device *dev,
 				   struct wg_control **out)
 {
 	const struct wg_control_ops ops = {
-		.get = wg_device_get,
+		.get_begin = wg_control_dev_get_begin,
+		.get_next = wg_control_dev_get_next,
+		.get_end = wg_control_dev_get_end,
 		.set = wg_device_set,
 		.dev = dev,
 	};

@@ -37,9 +37,22 @@ int wg_device_create(const struct wg_device_params *p, struct wg_device **out);
 /* Stops all I/O, frees every peer and zeroes every key. */
 void wg_device_destroy(struct wg_device *dev);
 
-/* Writes the key=value lines of a get reply (not the errno line).
- * 0 or -errno. */
+/* Writes the key=value lines of a get reply (not the errno line), all at
+ * once. 0 or -errno. */
 int wg_device_get(struct wg_device *dev, struct wg_uapi_writer *w);
+
+/* A get reply in pieces, so that a device with 100,000 peers is neither
+ * copied into one buffer nor blocks the event loop while it is written.
+ * begin writes the interface lines; each next call writes up to max_peers
+ * peers and returns false once the last one is out; end frees the cursor
+ * (at any point). It is not a snapshot: a peer removed before the cursor
+ * reaches it is left out, one added meanwhile is included, each peer is
+ * written consistently. */
+struct wg_device_dump;
+int wg_device_dump_begin(struct wg_device *dev, struct wg_uapi_writer *w,
+			 struct wg_device_dump **out);
+bool wg_device_dump_next(struct wg_device_dump *d, struct wg_uapi_writer *w, size_t max_peers);
+void wg_device_dump_end(struct wg_device_dump *d);
 /* Applies a whole change set or nothing. 0 or -errno (-EADDRINUSE port
  * taken, -ENOMEM, -EOPNOTSUPP fwmark unsupported, -E2BIG peer limit). */
 int wg_device_set(struct wg_device *dev, const struct wg_uapi_set *set);

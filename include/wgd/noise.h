@@ -28,12 +28,20 @@ enum wg_handshake_state {
 	WG_HS_CONSUMED_RESPONSE,
 };
 
+/* The static-static DH is computed once per peer and device key, on first
+ * use: a hub that loads 100,000 peers must not spend an X25519 on each. */
+enum wg_static_static {
+	WG_SS_PENDING = 0, /* not computed yet (also after a forget) */
+	WG_SS_VALID,
+	WG_SS_INVALID, /* low-order peer key: never usable */
+};
+
 /* Per-peer handshake state, owned by the peer. Secret throughout. */
 struct wg_handshake {
 	enum wg_handshake_state state;
 	uint8_t remote_static[WG_KEY_LEN];
 	uint8_t precomputed_static_static[WG_KEY_LEN]; /* DH(s_priv, S_pub) */
-	bool static_static_valid; /* false: no identity or low-order peer key */
+	enum wg_static_static static_static;		/* whether the above is usable */
 	uint8_t preshared_key[WG_KEY_LEN];
 	uint8_t ephemeral_private[WG_KEY_LEN];
 	uint8_t remote_ephemeral[WG_KEY_LEN];
@@ -58,12 +66,21 @@ struct wg_keypair {
 };
 
 /* Sets up hs for a peer with static key remote_static and optional psk
- * (NULL = none), and precomputes the static-static DH with id. */
+ * (NULL = none). With id it precomputes the static-static DH right away;
+ * with id NULL it is left pending and computed by the first handshake
+ * message built or consumed for this peer. */
 void wg_noise_handshake_init(struct wg_handshake *hs, const struct wg_static_identity *id,
 			     const uint8_t remote_static[WG_KEY_LEN], const uint8_t *psk);
-/* Recomputes the static-static DH after the device key changed; returns
- * -EINVAL (and marks it invalid) for no identity or a low-order peer key. */
+/* Computes the static-static DH now; -EINVAL for no identity (left
+ * pending) or a low-order peer key (marked invalid for good). */
 int wg_noise_precompute(struct wg_handshake *hs, const struct wg_static_identity *id);
+/* The device key changed or went: zeroes the DH and leaves it pending. */
+void wg_noise_static_changed(struct wg_handshake *hs);
+/* False only once the DH is known to be unusable (low-order peer key). */
+static inline bool wg_noise_static_usable(const struct wg_handshake *hs)
+{
+	return hs->static_static != WG_SS_INVALID;
+}
 void wg_noise_set_psk(struct wg_handshake *hs, const uint8_t *psk);
 /* Forgets the in-progress handshake (ephemeral, hash, chaining key) but keeps
  * the peer's static key, PSK, precomputation and latest timestamp. */

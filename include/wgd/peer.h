@@ -120,6 +120,7 @@ struct wg_device {
 	struct wg_allowedips aips;
 	struct wg_peer *peers_head, *peers_tail; /* owned */
 	size_t n_peers;
+	struct wg_device_dump *dumps; /* gets being streamed (not owned) */
 	struct wg_timer_heap timers;
 	uint64_t timer_armed_ns;
 	bool timer_armed;
@@ -156,6 +157,12 @@ void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp);
 int wg_dev_mtu(struct wg_device *dev);
 /* Writes one IP packet to the TUN (-ENODEV without one). */
 int wg_dev_tun_write(struct wg_device *dev, const uint8_t *pkt, size_t len);
+
+/* --- device_config.c --- */
+/* A peer is going away: dumps about to visit it move on to the next. */
+void wg_dev_dumps_peer_gone(struct wg_device *dev, const struct wg_peer *peer);
+/* The device is going away: dumps in progress end with what they wrote. */
+void wg_dev_dumps_detach(struct wg_device *dev);
 
 /* --- peer.c --- */
 /* Allocates a peer with public key pub, visible nowhere yet; its handshake

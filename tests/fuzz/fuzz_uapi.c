@@ -145,8 +145,9 @@ static void check_set(const struct wg_uapi_set *s)
 	wg_uapi_writer_free(&w);
 }
 
-static int fake_get(struct wg_device *dev, struct wg_uapi_writer *w)
+static int fake_get(struct wg_device *dev, struct wg_uapi_writer *w, void **cursor)
 {
+	(void)cursor; /* the whole reply at once: nothing to stream */
 	static const uint8_t key[WG_KEY_LEN] = {1, 2, 3};
 
 	wg_uapi_put_key(w, "private_key", key);
@@ -192,7 +193,7 @@ static void check_reply(const struct wg_uapi_writer *out)
 
 static int serve(struct wg_uapi_reader *r)
 {
-	static const struct wg_control_ops ops = {fake_get, fake_set, NULL};
+	static const struct wg_control_ops ops = {.get_begin = fake_get, .set = fake_set};
 	const char *body;
 	size_t len;
 	int op;

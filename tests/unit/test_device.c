@@ -690,6 +690,195 @@ static void test_replace_peers(void **state)
 	assert_non_null(wg_peer_lookup(e->a.dev, k[1]));
 }
 
+/* --- many peers --- */
+
+enum { SCALE_PEERS = 100000 };
+
+/* Peer i of a generated hub config: key bytes from i (any 32 bytes are a
+ * valid public key), 10.x.y.z/32 and fd00::i/128, an endpoint for even i. */
+static void scale_key(uint8_t k[WG_KEY_LEN], uint32_t i)
+{
+	memset(k, 0xa5, WG_KEY_LEN);
+	memcpy(k, &i, sizeof(i));
+}
+
+static size_t scale_peer_text(char *out, size_t cap, uint32_t i)
+{
+	uint8_t k[WG_KEY_LEN];
+	char h[65];
+	int n;
+
+	scale_key(k, i);
+	hex(h, k);
+	n = snprintf(out, cap, "public_key=%s\nallowed_ip=10.%u.%u.%u/32\nallowed_ip=fd00::%x:%x/128\n",
+		     h, (i >> 16) & 255, (i >> 8) & 255, i & 255, i >> 16, i & 0xffff);
+	if (i % 2 == 0)
+		n += snprintf(out + n, cap - (size_t)n, "endpoint=192.0.2.%u:%u\n", i % 250 + 1,
+			      1024 + i % 60000);
+	return (size_t)n;
+}
+
+static int apply_text(struct node *n, const char *body, size_t len)
+{
+	struct wg_uapi_set set;
+	int ret = wg_uapi_parse_set(body, len, &set);
+
+	assert_int_equal(ret, 0);
+	ret = wg_device_set(n->dev, &set);
+	wg_uapi_set_free(&set);
+	return ret;
+}
+
+static void apply_scale(struct node *n, const char *head, uint32_t count)
+{
+	size_t cap = strlen(head) + (size_t)count * 256 + 1, len;
+	char *body = malloc(cap);
+
+	assert_non_null(body);
+	len = (size_t)snprintf(body, cap, "%s", head);
+	for (uint32_t i = 0; i < count; i++)
+		len += scale_peer_text(body + len, cap - len, i);
+	assert_int_equal(apply_text(n, body, len), 0);
+	free(body);
+}
+
+/* Peer i's block in a get reply: deterministic, as it never had traffic. */
+static const char *expect_scale_peer(const char *p, uint32_t i)
+{
+	uint8_t k[WG_KEY_LEN], v6[16] = {0xfd};
+	char want[768], h[65], ep[64] = "", v6s[INET6_ADDRSTRLEN];
+	uint32_t be = htonl(i);
+	int n;
+
+	scale_key(k, i);
+	hex(h, k);
+	memcpy(v6 + 12, &be, 4);
+	inet_ntop(AF_INET6, v6, v6s, sizeof(v6s));
+	if (i % 2 == 0)
+		snprintf(ep, sizeof(ep), "endpoint=192.0.2.%u:%u\n", i % 250 + 1, 1024 + i % 60000);
+	n = snprintf(want, sizeof(want),
+		     "public_key=%s\npreshared_key=%064d\nprotocol_version=1\n%s"
+		     "last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\n"
+		     "rx_bytes=0\npersistent_keepalive_interval=0\n"
+		     "allowed_ip=10.%u.%u.%u/32\nallowed_ip=%s/128\n",
+		     h, 0, ep, (i >> 16) & 255, (i >> 8) & 255, i & 255, v6s);
+	if (strncmp(p, want, (size_t)n))
+		fail_msg("peer %u: want\n%s\ngot\n%.*s", i, want, n, p);
+	return p + n;
+}
+
+/* 100,000 peers in one set, read back whole and in steps, then one-peer
+ * changes and a replacement on that device. */
+static void test_scale_set_get(void **state)
+{
+	struct env *e = *state;
+	struct wg_device_dump *d;
+	struct wg_uapi_writer w;
+	uint8_t k[WG_KEY_LEN];
+	char *whole, line[160], h[65];
+	const char *p;
+
+	apply_scale(&e->a, "", SCALE_PEERS);
+	assert_int_equal(wg_device_peer_count(e->a.dev), SCALE_PEERS + 1);
+	assert_int_equal(e->a.dev->aips.nodes > 2 * SCALE_PEERS, true);
+	/* nothing per peer on the data path until it handshakes */
+	scale_key(k, 77);
+	assert_int_equal(wg_peer_lookup(e->a.dev, k)->hs.static_static, WG_SS_PENDING);
+	assert_null(wg_peer_lookup(e->a.dev, k)->kp_current);
+
+	whole = get_text(&e->a);
+	p = strstr(whole, "public_key=");
+	p = strstr(p + 1, "public_key="); /* after B, the first peer */
+	for (uint32_t i = 0; i < SCALE_PEERS; i++)
+		p = expect_scale_peer(p, i);
+	assert_null(strstr(p, "public_key="));
+
+	/* the streamed reply is the same bytes */
+	wg_uapi_writer_init(&w);
+	assert_int_equal(wg_device_dump_begin(e->a.dev, &w, &d), 0);
+	while (wg_device_dump_next(d, &w, 1000))
+		;
+	wg_device_dump_end(d);
+	assert_false(w.failed);
+	assert_int_equal(w.len, strlen(whole));
+	assert_memory_equal(w.buf, whole, w.len);
+	wg_uapi_writer_free(&w);
+	free(whole);
+
+	/* one peer changed, one removed */
+	scale_key(k, 50000);
+	hex(h, k);
+	assert_int_equal(apply(&e->a, "public_key=%s\nendpoint=198.51.100.7:9\n"
+				      "allowed_ip=10.200.0.0/16\n",
+			       h),
+			 0);
+	scale_key(k, 3);
+	hex(h, k);
+	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
+	assert_int_equal(wg_device_peer_count(e->a.dev), SCALE_PEERS);
+	whole = get_text(&e->a);
+	snprintf(line, sizeof(line), "public_key=%s", h);
+	assert_null(strstr(whole, line));
+	expect_line(whole, "endpoint=198.51.100.7:9");
+	expect_line(whole, "allowed_ip=10.200.0.0/16");
+	free(whole);
+
+	/* a smaller replacement removes the rest */
+	apply_scale(&e->a, "replace_peers=true\n", 10);
+	assert_int_equal(wg_device_peer_count(e->a.dev), 10);
+	assert_int_equal(e->a.dev->aips.nodes <= 40, true);
+}
+
+/* A dump moves on past peers removed under it and sees peers added after
+ * it started; a device destroyed under it ends it. */
+static void test_dump_survives_changes(void **state)
+{
+	struct env *e = *state;
+	struct wg_device_dump *d, *d2;
+	struct wg_uapi_writer w;
+	uint8_t k[WG_KEY_LEN];
+	char h[65], *t;
+
+	apply_scale(&e->a, "replace_peers=true\n", 6); /* peers 0..5 */
+	wg_uapi_writer_init(&w);
+	assert_int_equal(wg_device_dump_begin(e->a.dev, &w, &d), 0);
+	assert_int_equal(wg_device_dump_begin(e->a.dev, &w, &d2), 0);
+	wg_device_dump_end(d2); /* unlinked from the middle of nothing */
+	assert_true(wg_device_dump_next(d, &w, 2)); /* 0, 1 */
+	scale_key(k, 2); /* the next one the dump would write */
+	hex(h, k);
+	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
+	scale_key(k, 0); /* already written */
+	hex(h, k);
+	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
+	scale_key(k, 9); /* new, at the end */
+	hex(h, k);
+	assert_int_equal(apply(&e->a, "public_key=%s\n", h), 0);
+	assert_false(wg_device_dump_next(d, &w, 100));
+	wg_device_dump_end(d);
+	t = strndup(w.buf, w.len);
+	for (uint32_t i = 0; i < 10; i++) {
+		char line[80];
+		scale_key(k, i);
+		hex(h, k);
+		snprintf(line, sizeof(line), "public_key=%s\n", h);
+		if (i == 2 || (i > 5 && i != 9))
+			assert_null(strstr(t, line));
+		else
+			assert_non_null(strstr(t, line));
+	}
+	free(t);
+	wg_uapi_writer_free(&w);
+
+	wg_uapi_writer_init(&w);
+	assert_int_equal(wg_device_dump_begin(e->a.dev, &w, &d), 0);
+	wg_device_destroy(e->a.dev);
+	e->a.dev = NULL;
+	assert_false(wg_device_dump_next(d, &w, 100));
+	wg_device_dump_end(d);
+	wg_uapi_writer_free(&w);
+}
+
 /* --- timers with a live partner --- */
 
 static void test_idle_arms_nothing(void **state)
@@ -1089,6 +1278,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_private_key_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_peer_zeroes_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scale_set_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dump_survives_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_arms_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_passive_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_handshake_when_unanswered, setup,

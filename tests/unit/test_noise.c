@@ -511,9 +511,16 @@ static void test_low_order_peer_no_initiation(void **state)
 	for (int i = 0; i < 7; i++) {
 		low_order_point(p, i);
 		wg_noise_handshake_init(&hs, &a.id, p, NULL);
-		assert_false(hs.static_static_valid);
+		assert_int_equal(hs.static_static, WG_SS_INVALID);
+		assert_false(wg_noise_static_usable(&hs));
 		assert_true(wg_ct_is_zero(hs.precomputed_static_static, 32));
 		assert_int_equal(wg_noise_precompute(&hs, &a.id), -EINVAL);
+		/* Left pending, the first initiation finds it unusable. */
+		wg_noise_handshake_init(&hs, NULL, p, NULL);
+		assert_int_equal(hs.static_static, WG_SS_PENDING);
+		assert_int_equal(wg_noise_create_initiation(&init, &hs, &a.id, 1, unix_ns),
+				 -EINVAL);
+		assert_int_equal(hs.static_static, WG_SS_INVALID);
 		assert_int_equal(wg_noise_create_initiation(&init, &hs, &a.id, 1, unix_ns),
 				 -EINVAL);
 		assert_int_equal(hs.state, WG_HS_ZEROED);
@@ -642,7 +649,7 @@ static void test_wrong_states_and_identity(void **state)
 
 	(void)state;
 	wg_noise_handshake_init(&hs, &a.id, b.id.public_key, NULL);
-	assert_true(hs.static_static_valid);
+	assert_int_equal(hs.static_static, WG_SS_VALID);
 	assert_int_equal(wg_noise_create_response(&resp, &hs, 1), -EINVAL);
 	assert_int_equal(wg_noise_consume_response(&resp, &hs, &a.id), -EINVAL);
 	assert_int_equal(wg_noise_derive_keypair(&kp, &hs, 0), -EINVAL);
@@ -661,12 +668,17 @@ static void test_wrong_states_and_identity(void **state)
 	assert_int_equal(wg_noise_consume_initiation(&init, NULL, lookup, &b, mono_ns, &rhs, NULL),
 			 -EINVAL);
 
-	/* Without an identity there is no precomputation. */
+	/* Without an identity there is no precomputation: it stays pending. */
 	wg_noise_handshake_init(&hs, NULL, b.id.public_key, NULL);
-	assert_false(hs.static_static_valid);
+	assert_int_equal(hs.static_static, WG_SS_PENDING);
 	assert_int_equal(wg_noise_precompute(&hs, &none), -EINVAL);
+	assert_int_equal(hs.static_static, WG_SS_PENDING);
+	assert_true(wg_noise_static_usable(&hs));
 	assert_int_equal(wg_noise_precompute(&hs, &a.id), 0);
-	assert_true(hs.static_static_valid);
+	assert_int_equal(hs.static_static, WG_SS_VALID);
+	wg_noise_static_changed(&hs);
+	assert_int_equal(hs.static_static, WG_SS_PENDING);
+	assert_true(wg_ct_is_zero(hs.precomputed_static_static, 32));
 }
 
 static void test_clear_and_forget(void **state)
@@ -698,7 +710,7 @@ static void test_clear_and_forget(void **state)
 	wg_noise_handshake_forget(ba);
 	assert_memory_equal(ba->remote_static, a.id.public_key, 32);
 	assert_memory_equal(ba->preshared_key, psk1, 32);
-	assert_false(ba->static_static_valid);
+	assert_int_equal(ba->static_static, WG_SS_PENDING);
 	assert_true(wg_ct_is_zero(ba->precomputed_static_static, 32));
 	assert_true(wg_ct_is_zero(ba->latest_timestamp, 12));
 	assert_int_equal(wg_noise_precompute(ba, &b.id), 0);

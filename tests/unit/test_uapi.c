@@ -809,25 +809,51 @@ static void test_writer_parse_roundtrip(void **state)
 struct fake_dev {
 	int get_ret, set_ret;
 	int n_get, n_set;
-	size_t get_lines; /* extra lines in the get reply */
+	size_t get_lines; /* extra lines in the get reply, streamed one per "peer" */
+	size_t n_next;	  /* get_next calls */
 	bool has_listen_port;
 	uint16_t listen_port;
 	size_t n_peers;
 };
 
-static int fake_get(struct wg_device *dev, struct wg_uapi_writer *w)
+struct fake_cursor {
+	struct fake_dev *f;
+	size_t line;
+};
+
+static int fake_get(struct wg_device *dev, struct wg_uapi_writer *w, void **cursor)
 {
 	struct fake_dev *f = (struct fake_dev *)dev;
-	size_t i;
+	struct fake_cursor *c;
 
 	f->n_get++;
 	if (f->get_ret)
 		return f->get_ret;
 	wg_uapi_put_key(w, "private_key", k1_bin);
 	wg_uapi_put_u64(w, "listen_port", f->listen_port);
-	for (i = 0; i < f->get_lines; i++)
-		wg_uapi_put_u64(w, "tx_bytes", i);
+	if (!f->get_lines)
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->f = f;
+	*cursor = c;
 	return 0;
+}
+
+static bool fake_get_next(void *cursor, struct wg_uapi_writer *w, size_t max_peers)
+{
+	struct fake_cursor *c = cursor;
+
+	c->f->n_next++;
+	for (; c->line < c->f->get_lines && max_peers; max_peers--)
+		wg_uapi_put_u64(w, "tx_bytes", c->line++);
+	return c->line < c->f->get_lines;
+}
+
+static void fake_get_end(void *cursor)
+{
+	free(cursor);
 }
 
 static int fake_set(struct wg_device *dev, const struct wg_uapi_set *set)
@@ -845,7 +871,8 @@ static int fake_set(struct wg_device *dev, const struct wg_uapi_set *set)
 
 static void handle_str(struct fake_dev *f, int op, const char *body, char *reply, size_t cap)
 {
-	const struct wg_control_ops ops = {fake_get, fake_set, (struct wg_device *)f};
+	const struct wg_control_ops ops = {fake_get, fake_get_next, fake_get_end, fake_set,
+					  (struct wg_device *)f};
 	struct wg_uapi_writer w;
 
 	wg_uapi_writer_init(&w);
@@ -859,7 +886,8 @@ static void handle_str(struct fake_dev *f, int op, const char *body, char *reply
 static void test_control_handle(void **state)
 {
 	struct fake_dev f = {.listen_port = 7};
-	const struct wg_control_ops ops = {fake_get, fake_set, (struct wg_device *)&f};
+	const struct wg_control_ops ops = {fake_get, fake_get_next, fake_get_end, fake_set,
+					  (struct wg_device *)&f};
 	struct wg_uapi_writer w;
 	char reply[512];
 
@@ -903,7 +931,7 @@ static int server_setup(void **state)
 {
 	struct server *s = calloc(1, sizeof(*s));
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct wg_control_ops ops = {fake_get, fake_set, NULL};
+	struct wg_control_ops ops = {fake_get, fake_get_next, fake_get_end, fake_set, NULL};
 
 	assert_non_null(s);
 	strcpy(s->dir, "/tmp/wgd-test-uapi-XXXXXX");
@@ -1137,6 +1165,53 @@ static void test_control_large_replies(void **state)
 	free(buf);
 }
 
+/* A get streams: each loop turn writes one step of peers, and only once
+ * the previous step is sent, so the event loop (the data path) runs in
+ * between; the reply arrives whole and in order. */
+static void test_control_get_streams(void **state)
+{
+	enum { STEPS = 10, LINES = STEPS * WG_CONTROL_GET_STEP };
+	struct server *s = *state;
+	size_t cap = 1u << 20, len, line = 0;
+	char *buf = malloc(cap), *p, *nl;
+	bool eof;
+	int fd = client_connect(s);
+
+	assert_non_null(buf);
+	s->dev.get_lines = LINES;
+	client_send(fd, "get=1\n\nset=1\nlisten_port=6\n\n", 28);
+	/* EVLOOP_ONCE | EVLOOP_NONBLOCK: exactly one turn that had work */
+	event_base_loop(s->base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* accept */
+	event_base_loop(s->base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* read, begin */
+	assert_int_equal(s->dev.n_get, 1);
+	assert_int_equal(s->dev.n_next, 0);
+	event_base_loop(s->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(s->dev.n_next, 1);
+	event_base_loop(s->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(s->dev.n_next, 2);
+	assert_int_equal(s->dev.n_set, 0); /* requests wait for the get */
+	len = client_recv(s, fd, 2, buf, cap, &eof);
+	assert_false(eof);
+	assert_int_equal(s->dev.n_next, STEPS);
+	assert_int_equal(s->dev.n_set, 1);
+	/* header, then every line in order, then the errno of each request */
+	p = strstr(buf, "listen_port=");
+	assert_non_null(p);
+	p = strchr(p, '\n') + 1;
+	for (; line < LINES; line++, p = nl + 1) {
+		char want[40];
+		snprintf(want, sizeof(want), "tx_bytes=%zu", line);
+		nl = strchr(p, '\n');
+		assert_non_null(nl);
+		assert_int_equal((size_t)(nl - p), strlen(want));
+		assert_memory_equal(p, want, strlen(want));
+	}
+	assert_string_equal(p, "errno=0\n\nerrno=0\n\n");
+	assert_int_equal((size_t)(p - buf) + 18, len);
+	close(fd);
+	free(buf);
+}
+
 static void test_control_many_clients(void **state)
 {
 	struct server *s = *state;
@@ -1299,6 +1374,7 @@ int main(void)
 		SERVER_TEST(test_control_oversized_line_closes),
 		SERVER_TEST(test_control_eof_mid_request),
 		SERVER_TEST(test_control_large_replies),
+		SERVER_TEST(test_control_get_streams),
 		SERVER_TEST(test_control_many_clients),
 		SERVER_TEST(test_control_client_gone_mid_reply),
 		SERVER_TEST(test_control_max_conns),
