@@ -3,17 +3,22 @@
  * Launch contract (as wireguard-go, which wg-quick relies on): when the
  * launching process returns, the TUN interface and the UAPI socket exist.
  * So both are created before forking, and the parent waits on a pipe until
- * the child is about to run its event loop. */
+ * the child is about to run its event loop. Under a service manager
+ * (NOTIFY_SOCKET, systemd's Type=notify with -f) the process that runs the
+ * loop reports READY=1 at that same point, STOPPING=1 when the loop ends,
+ * and WATCHDOG=1 from the loop if asked. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +30,7 @@
 #include "wgd/device.h"
 #include "wgd/log.h"
 #include "wgd/platform.h"
+#include "wgd/sdnotify.h"
 #include "wgd/secret.h"
 
 #ifndef WGD_VERSION
@@ -92,7 +98,9 @@ struct daemon {
 	struct wg_device *dev;
 	struct wg_control *ctl;
 	struct wg_exit_watch *watch;
-	struct event *ev_int, *ev_term, *ev_watch;
+	struct event *ev_int, *ev_term, *ev_watch, *ev_watchdog;
+	const char *stop_why;
+	bool sd_failed; /* a notification was lost: logged once */
 };
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -410,9 +418,32 @@ static int daemonize(struct daemon *d)
 	return redirect_stdio(d->keep_stdio);
 }
 
+/* A message to the service manager, if any. A lost one is logged (once:
+ * watchdog pings repeat) but never stops the daemon. */
+static void service_notify(struct daemon *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void service_notify(struct daemon *d, const char *fmt, ...)
+{
+	char msg[WG_SD_MSG_MAX];
+	va_list ap;
+	int n, ret;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ret = n < 0 || (size_t)n >= sizeof(msg) ? -EMSGSIZE : wg_sd_notify(msg);
+	if (ret && !d->sd_failed) {
+		d->sd_failed = true;
+		wg_log_error("cannot notify the service manager at NOTIFY_SOCKET=%s: %s",
+			     getenv("NOTIFY_SOCKET"), strerror(-ret));
+	}
+}
+
 static void stop(struct daemon *d, const char *why)
 {
 	wg_log_info("%s", why);
+	d->stop_why = why;
 	event_base_loopbreak(d->base);
 }
 
@@ -442,6 +473,32 @@ static void on_fatal(void *arg)
 	stop(arg, "device failed (TUN gone)");
 }
 
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	service_notify(arg, "WATCHDOG=1");
+}
+
+/* WatchdogSec=: a ping from the loop itself at half the interval, so a
+ * stuck loop is what the service manager sees. */
+static int add_watchdog(struct daemon *d)
+{
+	uint64_t usec = wg_sd_watchdog_usec() / 2;
+	struct timeval tv;
+
+	if (!usec)
+		return 0;
+	if (usec < 1000)
+		usec = 1000; /* never a busy loop */
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	d->ev_watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+	if (!d->ev_watchdog || event_add(d->ev_watchdog, &tv))
+		return -ENOMEM;
+	wg_log_info("watchdog: pinging the service manager every %llu ms",
+		    (unsigned long long)(usec / 1000));
+	return 0;
+}
+
 static int add_events(struct daemon *d)
 {
 	d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
@@ -453,7 +510,7 @@ static int add_events(struct daemon *d)
 	if (event_add(d->ev_int, NULL) || event_add(d->ev_term, NULL) ||
 	    event_add(d->ev_watch, NULL))
 		return -ENOMEM;
-	return 0;
+	return add_watchdog(d);
 }
 
 static int start(struct daemon *d)
@@ -500,6 +557,8 @@ static void cleanup(struct daemon *d)
 		event_free(d->ev_term);
 	if (d->ev_watch)
 		event_free(d->ev_watch);
+	if (d->ev_watchdog)
+		event_free(d->ev_watchdog);
 	wg_control_stop(d->ctl);
 	wg_exit_watch_close(d->watch);
 	if (d->dev)
@@ -516,12 +575,20 @@ static int run(struct daemon *d)
 {
 	int ret = start(d);
 
+	/* The service manager first: in a forked child, MAINPID= must be
+	 * known before the launching parent exits. */
+	if (!ret)
+		service_notify(d, "READY=1\nMAINPID=%ld\nSTATUS=Serving %s, control socket %s",
+			       (long)getpid(), d->ifname,
+			       d->sock.path[0] ? d->sock.path : "inherited");
 	notify_ready(d, ret ? 1 : 0);
 	if (ret)
 		return 1;
 	wg_log_info("device started");
 	ret = event_base_dispatch(d->base);
 	wg_log_info("shutting down");
+	service_notify(d, "STOPPING=1\nSTATUS=Stopping: %s",
+		       d->stop_why ? d->stop_why : "event loop ended");
 	return ret < 0 ? 1 : 0;
 }
 
