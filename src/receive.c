@@ -40,18 +40,35 @@ static void after_authenticated_rx(struct wg_peer *peer, size_t len)
 
 /* --- backlog --- */
 
+/* True if msg may take a reserved backlog slot: initiation or response
+ * with valid MACs including mac2, within its source's rate. */
+static bool may_use_reserve(struct wg_device *dev, const uint8_t *buf, size_t len,
+			    const struct wg_endpoint *from)
+{
+	if (wg_msg_header_type(buf) == WG_MSG_COOKIE_REPLY)
+		return false;
+	return wg_cookie_validate(&dev->cookie_checker, buf, len, &from->addr, true, dev->rl,
+				  wg_dev_now(dev)) == WG_COOKIE_VALID_WITH_COOKIE;
+}
+
 static void enqueue_handshake(struct wg_device *dev, const uint8_t *buf, size_t len,
 			      const struct wg_endpoint *from)
 {
 	struct wg_hs_job *job;
+	bool admitted = false;
 
-	if (dev->hsq_len >= WG_MAX_QUEUED_HANDSHAKES) {
-		dev->stats.handshake_queue_full++;
-		return;
+	if (dev->hsq_len >= WG_HS_RESERVED_FROM) {
+		admitted = dev->hsq_len < WG_MAX_QUEUED_HANDSHAKES &&
+			   may_use_reserve(dev, buf, len, from);
+		if (!admitted) {
+			dev->stats.handshake_queue_full++;
+			return;
+		}
 	}
 	job = &dev->hsq[(dev->hsq_head + dev->hsq_len) % WG_MAX_QUEUED_HANDSHAKES];
 	job->from = *from;
 	job->len = len;
+	job->admitted = admitted;
 	memcpy(job->msg, buf, len);
 	dev->hsq_len++;
 }
@@ -250,27 +267,32 @@ static bool admit_handshake(struct wg_device *dev, const struct wg_hs_job *job, 
 	return false;
 }
 
-static void process_job(struct wg_device *dev, const struct wg_hs_job *job)
+/* Judges one backlog message; returns what it cost (WG_HS_COST_*). */
+static unsigned int process_job(struct wg_device *dev, const struct wg_hs_job *job)
 {
 	uint32_t type = wg_msg_header_type(job->msg);
 
 	if (type == WG_MSG_COOKIE_REPLY) {
 		handle_cookie_reply(dev, job);
-		return;
+		return 1;
 	}
-	if (!admit_handshake(dev, job, type))
-		return;
+	if (!job->admitted && !admit_handshake(dev, job, type))
+		return 1;
 	if (type == WG_MSG_INITIATION)
 		handle_initiation(dev, job);
 	else
 		handle_response(dev, job);
+	return WG_HS_COST_NOISE;
 }
 
 bool wg_receive_handshake_batch(struct wg_device *dev)
 {
-	for (int i = 0; i < WG_HANDSHAKE_BATCH && dev->hsq_len; i++) {
+	unsigned int budget = WG_HS_BUDGET, cost;
+
+	while (budget && dev->hsq_len) {
 		struct wg_hs_job *job = &dev->hsq[dev->hsq_head];
-		process_job(dev, job);
+		cost = process_job(dev, job);
+		budget -= cost < budget ? cost : budget;
 		/* The backlog length counts the job in hand while it is
 		 * judged, so under_load sees the real depth. */
 		dev->hsq_head = (dev->hsq_head + 1) % WG_MAX_QUEUED_HANDSHAKES;

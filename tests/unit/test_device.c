@@ -1177,10 +1177,12 @@ static void test_backlog_bounded_and_mac1(void **state)
 	make_initiation(e, &hs, &ck, &msg);
 	for (int i = 0; i < WG_MAX_QUEUED_HANDSHAKES + 10; i++)
 		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
-	assert_int_equal(stats(&e->a).handshake_queue_full, 10);
+	/* the reserved last eighth is not for messages without mac2 */
+	assert_int_equal(stats(&e->a).handshake_queue_full,
+			 WG_MAX_QUEUED_HANDSHAKES + 10 - WG_HS_RESERVED_FROM);
 	while (wg_receive_handshake_batch(a))
 		;
-	assert_int_equal(stats(&e->a).mac_invalid, WG_MAX_QUEUED_HANDSHAKES);
+	assert_int_equal(stats(&e->a).mac_invalid, WG_HS_RESERVED_FROM);
 	assert_int_equal(stats(&e->a).cookie_replies_sent, 0);
 	/* Truncated or unknown messages never reach the backlog. */
 	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg) - 1, &from);
@@ -1193,20 +1195,22 @@ static void test_backlog_bounded_and_mac1(void **state)
 }
 
 /* One batch per loop turn: reading the sockets is not starved by the
- * backlog, so a flood builds it up (and turns on cookies). */
-static void test_backlog_one_batch_per_turn(void **state)
+ * backlog. A batch is a budget: 64 messages that need Noise, or 16 times
+ * as many that end at their MACs or in a cookie reply. */
+static void test_backlog_budget_per_turn(void **state)
 {
 	struct env *e = *state;
+	struct wg_device *a = e->a.dev;
 	struct wg_msg_initiation msg;
 	struct wg_handshake hs;
 	struct wg_cookie ck;
 	struct wg_endpoint from, to;
 	int sink = open_sink(&from);
-	const int n = 150;
+	const int n = 150, cheap = WG_HS_BUDGET + 500;
 
 	memset(&to, 0, sizeof(to));
 	assert_int_equal(wg_sockaddr_parse(&to.addr, "127.0.0.1:0"), 0);
-	to.addr.in4.sin_port = htons(wg_device_listen_port(e->a.dev));
+	to.addr.in4.sin_port = htons(wg_device_listen_port(a));
 	wg_cookie_init(&ck, e->b.pub); /* wrong mac1: cheap to reject */
 	make_initiation(e, &hs, &ck, &msg);
 	for (int i = 0; i < n; i++)
@@ -1214,13 +1218,82 @@ static void test_backlog_one_batch_per_turn(void **state)
 			sendto(sink, &msg, sizeof(msg), 0, &to.addr.sa, sizeof(to.addr.in4)),
 			(ssize_t)sizeof(msg));
 	event_base_loop(e->a.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	assert_int_equal(e->a.dev->hsq_len, n); /* read, not yet judged */
+	assert_int_equal(a->hsq_len, n); /* read, not yet judged */
 	event_base_loop(e->a.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	assert_int_equal(e->a.dev->hsq_len, n - WG_HANDSHAKE_BATCH);
-	pump(e);
-	assert_int_equal(e->a.dev->hsq_len, 0);
+	assert_int_equal(a->hsq_len, 0); /* all cheap: one turn */
 	assert_int_equal(stats(&e->a).mac_invalid, n);
+
+	for (int i = 0; i < cheap; i++)
+		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	assert_true(wg_receive_handshake_batch(a));
+	assert_int_equal(a->hsq_len, cheap - WG_HS_BUDGET);
+	while (wg_receive_handshake_batch(a))
+		;
+
+	/* mac1 right, not under load (after the linger): each goes to Noise */
+	e->clk.mono += WG_UNDER_LOAD_LINGER;
+	wg_cookie_init(&ck, e->a.pub);
+	make_initiation(e, &hs, &ck, &msg);
+	for (int i = 0; i < n; i++)
+		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	assert_true(wg_receive_handshake_batch(a));
+	assert_int_equal(a->hsq_len, n - WG_HANDSHAKE_BATCH);
 	wg_memzero(&hs, sizeof(hs));
+	close(sink);
+}
+
+/* A full backlog still takes a peer's retry that carries a cookie (valid
+ * mac2), within its source's rate; the flood without mac2 is refused. */
+static void test_backlog_reserve_for_cookies(void **state)
+{
+	struct env *e = *state;
+	struct wg_device *a = e->a.dev;
+	struct wg_msg_cookie_reply reply;
+	struct wg_msg_initiation flood, msg;
+	struct wg_handshake hs, hs2;
+	struct wg_cookie ck, ck_flood;
+	struct wg_endpoint from, from_flood;
+	int sink = open_sink(&from), sink_flood = open_sink(&from_flood);
+	uint64_t full;
+	int responses;
+
+	/* get a cookie: under load, an initiation is answered with one */
+	wg_cookie_init(&ck, e->a.pub);
+	make_initiation(e, &hs, &ck, &msg);
+	for (int i = 0; i < WG_UNDER_LOAD_BACKLOG; i++)
+		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	while (wg_receive_handshake_batch(a))
+		;
+	assert_true(count_type(sink, WG_MSG_COOKIE_REPLY, sizeof(reply), (uint8_t *)&reply) > 0);
+	assert_int_equal(wg_cookie_reply_consume(&ck, &reply, e->clk.mono), 0);
+
+	/* fill the backlog to the brim with mac1-valid initiations, no mac2 */
+	wg_cookie_init(&ck_flood, e->a.pub);
+	make_initiation(e, &hs2, &ck_flood, &flood);
+	for (int i = 0; i < WG_MAX_QUEUED_HANDSHAKES; i++)
+		wg_receive_datagram(a, (uint8_t *)&flood, sizeof(flood), &from_flood);
+	assert_int_equal(a->hsq_len, WG_HS_RESERVED_FROM);
+	full = stats(&e->a).handshake_queue_full;
+	assert_int_equal(full, WG_MAX_QUEUED_HANDSHAKES - WG_HS_RESERVED_FROM);
+
+	/* the retry with mac2 gets a reserved slot, and a response */
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	assert_int_equal(a->hsq_len, WG_HS_RESERVED_FROM + 1);
+	assert_int_equal(stats(&e->a).handshake_queue_full, full);
+	/* beyond its rate (burst 5) the same source is refused */
+	for (int i = 0; i < 2 * WG_RATELIMIT_BURST; i++)
+		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	assert_true(stats(&e->a).handshake_queue_full > full);
+	assert_true(a->hsq_len < WG_HS_RESERVED_FROM + 1 + 2 * WG_RATELIMIT_BURST);
+	while (wg_receive_handshake_batch(a))
+		;
+	responses = count_type(sink, WG_MSG_RESPONSE, WG_MSG_RESPONSE_LEN, NULL);
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 1);
+	assert_int_equal(responses, 1);
+	wg_memzero(&hs, sizeof(hs));
+	wg_memzero(&hs2, sizeof(hs2));
+	close(sink_flood);
 	close(sink);
 }
 
@@ -1291,7 +1364,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_under_load_demands_cookie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_bounded_and_mac1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backlog_one_batch_per_turn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_budget_per_turn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_reserve_for_cookies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initiation_rejections, setup, teardown),
 	};
 	const char *level = getenv("WGD_TEST_LOG");
