@@ -4,12 +4,14 @@
 #include "wgd/control.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wgd/crypto.h"
@@ -107,18 +109,34 @@ static void handle_get(const struct wg_control_ops *ops, size_t len, struct wg_u
 	wg_uapi_writer_free(&w);
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void handle_set(const struct wg_control_ops *ops, const char *body, size_t len,
 		       struct wg_uapi_writer *out)
 {
+	uint64_t t0 = mono_us(), t1 = t0;
 	struct wg_uapi_set set;
+	size_t n_peers = 0;
 	int ret = wg_uapi_parse_set(body, len, &set);
 
 	if (!ret) {
+		t1 = mono_us();
+		n_peers = set.n_peers;
 		ret = ops->set(ops->dev, &set);
 		wg_uapi_set_free(&set);
 	}
 	if (ret)
 		wg_log_verbose("UAPI: set failed: %s", strerror(-ret));
+	else
+		wg_log_debug("UAPI: set of %zu bytes, %zu peer sections: parsed in %" PRIu64
+			     " us, applied in %" PRIu64 " us",
+			     len, n_peers, t1 - t0, mono_us() - t1);
 	wg_uapi_put_errno(out, ret);
 }
 

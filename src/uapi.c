@@ -576,20 +576,53 @@ void wg_uapi_put_bytes(struct wg_uapi_writer *w, const void *data, size_t len)
 	put_raw(w, data, len);
 }
 
+/* "key=value\n" in one append. A get of 100,000 peers writes a million
+ * such lines, so no stdio formatting on this path. */
+static void put_line(struct wg_uapi_writer *w, const char *key, const char *value, size_t vlen)
+{
+	char line[128];
+	size_t klen = strlen(key);
+
+	if (klen + vlen + 2 > sizeof(line)) {
+		put_raw(w, key, klen);
+		put_raw(w, "=", 1);
+		put_raw(w, value, vlen);
+		put_raw(w, "\n", 1);
+		return;
+	}
+	memcpy(line, key, klen);
+	line[klen] = '=';
+	memcpy(line + klen + 1, value, vlen);
+	line[klen + 1 + vlen] = '\n';
+	put_raw(w, line, klen + vlen + 2);
+	wg_memzero(line, sizeof(line)); /* it may have held a key */
+}
+
 void wg_uapi_put_str(struct wg_uapi_writer *w, const char *key, const char *value)
 {
-	put_raw(w, key, strlen(key));
-	put_raw(w, "=", 1);
-	put_raw(w, value, strlen(value));
-	put_raw(w, "\n", 1);
+	put_line(w, key, value, strlen(value));
+}
+
+/* Decimal digits of v into out (room for 20); returns their count. */
+static size_t format_u64(char *out, uint64_t v)
+{
+	char rev[20];
+	size_t n = 0;
+
+	do {
+		rev[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = rev[n - 1 - i];
+	return n;
 }
 
 void wg_uapi_put_u64(struct wg_uapi_writer *w, const char *key, uint64_t value)
 {
-	char num[24];
+	char num[20];
 
-	snprintf(num, sizeof(num), "%" PRIu64, value);
-	wg_uapi_put_str(w, key, num);
+	put_line(w, key, num, format_u64(num, value));
 }
 
 void wg_uapi_put_key(struct wg_uapi_writer *w, const char *key, const uint8_t k[WG_KEY_LEN])
@@ -602,8 +635,7 @@ void wg_uapi_put_key(struct wg_uapi_writer *w, const char *key, const uint8_t k[
 		hex[2 * i] = digits[k[i] >> 4];
 		hex[2 * i + 1] = digits[k[i] & 0xf];
 	}
-	hex[HEX_KEY_LEN] = '\0';
-	wg_uapi_put_str(w, key, hex);
+	put_line(w, key, hex, HEX_KEY_LEN);
 	wg_memzero(hex, sizeof(hex));
 }
 
@@ -618,12 +650,15 @@ void wg_uapi_put_endpoint(struct wg_uapi_writer *w, const char *key, const union
 
 void wg_uapi_put_aip(struct wg_uapi_writer *w, int family, const uint8_t *addr, uint8_t cidr)
 {
-	char ip[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
+	char text[INET6_ADDRSTRLEN + 8];
+	size_t n;
 
-	if (!inet_ntop(family, addr, ip, sizeof(ip)))
+	if (!inet_ntop(family, addr, text, INET6_ADDRSTRLEN))
 		return;
-	snprintf(text, sizeof(text), "%s/%u", ip, (unsigned int)cidr);
-	wg_uapi_put_str(w, "allowed_ip", text);
+	n = strlen(text);
+	text[n++] = '/';
+	n += format_u64(text + n, cidr);
+	put_line(w, "allowed_ip", text, n);
 }
 
 void wg_uapi_put_errno(struct wg_uapi_writer *w, int err)
