@@ -3,6 +3,8 @@
  * a secret drawn per table, so neither the bucket of an index nor of a key
  * can be steered by a remote party. A table doubles once it holds more
  * entries than buckets, keeping chains O(1) long at 2^20 entries and more.
+ * Both are built on one chained table (struct wg_htable) that knows its
+ * entries only through a function giving the bytes an entry is hashed by.
  *
  * Indices are random 32-bit values, never 0 (0 is left free to mean "no
  * index" to callers), and never one already in the table. */
@@ -17,6 +19,11 @@
 
 #define INITIAL_BUCKETS 16
 
+/* --- the shared chained table --------------------------------------------- */
+
+/* The bytes an entry is hashed by (its index or its key). */
+typedef size_t (*hkey_fn)(const struct wg_hlink *l, uint8_t out[WG_KEY_LEN]);
+
 static size_t hash_bytes(const uint8_t secret[16], const void *in, size_t len)
 {
 	uint8_t h[crypto_shorthash_BYTES];
@@ -27,26 +34,15 @@ static size_t hash_bytes(const uint8_t secret[16], const void *in, size_t len)
 	return (size_t)v;
 }
 
-/* Allocates a zeroed bucket array of n (a power of two) slots. */
-static void *buckets_new(size_t n)
+static struct wg_hlink **ht_bucket(const struct wg_htable *t, const void *key, size_t len)
 {
-	return calloc(n, sizeof(void *));
+	return &t->buckets[hash_bytes(t->secret, key, len) & t->mask];
 }
 
-/* --- receiver indices ---------------------------------------------------- */
-
-static struct wg_index_entry **index_bucket(const struct wg_index_table *t, uint32_t index)
-{
-	uint8_t le[4] = {(uint8_t)index, (uint8_t)(index >> 8), (uint8_t)(index >> 16),
-			 (uint8_t)(index >> 24)};
-
-	return &t->buckets[hash_bytes(t->secret, le, sizeof(le)) & t->mask];
-}
-
-int wg_index_table_init(struct wg_index_table *t)
+static int ht_init(struct wg_htable *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->buckets = buckets_new(INITIAL_BUCKETS);
+	t->buckets = calloc(INITIAL_BUCKETS, sizeof(*t->buckets));
 	if (!t->buckets)
 		return -ENOMEM;
 	t->mask = INITIAL_BUCKETS - 1;
@@ -54,186 +50,188 @@ int wg_index_table_init(struct wg_index_table *t)
 	return 0;
 }
 
-void wg_index_table_free(struct wg_index_table *t)
+static void ht_free(struct wg_htable *t)
 {
 	free(t->buckets);
 	wg_memzero(t, sizeof(*t));
 }
 
-/* Doubles the bucket array. On allocation failure the table stays as it
- * is: still correct, only with longer chains. */
-static void index_grow(struct wg_index_table *t)
+/* Doubles the bucket array once the table holds as many entries as
+ * buckets. On allocation failure the table stays as it is: still correct,
+ * only with longer chains. */
+static void ht_maybe_grow(struct wg_htable *t, hkey_fn key_of)
 {
-	struct wg_index_entry **old = t->buckets;
+	struct wg_hlink **old = t->buckets;
 	size_t n = t->mask + 1;
+	uint8_t key[WG_KEY_LEN];
 
-	t->buckets = buckets_new(n * 2);
+	if (t->count < n)
+		return;
+	t->buckets = calloc(n * 2, sizeof(*t->buckets));
 	if (!t->buckets) {
 		t->buckets = old;
 		return;
 	}
 	t->mask = n * 2 - 1;
 	for (size_t i = 0; i < n; i++) {
-		struct wg_index_entry *e, *next;
+		struct wg_hlink *l, *next;
 
-		for (e = old[i]; e; e = next) {
-			struct wg_index_entry **b = index_bucket(t, e->index);
+		for (l = old[i]; l; l = next) {
+			struct wg_hlink **b = ht_bucket(t, key, key_of(l, key));
 
-			next = e->next;
-			e->next = *b;
-			*b = e;
+			next = l->next;
+			l->next = *b;
+			*b = l;
 		}
 	}
 	free(old);
 }
 
+static void ht_push(struct wg_htable *t, struct wg_hlink **b, struct wg_hlink *l)
+{
+	l->next = *b;
+	*b = l;
+	t->count++;
+}
+
+/* The link pointing at l in its chain, NULL if l is not in the table. */
+static struct wg_hlink **ht_link(const struct wg_htable *t, const struct wg_hlink *l,
+				 hkey_fn key_of)
+{
+	uint8_t key[WG_KEY_LEN];
+	struct wg_hlink **p = ht_bucket(t, key, key_of(l, key));
+
+	while (*p && *p != l)
+		p = &(*p)->next;
+	return *p ? p : NULL;
+}
+
+static void ht_remove(struct wg_htable *t, struct wg_hlink *l, hkey_fn key_of)
+{
+	struct wg_hlink **p = ht_link(t, l, key_of);
+
+	if (!p)
+		return;
+	*p = l->next;
+	l->next = NULL;
+	t->count--;
+}
+
+/* --- receiver indices ---------------------------------------------------- */
+
+static void index_le(uint8_t out[4], uint32_t index)
+{
+	out[0] = (uint8_t)index;
+	out[1] = (uint8_t)(index >> 8);
+	out[2] = (uint8_t)(index >> 16);
+	out[3] = (uint8_t)(index >> 24);
+}
+
+static size_t index_key(const struct wg_hlink *l, uint8_t out[WG_KEY_LEN])
+{
+	index_le(out, wg_container_of(l, const struct wg_index_entry, link)->index);
+	return 4;
+}
+
+int wg_index_table_init(struct wg_index_table *t)
+{
+	return ht_init(&t->h);
+}
+
+void wg_index_table_free(struct wg_index_table *t)
+{
+	ht_free(&t->h);
+}
+
 struct wg_index_entry *wg_index_lookup(const struct wg_index_table *t, uint32_t index)
 {
-	struct wg_index_entry *e = *index_bucket(t, index);
+	uint8_t le[4];
+	struct wg_hlink *l;
 
-	while (e && e->index != index)
-		e = e->next;
-	return e;
+	index_le(le, index);
+	for (l = *ht_bucket(&t->h, le, sizeof(le)); l; l = l->next) {
+		struct wg_index_entry *e = wg_container_of(l, struct wg_index_entry, link);
+		if (e->index == index)
+			return e;
+	}
+	return NULL;
 }
 
 int wg_index_insert(struct wg_index_table *t, struct wg_index_entry *e)
 {
-	struct wg_index_entry **b;
+	uint8_t le[4];
 	uint32_t index;
 
-	if (t->count >= t->mask + 1)
-		index_grow(t);
+	ht_maybe_grow(&t->h, index_key);
 	do
 		index = wg_random_u32();
 	while (index == 0 || wg_index_lookup(t, index));
-	b = index_bucket(t, index);
 	e->index = index;
-	e->next = *b;
-	*b = e;
-	t->count++;
+	index_le(le, index);
+	ht_push(&t->h, ht_bucket(&t->h, le, sizeof(le)), &e->link);
 	return 0;
-}
-
-/* The link pointing at e in its chain, NULL if e is not in the table. */
-static struct wg_index_entry **index_link(const struct wg_index_table *t,
-					  const struct wg_index_entry *e)
-{
-	struct wg_index_entry **p = index_bucket(t, e->index);
-
-	while (*p && *p != e)
-		p = &(*p)->next;
-	return *p ? p : NULL;
 }
 
 void wg_index_replace(struct wg_index_table *t, struct wg_index_entry *old,
 		      struct wg_index_entry *new_entry)
 {
-	struct wg_index_entry **p = index_link(t, old);
+	struct wg_hlink **p = ht_link(&t->h, &old->link, index_key);
 
 	if (!p || old == new_entry)
 		return;
 	new_entry->index = old->index;
-	new_entry->next = old->next;
-	*p = new_entry;
-	old->next = NULL;
+	new_entry->link.next = old->link.next;
+	*p = &new_entry->link;
+	old->link.next = NULL;
 }
 
 void wg_index_remove(struct wg_index_table *t, struct wg_index_entry *e)
 {
-	struct wg_index_entry **p = index_link(t, e);
-
-	if (!p)
-		return;
-	*p = e->next;
-	e->next = NULL;
-	t->count--;
+	ht_remove(&t->h, &e->link, index_key);
 }
 
 /* --- public keys --------------------------------------------------------- */
 
-static struct wg_pubkey_entry **pubkey_bucket(const struct wg_pubkey_table *t,
-					      const uint8_t key[WG_KEY_LEN])
+static size_t pubkey_key(const struct wg_hlink *l, uint8_t out[WG_KEY_LEN])
 {
-	return &t->buckets[hash_bytes(t->secret, key, WG_KEY_LEN) & t->mask];
+	memcpy(out, wg_container_of(l, const struct wg_pubkey_entry, link)->key, WG_KEY_LEN);
+	return WG_KEY_LEN;
 }
 
 int wg_pubkey_table_init(struct wg_pubkey_table *t)
 {
-	memset(t, 0, sizeof(*t));
-	t->buckets = buckets_new(INITIAL_BUCKETS);
-	if (!t->buckets)
-		return -ENOMEM;
-	t->mask = INITIAL_BUCKETS - 1;
-	wg_random_bytes(t->secret, sizeof(t->secret));
-	return 0;
+	return ht_init(&t->h);
 }
 
 void wg_pubkey_table_free(struct wg_pubkey_table *t)
 {
-	free(t->buckets);
-	wg_memzero(t, sizeof(*t));
-}
-
-static void pubkey_grow(struct wg_pubkey_table *t)
-{
-	struct wg_pubkey_entry **old = t->buckets;
-	size_t n = t->mask + 1;
-
-	t->buckets = buckets_new(n * 2);
-	if (!t->buckets) {
-		t->buckets = old;
-		return;
-	}
-	t->mask = n * 2 - 1;
-	for (size_t i = 0; i < n; i++) {
-		struct wg_pubkey_entry *e, *next;
-
-		for (e = old[i]; e; e = next) {
-			struct wg_pubkey_entry **b = pubkey_bucket(t, e->key);
-
-			next = e->next;
-			e->next = *b;
-			*b = e;
-		}
-	}
-	free(old);
+	ht_free(&t->h);
 }
 
 /* Public keys are not secret: memcmp is fine here. */
 struct wg_pubkey_entry *wg_pubkey_lookup(const struct wg_pubkey_table *t,
 					 const uint8_t key[WG_KEY_LEN])
 {
-	struct wg_pubkey_entry *e = *pubkey_bucket(t, key);
+	struct wg_hlink *l;
 
-	while (e && memcmp(e->key, key, WG_KEY_LEN) != 0)
-		e = e->next;
-	return e;
+	for (l = *ht_bucket(&t->h, key, WG_KEY_LEN); l; l = l->next) {
+		struct wg_pubkey_entry *e = wg_container_of(l, struct wg_pubkey_entry, link);
+		if (!memcmp(e->key, key, WG_KEY_LEN))
+			return e;
+	}
+	return NULL;
 }
 
 int wg_pubkey_insert(struct wg_pubkey_table *t, struct wg_pubkey_entry *e)
 {
-	struct wg_pubkey_entry **b;
-
 	if (wg_pubkey_lookup(t, e->key))
 		return -EEXIST;
-	if (t->count >= t->mask + 1)
-		pubkey_grow(t);
-	b = pubkey_bucket(t, e->key);
-	e->next = *b;
-	*b = e;
-	t->count++;
+	ht_maybe_grow(&t->h, pubkey_key);
+	ht_push(&t->h, ht_bucket(&t->h, e->key, WG_KEY_LEN), &e->link);
 	return 0;
 }
 
 void wg_pubkey_remove(struct wg_pubkey_table *t, struct wg_pubkey_entry *e)
 {
-	struct wg_pubkey_entry **p = pubkey_bucket(t, e->key);
-
-	while (*p && *p != e)
-		p = &(*p)->next;
-	if (!*p)
-		return;
-	*p = e->next;
-	e->next = NULL;
-	t->count--;
+	ht_remove(&t->h, &e->link, pubkey_key);
 }

@@ -11,6 +11,22 @@
 
 #include "wire.h"
 
+/* The object holding member ptr points at. */
+#define wg_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* Hash chain link, embedded in each table's entries. */
+struct wg_hlink {
+	struct wg_hlink *next;
+};
+
+/* The part both tables share: buckets of chains, hashed under a secret. */
+struct wg_htable {
+	struct wg_hlink **buckets;
+	size_t mask; /* buckets - 1, a power of two */
+	size_t count;
+	uint8_t secret[16];
+};
+
 enum wg_index_kind {
 	WG_INDEX_HANDSHAKE = 1,
 	WG_INDEX_KEYPAIR = 2,
@@ -18,17 +34,14 @@ enum wg_index_kind {
 
 /* Embedded in a handshake or keypair; index is assigned by the table. */
 struct wg_index_entry {
-	struct wg_index_entry *next; /* hash chain (private) */
+	struct wg_hlink link; /* hash chain (private) */
 	uint32_t index;
 	enum wg_index_kind kind;
 	void *peer; /* not owned: the peer owning the embedding object */
 };
 
 struct wg_index_table {
-	struct wg_index_entry **buckets;
-	size_t mask; /* buckets - 1, a power of two */
-	size_t count;
-	uint8_t secret[16];
+	struct wg_htable h;
 };
 
 /* wg_crypto_init() must have run (the secret comes from wg_random_bytes).
@@ -50,15 +63,12 @@ struct wg_index_entry *wg_index_lookup(const struct wg_index_table *t, uint32_t 
 
 /* Embedded in a peer. */
 struct wg_pubkey_entry {
-	struct wg_pubkey_entry *next;
+	struct wg_hlink link;
 	uint8_t key[WG_KEY_LEN];
 };
 
 struct wg_pubkey_table {
-	struct wg_pubkey_entry **buckets;
-	size_t mask;
-	size_t count;
-	uint8_t secret[16];
+	struct wg_htable h;
 };
 
 /* Same precondition and result as wg_index_table_init. */

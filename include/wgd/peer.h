@@ -25,7 +25,6 @@ struct wg_gso;
 struct wg_udp;
 struct wg_ratelimiter;
 
-#define wg_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* A session's keys plus its entry in the receiver-index table. */
 struct wg_peer_keypair {

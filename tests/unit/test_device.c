@@ -651,11 +651,11 @@ static void test_remove_peer_zeroes_state(void **state)
 	struct wg_device *a = e->a.dev;
 
 	establish(e);
-	assert_true(a->index.count > 0);
+	assert_true(a->index.h.count > 0);
 	assert_int_not_equal(wg_device_next_deadline(a), UINT64_MAX);
 	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", e->b.pub_hex), 0);
-	assert_int_equal(a->index.count, 0);
-	assert_int_equal(a->pubkeys.count, 0);
+	assert_int_equal(a->index.h.count, 0);
+	assert_int_equal(a->pubkeys.h.count, 0);
 	assert_int_equal(a->aips.nodes, 0);
 	assert_int_equal(a->n_peers, 0);
 	assert_int_equal(wg_device_next_deadline(a), UINT64_MAX);
@@ -895,7 +895,7 @@ static void test_idle_arms_nothing(void **state)
 	assert_null(peer_of(&e->a, &e->b)->kp_previous);
 	assert_null(peer_of(&e->b, &e->a)->kp_current);
 	assert_int_equal(peer_of(&e->a, &e->b)->hs.state, WG_HS_ZEROED);
-	assert_int_equal(e->a.dev->index.count, 0);
+	assert_int_equal(e->a.dev->index.h.count, 0);
 	/* Zeroed and quiet: no wake-up is pending on either side. */
 	assert_int_equal(wg_device_next_deadline(e->a.dev), UINT64_MAX);
 	assert_int_equal(wg_device_next_deadline(e->b.dev), UINT64_MAX);

@@ -31,10 +31,10 @@ static size_t longest_chain(const struct wg_index_table *t)
 {
 	size_t worst = 0;
 
-	for (size_t i = 0; i <= t->mask; i++) {
+	for (size_t i = 0; i <= t->h.mask; i++) {
 		size_t len = 0;
 
-		for (const struct wg_index_entry *e = t->buckets[i]; e; e = e->next)
+		for (const struct wg_hlink *l = t->h.buckets[i]; l; l = l->next)
 			len++;
 		if (len > worst)
 			worst = len;
@@ -59,10 +59,10 @@ static void test_index_many(void **state)
 		assert_int_not_equal(e[i].index, 0);
 		idx[i] = e[i].index;
 	}
-	assert_int_equal(t.count, MANY);
+	assert_int_equal(t.h.count, MANY);
 	/* Load factor at most 1 after growth, power-of-two buckets. */
-	assert_true(t.mask + 1 >= MANY);
-	assert_int_equal((t.mask + 1) & t.mask, 0);
+	assert_true(t.h.mask + 1 >= MANY);
+	assert_int_equal((t.h.mask + 1) & t.h.mask, 0);
 	assert_true(longest_chain(&t) < 16);
 	for (size_t i = 0; i < MANY; i++)
 		assert_ptr_equal(wg_index_lookup(&t, e[i].index), &e[i]);
@@ -72,7 +72,7 @@ static void test_index_many(void **state)
 	/* Remove every other entry; the rest stay found. */
 	for (size_t i = 0; i < MANY; i += 2)
 		wg_index_remove(&t, &e[i]);
-	assert_int_equal(t.count, MANY / 2);
+	assert_int_equal(t.h.count, MANY / 2);
 	for (size_t i = 0; i < MANY; i++)
 		assert_ptr_equal(wg_index_lookup(&t, e[i].index), i % 2 ? &e[i] : NULL);
 	wg_index_table_free(&t);
@@ -101,11 +101,11 @@ static void test_index_absent(void **state)
 	wg_index_remove(&t, &b);
 	b.index = a.index; /* same index, different object */
 	wg_index_remove(&t, &b);
-	assert_int_equal(t.count, 1);
+	assert_int_equal(t.h.count, 1);
 	assert_ptr_equal(wg_index_lookup(&t, a.index), &a);
 	wg_index_remove(&t, &a);
 	wg_index_remove(&t, &a); /* twice */
-	assert_int_equal(t.count, 0);
+	assert_int_equal(t.h.count, 0);
 	assert_null(wg_index_lookup(&t, a.index));
 	wg_index_table_free(&t);
 }
@@ -123,7 +123,7 @@ static void test_index_replace(void **state)
 	index = hs[17].index;
 	wg_index_replace(&t, &hs[17], &kp);
 	assert_int_equal(kp.index, index);
-	assert_int_equal(t.count, 64);
+	assert_int_equal(t.h.count, 64);
 	assert_ptr_equal(wg_index_lookup(&t, index), &kp);
 	assert_int_equal(wg_index_lookup(&t, index)->kind, WG_INDEX_KEYPAIR);
 	for (int i = 0; i < 64; i++)
@@ -139,7 +139,7 @@ static void test_index_replace(void **state)
 	assert_ptr_equal(wg_index_lookup(&t, index), &kp);
 	wg_index_remove(&t, &kp);
 	assert_null(wg_index_lookup(&t, index));
-	assert_int_equal(t.count, 63);
+	assert_int_equal(t.h.count, 63);
 	wg_index_table_free(&t);
 }
 
@@ -151,10 +151,10 @@ static void test_index_secrets(void **state)
 	(void)state;
 	assert_int_equal(wg_index_table_init(&a), 0);
 	assert_int_equal(wg_index_table_init(&b), 0);
-	assert_memory_not_equal(a.secret, b.secret, sizeof(a.secret));
+	assert_memory_not_equal(a.h.secret, b.h.secret, sizeof(a.h.secret));
 	wg_index_table_free(&a);
 	wg_index_table_free(&b);
-	assert_null(a.buckets);
+	assert_null(a.h.buckets);
 }
 
 static void make_key(uint8_t key[WG_KEY_LEN], uint32_t i)
@@ -179,7 +179,7 @@ static void test_pubkey_basic(void **state)
 	assert_int_equal(wg_pubkey_insert(&t, &b), -EEXIST);
 	assert_int_equal(wg_pubkey_insert(&t, &a), -EEXIST);
 	assert_int_equal(wg_pubkey_insert(&t, &c), 0);
-	assert_int_equal(t.count, 2);
+	assert_int_equal(t.h.count, 2);
 	assert_ptr_equal(wg_pubkey_lookup(&t, b.key), &a);
 	assert_ptr_equal(wg_pubkey_lookup(&t, c.key), &c);
 	make_key(k, 3);
@@ -192,12 +192,12 @@ static void test_pubkey_basic(void **state)
 	assert_ptr_equal(wg_pubkey_lookup(&t, a.key), &a);
 	wg_pubkey_remove(&t, &a);
 	assert_null(wg_pubkey_lookup(&t, a.key));
-	assert_int_equal(t.count, 1);
+	assert_int_equal(t.h.count, 1);
 	assert_int_equal(wg_pubkey_insert(&t, &b), 0); /* now free */
 	assert_ptr_equal(wg_pubkey_lookup(&t, a.key), &b);
 	wg_pubkey_remove(&t, &b);
 	wg_pubkey_remove(&t, &c);
-	assert_int_equal(t.count, 0);
+	assert_int_equal(t.h.count, 0);
 	wg_pubkey_table_free(&t);
 }
 
@@ -210,14 +210,14 @@ static void test_pubkey_growth(void **state)
 	(void)state;
 	assert_non_null(e);
 	assert_int_equal(wg_pubkey_table_init(&t), 0);
-	initial = t.mask + 1;
+	initial = t.h.mask + 1;
 	for (uint32_t i = 0; i < MANY; i++) {
 		make_key(e[i].key, i);
 		assert_int_equal(wg_pubkey_insert(&t, &e[i]), 0);
 	}
-	assert_true(t.mask + 1 > initial);
-	assert_true(t.mask + 1 >= MANY);
-	assert_int_equal((t.mask + 1) & t.mask, 0);
+	assert_true(t.h.mask + 1 > initial);
+	assert_true(t.h.mask + 1 >= MANY);
+	assert_int_equal((t.h.mask + 1) & t.h.mask, 0);
 	for (uint32_t i = 0; i < MANY; i++)
 		assert_ptr_equal(wg_pubkey_lookup(&t, e[i].key), &e[i]);
 	for (uint32_t i = 0; i < MANY; i += 3)
