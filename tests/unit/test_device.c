@@ -24,89 +24,16 @@
 #include "wgd/peer.h"
 #include "wgd/platform.h"
 #include "wgd/uapi.h"
+#include "helpers/devpair.h"
 
 #define SEC  WG_NSEC_PER_SEC
 #define MSEC WG_NSEC_PER_MSEC
-
-struct fake_clock {
-	uint64_t mono, unix_ns;
-};
-
-static uint64_t fake_mono(void *ctx)
-{
-	return ((struct fake_clock *)ctx)->mono;
-}
-
-static uint64_t fake_unix(void *ctx)
-{
-	return ((struct fake_clock *)ctx)->unix_ns;
-}
-
-struct node {
-	struct event_base *base;
-	struct wg_device *dev;
-	int tun_fd; /* the test's end of the TUN socketpair */
-	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
-	char priv_hex[65], pub_hex[65];
-};
 
 struct env {
 	struct fake_clock clk;
 	struct wg_clock clock;
 	struct node a, b;
 };
-
-static void hex(char out[65], const uint8_t k[WG_KEY_LEN])
-{
-	for (int i = 0; i < WG_KEY_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", k[i]);
-}
-
-static void node_init(struct env *e, struct node *n, const char *name)
-{
-	struct wg_device_params p = {0};
-	struct wg_tun *tun;
-	int sv[2];
-
-	n->base = event_base_new();
-	assert_non_null(n->base);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
-	assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
-	assert_int_equal(wg_tun_from_fd(sv[0], false, name, &tun), 0);
-	n->tun_fd = sv[1];
-	p.base = n->base;
-	p.tun = tun;
-	p.clock = &e->clock;
-	assert_int_equal(wg_device_create(&p, &n->dev), 0);
-	wg_x25519_generate(n->priv);
-	wg_x25519_public(n->pub, n->priv);
-	hex(n->priv_hex, n->priv);
-	hex(n->pub_hex, n->pub);
-}
-
-static void node_fini(struct node *n)
-{
-	wg_device_destroy(n->dev);
-	close(n->tun_fd);
-	event_base_free(n->base);
-}
-
-static int apply(struct node *n, const char *fmt, ...)
-{
-	struct wg_uapi_set set;
-	char body[4096];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(body, sizeof(body), fmt, ap);
-	va_end(ap);
-	ret = wg_uapi_parse_set(body, strlen(body), &set);
-	assert_int_equal(ret, 0);
-	ret = wg_device_set(n->dev, &set);
-	wg_uapi_set_free(&set);
-	return ret;
-}
 
 /* A: initiator with B's endpoint. B learns A's endpoint from the handshake. */
 static int setup(void **state)
@@ -116,15 +43,15 @@ static int setup(void **state)
 	assert_int_equal(wg_crypto_init(), 0);
 	e->clk.mono = 1000 * SEC;
 	e->clk.unix_ns = 1700000000 * SEC;
-	e->clock = (struct wg_clock){fake_mono, fake_unix, &e->clk};
-	node_init(e, &e->a, "tunA");
-	node_init(e, &e->b, "tunB");
-	assert_int_equal(apply(&e->a,
+	e->clock = fake_clock_of(&e->clk);
+	node_init(&e->a, &e->clock, "tunA");
+	node_init(&e->b, &e->clock, "tunB");
+	assert_int_equal(node_apply(&e->a,
 			       "private_key=%s\npublic_key=%s\nendpoint=127.0.0.1:%u\n"
 			       "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n",
 			       e->a.priv_hex, e->b.pub_hex, wg_device_listen_port(e->b.dev)),
 			 0);
-	assert_int_equal(apply(&e->b,
+	assert_int_equal(node_apply(&e->b,
 			       "private_key=%s\npublic_key=%s\n"
 			       "allowed_ip=10.0.0.1/32\nallowed_ip=fd00::1/128\n",
 			       e->b.priv_hex, e->a.pub_hex),
@@ -143,18 +70,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void pump_node(struct node *n)
-{
-	for (int i = 0; i < 4; i++)
-		event_base_loop(n->base, EVLOOP_NONBLOCK);
-}
-
 /* Loopback UDP and socketpairs deliver at once: a few rounds settle all. */
 static void pump(struct env *e)
 {
 	for (int i = 0; i < 4; i++) {
-		pump_node(&e->a);
-		pump_node(&e->b);
+		node_pump(&e->a);
+		node_pump(&e->b);
 	}
 }
 
@@ -319,7 +240,7 @@ static void test_ipv6_underlay(void **state)
 	struct env *e = *state;
 	char line[128], *t;
 
-	assert_int_equal(apply(&e->a, "public_key=%s\nendpoint=[::1]:%u\n", e->b.pub_hex,
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nendpoint=[::1]:%u\n", e->b.pub_hex,
 			       wg_device_listen_port(e->b.dev)),
 			 0);
 	establish(e);
@@ -339,7 +260,7 @@ static void test_staged_flushed_in_order(void **state)
 		len[i] = ipv4_packet(pkt[i], "10.0.0.1", "10.0.0.2", 10 + (size_t)i, (uint8_t)i);
 		tun_inject(&e->a, pkt[i], len[i]);
 	}
-	pump_node(&e->a); /* all staged, one initiation */
+	node_pump(&e->a); /* all staged, one initiation */
 	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, 5);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
 	pump(e);
@@ -357,11 +278,11 @@ static void test_staging_drops_oldest(void **state)
 	uint8_t pkt[128];
 
 	/* B has no endpoint for A yet: to stage, give A's peer a dead one. */
-	assert_int_equal(apply(&e->a, "public_key=%s\nendpoint=127.0.0.1:9\n", e->b.pub_hex), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nendpoint=127.0.0.1:9\n", e->b.pub_hex), 0);
 	for (int i = 0; i < WG_MAX_STAGED_PACKETS + 3; i++) {
 		size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 8, (uint8_t)i);
 		tun_inject(&e->a, pkt, len);
-		pump_node(&e->a);
+		node_pump(&e->a);
 	}
 	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, WG_MAX_STAGED_PACKETS);
 	assert_int_equal(stats(&e->a).staged_overflow, 3);
@@ -477,7 +398,7 @@ static void test_tun_gone_is_fatal(void **state)
 	assert_int_equal(wg_device_create(&p, &n.dev), 0);
 	wg_device_on_fatal(n.dev, on_fatal, &n);
 	close(sv[1]);
-	pump_node(&n);
+	node_pump(&n);
 	assert_null(n.dev);
 }
 
@@ -550,7 +471,7 @@ static void test_set_fields(void **state)
 	char *t;
 
 	assert_int_equal(
-		apply(&e->a,
+		node_apply(&e->a,
 		      "fwmark=0\npublic_key=%s\npreshared_key=%s\n"
 		      "persistent_keepalive_interval=0\nreplace_allowed_ips=true\n"
 		      "allowed_ip=10.1.0.0/16\nallowed_ip=10.2.0.0/16\nallowed_ip=-10.1.0.0/16\n",
@@ -564,14 +485,14 @@ static void test_set_fields(void **state)
 	assert_non_null(strstr(t, e->a.pub_hex)); /* as the PSK */
 	free(t);
 	/* update_only never creates; remove takes the peer away. */
-	assert_int_equal(apply(&e->a, "public_key=%s\nupdate_only=true\nendpoint=1.2.3.4:5\n",
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nupdate_only=true\nendpoint=1.2.3.4:5\n",
 			       e->a.priv_hex),
 			 0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), 1);
-	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", e->b.pub_hex), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nremove=true\n", e->b.pub_hex), 0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), 0);
 	/* Our own public key as a peer is ignored. */
-	assert_int_equal(apply(&e->a, "public_key=%s\n", e->a.pub_hex), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\n", e->a.pub_hex), 0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), 0);
 }
 
@@ -587,7 +508,7 @@ static void test_set_is_atomic(void **state)
 	hex(other_hex, other);
 	before = get_text(&e->a);
 	/* Everything valid except the port, which B holds: nothing changes. */
-	ret = apply(&e->a,
+	ret = node_apply(&e->a,
 		    "private_key=%s\nlisten_port=%u\nreplace_peers=true\n"
 		    "public_key=%s\nallowed_ip=10.5.0.0/16\n",
 		    other_hex, wg_device_listen_port(e->b.dev), other_hex);
@@ -598,7 +519,7 @@ static void test_set_is_atomic(void **state)
 	/* The session survived too. */
 	assert_non_null(peer_of(&e->a, &e->b)->kp_current);
 	/* A good port moves the socket; B follows A by roaming. */
-	ret = apply(&e->a, "listen_port=0\n");
+	ret = node_apply(&e->a, "listen_port=0\n");
 	assert_int_equal(ret, 0);
 	after = get_text(&e->a);
 	assert_string_not_equal(before, after);
@@ -614,14 +535,14 @@ static void test_fwmark(void **state)
 {
 	struct env *e = *state;
 	char *before = get_text(&e->a), *after;
-	int ret = apply(&e->a, "fwmark=51820\npublic_key=%s\nremove=true\n", e->b.pub_hex);
+	int ret = node_apply(&e->a, "fwmark=51820\npublic_key=%s\nremove=true\n", e->b.pub_hex);
 
 	after = get_text(&e->a);
 	if (ret == 0) {
 		expect_line(after, "fwmark=51820");
 		assert_int_equal(wg_device_peer_count(e->a.dev), 0);
 		free(after);
-		assert_int_equal(apply(&e->a, "fwmark=0\n"), 0);
+		assert_int_equal(node_apply(&e->a, "fwmark=0\n"), 0);
 		after = get_text(&e->a);
 		assert_null(strstr(after, "fwmark="));
 	} else {
@@ -638,10 +559,10 @@ static void test_private_key_change(void **state)
 
 	establish(e);
 	/* Same key again (wg setconf): sessions stay. */
-	assert_int_equal(apply(&e->a, "private_key=%s\n", e->a.priv_hex), 0);
+	assert_int_equal(node_apply(&e->a, "private_key=%s\n", e->a.priv_hex), 0);
 	assert_non_null(peer_of(&e->a, &e->b)->kp_current);
 	/* New key equal to the peer's: that peer goes, as in the kernel. */
-	assert_int_equal(apply(&e->a, "private_key=%s\n", e->b.priv_hex), 0);
+	assert_int_equal(node_apply(&e->a, "private_key=%s\n", e->b.priv_hex), 0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), 0);
 }
 
@@ -653,7 +574,7 @@ static void test_remove_peer_zeroes_state(void **state)
 	establish(e);
 	assert_true(a->index.h.count > 0);
 	assert_int_not_equal(wg_device_next_deadline(a), UINT64_MAX);
-	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", e->b.pub_hex), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nremove=true\n", e->b.pub_hex), 0);
 	assert_int_equal(a->index.h.count, 0);
 	assert_int_equal(a->pubkeys.h.count, 0);
 	assert_int_equal(a->aips.nodes, 0);
@@ -679,12 +600,12 @@ static void test_replace_peers(void **state)
 		hex(h[i], k[i]);
 	}
 	/* Create, remove and re-create in one request, then replace all. */
-	assert_int_equal(apply(&e->a, "public_key=%s\npublic_key=%s\nremove=true\npublic_key=%s\n",
+	assert_int_equal(node_apply(&e->a, "public_key=%s\npublic_key=%s\nremove=true\npublic_key=%s\n",
 			       h[0], h[0], h[0]),
 			 0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), 2);
 	assert_int_equal(
-		apply(&e->a, "replace_peers=true\npublic_key=%s\npublic_key=%s\n", h[1], h[2]), 0);
+		node_apply(&e->a, "replace_peers=true\npublic_key=%s\npublic_key=%s\n", h[1], h[2]), 0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), 2);
 	assert_null(wg_peer_lookup(e->a.dev, e->b.pub));
 	assert_non_null(wg_peer_lookup(e->a.dev, k[1]));
@@ -808,13 +729,13 @@ static void test_scale_set_get(void **state)
 	/* one peer changed, one removed */
 	scale_key(k, 50000);
 	hex(h, k);
-	assert_int_equal(apply(&e->a, "public_key=%s\nendpoint=198.51.100.7:9\n"
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nendpoint=198.51.100.7:9\n"
 				      "allowed_ip=10.200.0.0/16\n",
 			       h),
 			 0);
 	scale_key(k, 3);
 	hex(h, k);
-	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), SCALE_PEERS);
 	whole = get_text(&e->a);
 	snprintf(line, sizeof(line), "public_key=%s", h);
@@ -847,13 +768,13 @@ static void test_dump_survives_changes(void **state)
 	assert_true(wg_device_dump_next(d, &w, 2)); /* 0, 1 */
 	scale_key(k, 2); /* the next one the dump would write */
 	hex(h, k);
-	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
 	scale_key(k, 0); /* already written */
 	hex(h, k);
-	assert_int_equal(apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
 	scale_key(k, 9); /* new, at the end */
 	hex(h, k);
-	assert_int_equal(apply(&e->a, "public_key=%s\n", h), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\n", h), 0);
 	assert_false(wg_device_dump_next(d, &w, 100));
 	wg_device_dump_end(d);
 	t = strndup(w.buf, w.len);
@@ -950,7 +871,7 @@ static void test_persistent_keepalive(void **state)
 	advance_steps(e, 20 * SEC);
 	assert_int_equal(stats(&e->a).keepalives_sent, 0);
 	assert_int_equal(
-		apply(&e->a, "public_key=%s\npersistent_keepalive_interval=25\n", e->b.pub_hex), 0);
+		node_apply(&e->a, "public_key=%s\npersistent_keepalive_interval=25\n", e->b.pub_hex), 0);
 	pump(e);
 	assert_int_equal(stats(&e->a).keepalives_sent, 1); /* at once */
 	advance(e, 25 * SEC - 1);
@@ -961,7 +882,7 @@ static void test_persistent_keepalive(void **state)
 	assert_int_equal(stats(&e->a).keepalives_sent, 3);
 	/* Turning it off cancels it. */
 	assert_int_equal(
-		apply(&e->a, "public_key=%s\npersistent_keepalive_interval=0\n", e->b.pub_hex), 0);
+		node_apply(&e->a, "public_key=%s\npersistent_keepalive_interval=0\n", e->b.pub_hex), 0);
 	advance_steps(e, 60 * SEC);
 	assert_int_equal(stats(&e->a).keepalives_sent, 3);
 }
@@ -1009,7 +930,7 @@ static void test_message_limits(void **state)
 	/* Past REKEY_AFTER_MESSAGES: still sends, and rekeys. */
 	pa->kp_current->kp.sending_counter = WG_REKEY_AFTER_MESSAGES + 1;
 	tun_inject(&e->a, pkt, len);
-	pump_node(&e->a);
+	node_pump(&e->a);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
 	assert_int_equal(stats(&e->a).data_packets_sent, 2);
 	pump(e);
@@ -1021,7 +942,7 @@ static void test_message_limits(void **state)
 	len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
 	pa->kp_current->kp.sending_counter = WG_REJECT_AFTER_MESSAGES;
 	tun_inject(&e->a, pkt, len);
-	pump_node(&e->a);
+	node_pump(&e->a);
 	assert_int_equal(pa->n_staged, 1);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 3);
 	pump(e);
@@ -1059,7 +980,7 @@ static void test_reject_after_time(void **state)
 	advance_steps(e, WG_REJECT_AFTER_TIME);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
 	tun_inject(&e->a, pkt, len);
-	pump_node(&e->a);
+	node_pump(&e->a);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
 	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, 1);
 	pump(e);
@@ -1068,7 +989,7 @@ static void test_reject_after_time(void **state)
 	/* Nor receive: sealed at 179 s, opened after 180 s. */
 	advance_steps(e, WG_REJECT_AFTER_TIME - SEC);
 	tun_inject(&e->a, pkt, len);
-	pump_node(&e->a);
+	node_pump(&e->a);
 	e->clk.mono += 2 * SEC;
 	pump(e);
 	assert_int_equal(stats(&e->b).data_expired_keypair, 1);

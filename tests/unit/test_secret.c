@@ -23,6 +23,7 @@
 #include "wgd/platform.h"
 #include "wgd/secret.h"
 #include "wgd/uapi.h"
+#include "helpers/devpair.h"
 
 static bool all_zero(const void *p, size_t len)
 {
@@ -134,70 +135,12 @@ static void test_memory_is_locked(void **state)
 
 /* --- devices --- */
 
-struct fake_clock {
-	uint64_t mono, unix_ns;
-};
-
-static uint64_t fake_mono(void *ctx)
-{
-	return ((struct fake_clock *)ctx)->mono;
-}
-
-static uint64_t fake_unix(void *ctx)
-{
-	return ((struct fake_clock *)ctx)->unix_ns;
-}
-
-struct node {
-	struct event_base *base;
-	struct wg_device *dev;
-	int tun_fd;
-	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
-	char priv_hex[65], pub_hex[65];
-};
-
 struct env {
 	struct fake_clock clk;
 	struct wg_clock clock;
 	struct node a, b;
 	char psk_hex[65];
 };
-
-static void hex(char out[65], const uint8_t k[WG_KEY_LEN])
-{
-	for (int i = 0; i < WG_KEY_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", k[i]);
-}
-
-static void node_init(struct env *e, struct node *n, const char *name)
-{
-	struct wg_device_params p = {0};
-	struct wg_tun *tun;
-	int sv[2];
-
-	n->base = event_base_new();
-	assert_non_null(n->base);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
-	assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
-	assert_int_equal(wg_tun_from_fd(sv[0], false, name, &tun), 0);
-	n->tun_fd = sv[1];
-	p.base = n->base;
-	p.tun = tun;
-	p.clock = &e->clock;
-	assert_int_equal(wg_device_create(&p, &n->dev), 0);
-	wg_x25519_generate(n->priv);
-	wg_x25519_public(n->pub, n->priv);
-	hex(n->priv_hex, n->priv);
-	hex(n->pub_hex, n->pub);
-}
-
-static void node_fini(struct node *n)
-{
-	if (n->dev)
-		wg_device_destroy(n->dev);
-	close(n->tun_fd);
-	event_base_free(n->base);
-}
 
 static void apply(struct node *n, const char *fmt, ...)
 {
@@ -211,7 +154,7 @@ static void apply(struct node *n, const char *fmt, ...)
 	assert_int_equal(wg_uapi_parse_set(body, strlen(body), &set), 0);
 	assert_int_equal(wg_device_set(n->dev, &set), 0);
 	wg_uapi_set_free(&set);
-	assert_true(all_zero(&set, sizeof(set)));
+	assert_true(all_zero(&set, sizeof(set))); /* the change set is wiped */
 }
 
 static int setup(void **state)
@@ -222,9 +165,9 @@ static int setup(void **state)
 	assert_int_equal(wg_crypto_init(), 0);
 	e->clk.mono = 1000 * WG_NSEC_PER_SEC;
 	e->clk.unix_ns = 1700000000 * WG_NSEC_PER_SEC;
-	e->clock = (struct wg_clock){fake_mono, fake_unix, &e->clk};
-	node_init(e, &e->a, "tunA");
-	node_init(e, &e->b, "tunB");
+	e->clock = fake_clock_of(&e->clk);
+	node_init(&e->a, &e->clock, "tunA");
+	node_init(&e->b, &e->clock, "tunB");
 	wg_random_bytes(psk, sizeof(psk));
 	hex(e->psk_hex, psk);
 	apply(&e->a,

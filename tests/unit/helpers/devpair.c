@@ -1,0 +1,90 @@
+/* Fixture of two devices for the unit tests: see devpair.h. */
+#include "devpair.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "wgd/crypto.h"
+#include "wgd/uapi.h"
+
+static uint64_t fake_mono(void *ctx)
+{
+	return ((struct fake_clock *)ctx)->mono;
+}
+
+static uint64_t fake_unix(void *ctx)
+{
+	return ((struct fake_clock *)ctx)->unix_ns;
+}
+
+struct wg_clock fake_clock_of(struct fake_clock *c)
+{
+	return (struct wg_clock){fake_mono, fake_unix, c};
+}
+
+void hex(char out[65], const uint8_t k[WG_KEY_LEN])
+{
+	for (int i = 0; i < WG_KEY_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", k[i]);
+}
+
+void node_init(struct node *n, const struct wg_clock *clock, const char *name)
+{
+	struct wg_device_params p = {0};
+	struct wg_tun *tun;
+	int sv[2];
+
+	n->base = event_base_new();
+	assert_non_null(n->base);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(wg_tun_from_fd(sv[0], false, name, &tun), 0);
+	n->tun_fd = sv[1];
+	p.base = n->base;
+	p.tun = tun;
+	p.clock = clock;
+	assert_int_equal(wg_device_create(&p, &n->dev), 0);
+	wg_x25519_generate(n->priv);
+	wg_x25519_public(n->pub, n->priv);
+	hex(n->priv_hex, n->priv);
+	hex(n->pub_hex, n->pub);
+}
+
+void node_fini(struct node *n)
+{
+	if (n->dev)
+		wg_device_destroy(n->dev);
+	close(n->tun_fd);
+	event_base_free(n->base);
+}
+
+int node_apply(struct node *n, const char *fmt, ...)
+{
+	struct wg_uapi_set set;
+	char body[4096];
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	assert_int_equal(wg_uapi_parse_set(body, strlen(body), &set), 0);
+	ret = wg_device_set(n->dev, &set);
+	wg_uapi_set_free(&set);
+	return ret;
+}
+
+void node_pump(struct node *n)
+{
+	for (int i = 0; i < 4; i++)
+		event_base_loop(n->base, EVLOOP_NONBLOCK);
+}

@@ -1,0 +1,38 @@
+/* Two devices in one test process: each with a socketpair standing in for
+ * its TUN and a real loopback UDP socket, on one injected clock, configured
+ * through parsed UAPI change sets. Shared by the device-level unit tests. */
+#ifndef WGD_TEST_DEVPAIR_H
+#define WGD_TEST_DEVPAIR_H
+
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "wgd/device.h"
+#include "wgd/platform.h"
+
+struct fake_clock {
+	uint64_t mono, unix_ns;
+};
+
+struct node {
+	struct event_base *base;
+	struct wg_device *dev;
+	int tun_fd; /* the test's end of the TUN socketpair */
+	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
+	char priv_hex[65], pub_hex[65];
+};
+
+/* A wg_clock reading c (mono and unix advance together in the tests). */
+struct wg_clock fake_clock_of(struct fake_clock *c);
+void hex(char out[65], const uint8_t k[WG_KEY_LEN]);
+/* A device named name on clock, with a fresh key pair (not yet set). */
+void node_init(struct node *n, const struct wg_clock *clock, const char *name);
+/* Destroys the device (if any) and closes the TUN end. */
+void node_fini(struct node *n);
+/* Parses a UAPI set request (printf format) and applies it: the set's
+ * result (parsing must succeed). */
+int node_apply(struct node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs each loop a few times: loopback and socketpairs deliver at once. */
+void node_pump(struct node *n);
+
+#endif
