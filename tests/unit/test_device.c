@@ -1116,7 +1116,7 @@ static void test_backlog_bounded_and_mac1(void **state)
 }
 
 /* One batch per loop turn: reading the sockets is not starved by the
- * backlog. A batch is a budget: 64 messages that need Noise, or 16 times
+ * backlog. A batch is a budget: 64 messages that need Noise, or 4 times
  * as many that end at their MACs or in a cookie reply. */
 static void test_backlog_budget_per_turn(void **state)
 {
