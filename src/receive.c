@@ -254,6 +254,13 @@ static bool admit_handshake(struct wg_device *dev, const struct wg_hs_job *job, 
 		return false;
 	case WG_COOKIE_RATELIMITED:
 		dev->stats.handshake_ratelimited++;
+		if (wg_dev_log_ok(dev, WG_LOGR_COOKIE)) {
+			char ep[WG_SOCKADDR_STRLEN];
+			wg_log_verbose("%s from %s dropped: over %d/s from that address while "
+				       "under load",
+				       type == WG_MSG_INITIATION ? "initiation" : "response",
+				       ep_str(&job->from, ep), WG_RATELIMIT_PACKETS_PER_SECOND);
+		}
 		return false;
 	case WG_COOKIE_VALID_NO_COOKIE:
 		if (!load)

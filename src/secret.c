@@ -132,7 +132,8 @@ static void lock_failed(void)
 {
 	if (!stats.lock_failed)
 		wg_log_error(
-			"cannot lock key memory (RLIMIT_MEMLOCK too low?): keys may be swapped");
+			"cannot lock more key memory: RLIMIT_MEMLOCK reached, keys from here on "
+			"may be swapped (raise it: ulimit -l, systemd LimitMEMLOCK=)");
 	stats.lock_failed = true;
 }
 
