@@ -164,45 +164,83 @@ static void initiation_timestamp(uint8_t out[WG_TAI64N_LEN], uint64_t unix_ns)
 	wg_tai64n(out, unix_ns - ns + (ns & ~(TIMESTAMP_WHITEN_NS - 1)));
 }
 
+/* The working state of one handshake message: built or checked here, it
+ * becomes the handshake's state only once the message is complete or has
+ * authenticated, and is wiped on every way out. */
+struct step {
+	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], e_priv[WG_KEY_LEN];
+};
+
+static void step_begin(struct step *st, const uint8_t ck[WG_HASH_LEN], const uint8_t h[WG_HASH_LEN])
+{
+	memcpy(st->ck, ck, WG_HASH_LEN);
+	memcpy(st->h, h, WG_HASH_LEN);
+}
+
+/* e: a fresh ephemeral of ours, its public half into msg_ephemeral. */
+static void step_ephemeral(struct step *st, uint8_t msg_ephemeral[WG_KEY_LEN])
+{
+	wg_x25519_generate(st->e_priv);
+	wg_x25519_public(msg_ephemeral, st->e_priv);
+	mix_ephemeral(st->ck, st->h, msg_ephemeral);
+}
+
+static void step_commit(struct wg_handshake *hs, const struct step *st,
+			enum wg_handshake_state state)
+{
+	memcpy(hs->chaining_key, st->ck, WG_HASH_LEN);
+	memcpy(hs->hash, st->h, WG_HASH_LEN);
+	hs->state = state;
+}
+
+/* We built a message: keep our ephemeral and the index we sent. */
+static void step_commit_created(struct wg_handshake *hs, const struct step *st,
+				uint32_t local_index, enum wg_handshake_state state)
+{
+	memcpy(hs->ephemeral_private, st->e_priv, WG_KEY_LEN);
+	hs->local_index = local_index;
+	step_commit(hs, st, state);
+}
+
+/* We accepted a message: keep its ephemeral and its sender index. */
+static void step_commit_consumed(struct wg_handshake *hs, const struct step *st,
+				 const uint8_t ephemeral[WG_KEY_LEN], const uint8_t sender[4],
+				 enum wg_handshake_state state)
+{
+	memcpy(hs->remote_ephemeral, ephemeral, WG_KEY_LEN);
+	hs->remote_index = wg_le32_get(sender);
+	step_commit(hs, st, state);
+}
+
 /* Initiator: e, es, s, ss, {timestamp}. */
 int wg_noise_create_initiation(struct wg_msg_initiation *msg, struct wg_handshake *hs,
 			       const struct wg_static_identity *id, uint32_t local_index,
 			       uint64_t unix_ns)
 {
-	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], e_priv[WG_KEY_LEN];
 	uint8_t timestamp[WG_TAI64N_LEN];
+	struct step st;
 	int ret = -EINVAL;
 
+	step_begin(&st, initial_chaining_key, initial_hash);
 	if (!id || !id->has_identity || static_static_ready(hs, id))
 		goto out;
 	memset(msg, 0, sizeof(*msg));
 	wg_msg_header_put(msg->header, WG_MSG_INITIATION);
 	wg_le32_put(msg->sender, local_index);
-	memcpy(ck, initial_chaining_key, WG_HASH_LEN);
-	memcpy(h, initial_hash, WG_HASH_LEN);
-	mix_hash(h, hs->remote_static, WG_KEY_LEN);
+	mix_hash(st.h, hs->remote_static, WG_KEY_LEN);
 
-	wg_x25519_generate(e_priv);
-	wg_x25519_public(msg->ephemeral, e_priv);
-	mix_ephemeral(ck, h, msg->ephemeral);
-	if (mix_dh(ck, key, e_priv, hs->remote_static))
+	step_ephemeral(&st, msg->ephemeral);
+	if (mix_dh(st.ck, st.key, st.e_priv, hs->remote_static))
 		goto out;
-	encrypt_and_hash(msg->static_enc, id->public_key, WG_KEY_LEN, key, h);
-	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, WG_KEY_LEN);
+	encrypt_and_hash(msg->static_enc, id->public_key, WG_KEY_LEN, st.key, st.h);
+	wg_kdf(st.ck, st.key, NULL, st.ck, hs->precomputed_static_static, WG_KEY_LEN);
 	initiation_timestamp(timestamp, unix_ns);
-	encrypt_and_hash(msg->timestamp_enc, timestamp, WG_TAI64N_LEN, key, h);
+	encrypt_and_hash(msg->timestamp_enc, timestamp, WG_TAI64N_LEN, st.key, st.h);
 
-	memcpy(hs->ephemeral_private, e_priv, WG_KEY_LEN);
-	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
-	memcpy(hs->hash, h, WG_HASH_LEN);
-	hs->local_index = local_index;
-	hs->state = WG_HS_CREATED_INITIATION;
+	step_commit_created(hs, &st, local_index, WG_HS_CREATED_INITIATION);
 	ret = 0;
 out:
-	wg_memzero(ck, sizeof(ck));
-	wg_memzero(h, sizeof(h));
-	wg_memzero(key, sizeof(key));
-	wg_memzero(e_priv, sizeof(e_priv));
+	wg_memzero(&st, sizeof(st));
 	return ret;
 }
 
@@ -227,21 +265,20 @@ int wg_noise_consume_initiation(const struct wg_msg_initiation *msg,
 				void *ctx, uint64_t now_ns, struct wg_handshake **out,
 				uint8_t *remote_static_out)
 {
-	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN];
 	uint8_t s[WG_KEY_LEN], timestamp[WG_TAI64N_LEN];
 	struct wg_handshake *hs = NULL;
+	struct step st;
 	int ret = -EINVAL;
 
 	*out = NULL;
+	step_begin(&st, initial_chaining_key, initial_hash);
 	if (!id || !id->has_identity)
 		goto out;
-	memcpy(ck, initial_chaining_key, WG_HASH_LEN);
-	memcpy(h, initial_hash, WG_HASH_LEN);
-	mix_hash(h, id->public_key, WG_KEY_LEN);
-	mix_ephemeral(ck, h, msg->ephemeral);
-	if (mix_dh(ck, key, id->private_key, msg->ephemeral))
+	mix_hash(st.h, id->public_key, WG_KEY_LEN);
+	mix_ephemeral(st.ck, st.h, msg->ephemeral);
+	if (mix_dh(st.ck, st.key, id->private_key, msg->ephemeral))
 		goto out;
-	ret = decrypt_and_hash(s, msg->static_enc, WG_KEY_LEN, key, h);
+	ret = decrypt_and_hash(s, msg->static_enc, WG_KEY_LEN, st.key, st.h);
 	if (ret)
 		goto out;
 
@@ -255,8 +292,8 @@ int wg_noise_consume_initiation(const struct wg_msg_initiation *msg,
 	ret = -EINVAL;
 	if (static_static_ready(hs, id))
 		goto out;
-	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, WG_KEY_LEN);
-	ret = decrypt_and_hash(timestamp, msg->timestamp_enc, WG_TAI64N_LEN, key, h);
+	wg_kdf(st.ck, st.key, NULL, st.ck, hs->precomputed_static_static, WG_KEY_LEN);
+	ret = decrypt_and_hash(timestamp, msg->timestamp_enc, WG_TAI64N_LEN, st.key, st.h);
 	if (ret)
 		goto out;
 	ret = check_initiation_freshness(hs, timestamp, now_ns);
@@ -265,16 +302,10 @@ int wg_noise_consume_initiation(const struct wg_msg_initiation *msg,
 
 	memcpy(hs->latest_timestamp, timestamp, WG_TAI64N_LEN);
 	hs->last_initiation_consumption_ns = now_ns;
-	memcpy(hs->remote_ephemeral, msg->ephemeral, WG_KEY_LEN);
-	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
-	memcpy(hs->hash, h, WG_HASH_LEN);
-	hs->remote_index = wg_le32_get(msg->sender);
-	hs->state = WG_HS_CONSUMED_INITIATION;
+	step_commit_consumed(hs, &st, msg->ephemeral, msg->sender, WG_HS_CONSUMED_INITIATION);
 	*out = hs;
 out:
-	wg_memzero(ck, sizeof(ck));
-	wg_memzero(h, sizeof(h));
-	wg_memzero(key, sizeof(key));
+	wg_memzero(&st, sizeof(st));
 	wg_memzero(s, sizeof(s));
 	return ret;
 }
@@ -294,38 +325,28 @@ static void mix_psk(uint8_t ck[WG_HASH_LEN], uint8_t h[WG_HASH_LEN], uint8_t key
 int wg_noise_create_response(struct wg_msg_response *msg, struct wg_handshake *hs,
 			     uint32_t local_index)
 {
-	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], e_priv[WG_KEY_LEN];
+	struct step st;
 	int ret = -EINVAL;
 
+	step_begin(&st, hs->chaining_key, hs->hash);
 	if (hs->state != WG_HS_CONSUMED_INITIATION)
 		goto out;
 	memset(msg, 0, sizeof(*msg));
 	wg_msg_header_put(msg->header, WG_MSG_RESPONSE);
 	wg_le32_put(msg->sender, local_index);
 	wg_le32_put(msg->receiver, hs->remote_index);
-	memcpy(ck, hs->chaining_key, WG_HASH_LEN);
-	memcpy(h, hs->hash, WG_HASH_LEN);
 
-	wg_x25519_generate(e_priv);
-	wg_x25519_public(msg->ephemeral, e_priv);
-	mix_ephemeral(ck, h, msg->ephemeral);
-	if (mix_dh(ck, NULL, e_priv, hs->remote_ephemeral) ||
-	    mix_dh(ck, NULL, e_priv, hs->remote_static))
+	step_ephemeral(&st, msg->ephemeral);
+	if (mix_dh(st.ck, NULL, st.e_priv, hs->remote_ephemeral) ||
+	    mix_dh(st.ck, NULL, st.e_priv, hs->remote_static))
 		goto out;
-	mix_psk(ck, h, key, hs->preshared_key);
-	encrypt_and_hash(msg->empty_enc, NULL, 0, key, h);
+	mix_psk(st.ck, st.h, st.key, hs->preshared_key);
+	encrypt_and_hash(msg->empty_enc, NULL, 0, st.key, st.h);
 
-	memcpy(hs->ephemeral_private, e_priv, WG_KEY_LEN);
-	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
-	memcpy(hs->hash, h, WG_HASH_LEN);
-	hs->local_index = local_index;
-	hs->state = WG_HS_CREATED_RESPONSE;
+	step_commit_created(hs, &st, local_index, WG_HS_CREATED_RESPONSE);
 	ret = 0;
 out:
-	wg_memzero(ck, sizeof(ck));
-	wg_memzero(h, sizeof(h));
-	wg_memzero(key, sizeof(key));
-	wg_memzero(e_priv, sizeof(e_priv));
+	wg_memzero(&st, sizeof(st));
 	return ret;
 }
 
@@ -333,31 +354,24 @@ out:
 int wg_noise_consume_response(const struct wg_msg_response *msg, struct wg_handshake *hs,
 			      const struct wg_static_identity *id)
 {
-	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN];
+	struct step st;
 	int ret = -EINVAL;
 
+	step_begin(&st, hs->chaining_key, hs->hash);
 	if (!id || !id->has_identity || hs->state != WG_HS_CREATED_INITIATION)
 		goto out;
-	memcpy(ck, hs->chaining_key, WG_HASH_LEN);
-	memcpy(h, hs->hash, WG_HASH_LEN);
-	mix_ephemeral(ck, h, msg->ephemeral);
-	if (mix_dh(ck, NULL, hs->ephemeral_private, msg->ephemeral) ||
-	    mix_dh(ck, NULL, id->private_key, msg->ephemeral))
+	mix_ephemeral(st.ck, st.h, msg->ephemeral);
+	if (mix_dh(st.ck, NULL, hs->ephemeral_private, msg->ephemeral) ||
+	    mix_dh(st.ck, NULL, id->private_key, msg->ephemeral))
 		goto out;
-	mix_psk(ck, h, key, hs->preshared_key);
-	ret = decrypt_and_hash(NULL, msg->empty_enc, 0, key, h);
+	mix_psk(st.ck, st.h, st.key, hs->preshared_key);
+	ret = decrypt_and_hash(NULL, msg->empty_enc, 0, st.key, st.h);
 	if (ret)
 		goto out;
 
-	memcpy(hs->remote_ephemeral, msg->ephemeral, WG_KEY_LEN);
-	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
-	memcpy(hs->hash, h, WG_HASH_LEN);
-	hs->remote_index = wg_le32_get(msg->sender);
-	hs->state = WG_HS_CONSUMED_RESPONSE;
+	step_commit_consumed(hs, &st, msg->ephemeral, msg->sender, WG_HS_CONSUMED_RESPONSE);
 out:
-	wg_memzero(ck, sizeof(ck));
-	wg_memzero(h, sizeof(h));
-	wg_memzero(key, sizeof(key));
+	wg_memzero(&st, sizeof(st));
 	return ret;
 }
 
