@@ -296,26 +296,12 @@ int wg_dp_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, uint64_t co
 	return aead_avx2(dst, src, len - WG_AEAD_TAG_LEN, src + len - WG_AEAD_TAG_LEN, key, nonce);
 }
 
-/* The data-message framing of wg_noise_seal / wg_noise_open. */
-int wg_dp_seal_header(struct wg_keypair *kp, struct wg_msg_data *msg, uint64_t *counter_out)
-{
-	uint64_t counter = kp->sending_counter;
-
-	if (counter >= WG_REJECT_AFTER_MESSAGES)
-		return -EKEYEXPIRED;
-	kp->sending_counter = counter + 1;
-	wg_msg_header_put(msg->header, WG_MSG_DATA);
-	wg_le32_put(msg->receiver, kp->remote_index);
-	wg_le64_put(msg->counter, counter);
-	*counter_out = counter;
-	return 0;
-}
-
+/* wg_noise_seal / wg_noise_open with this AEAD. */
 int wg_dp_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t *plain,
 	       size_t plain_len)
 {
 	uint64_t counter;
-	int ret = wg_dp_seal_header(kp, msg, &counter);
+	int ret = wg_noise_seal_header(kp, msg, &counter);
 
 	if (ret == 0)
 		wg_dp_aead_encrypt(msg->payload, plain, plain_len, counter, kp->sending_key);
@@ -327,10 +313,8 @@ int wg_dp_open(const struct wg_keypair *kp, struct wg_msg_data *msg, size_t msg_
 {
 	uint64_t counter;
 
-	if (msg_len < WG_MSG_DATA_MIN_LEN || wg_msg_header_type(msg->header) != WG_MSG_DATA)
-		return -EBADMSG;
-	counter = wg_le64_get(msg->counter);
-	if (wg_dp_aead_decrypt(msg->payload, msg->payload, msg_len - WG_MSG_DATA_HEADER_LEN,
+	if (wg_noise_open_header(msg, msg_len, &counter) ||
+	    wg_dp_aead_decrypt(msg->payload, msg->payload, msg_len - WG_MSG_DATA_HEADER_LEN,
 			       counter, kp->receiving_key))
 		return -EBADMSG;
 	if (counter_out)

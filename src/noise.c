@@ -401,8 +401,7 @@ void wg_noise_keypair_clear(struct wg_keypair *kp)
 	wg_memzero(kp, sizeof(*kp));
 }
 
-int wg_noise_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t *plain,
-		  size_t plain_len)
+int wg_noise_seal_header(struct wg_keypair *kp, struct wg_msg_data *msg, uint64_t *counter_out)
 {
 	uint64_t counter = kp->sending_counter;
 
@@ -412,8 +411,27 @@ int wg_noise_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t 
 	wg_msg_header_put(msg->header, WG_MSG_DATA);
 	wg_le32_put(msg->receiver, kp->remote_index);
 	wg_le64_put(msg->counter, counter);
-	wg_aead_encrypt(msg->payload, plain, plain_len, NULL, 0, counter, kp->sending_key);
+	*counter_out = counter;
 	return 0;
+}
+
+int wg_noise_open_header(const struct wg_msg_data *msg, size_t msg_len, uint64_t *counter_out)
+{
+	if (msg_len < WG_MSG_DATA_MIN_LEN || wg_msg_header_type(msg->header) != WG_MSG_DATA)
+		return -EBADMSG;
+	*counter_out = wg_le64_get(msg->counter);
+	return 0;
+}
+
+int wg_noise_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t *plain,
+		  size_t plain_len)
+{
+	uint64_t counter;
+	int ret = wg_noise_seal_header(kp, msg, &counter);
+
+	if (ret == 0)
+		wg_aead_encrypt(msg->payload, plain, plain_len, NULL, 0, counter, kp->sending_key);
+	return ret;
 }
 
 int wg_noise_open(const struct wg_keypair *kp, struct wg_msg_data *msg, size_t msg_len,
@@ -421,10 +439,8 @@ int wg_noise_open(const struct wg_keypair *kp, struct wg_msg_data *msg, size_t m
 {
 	uint64_t counter;
 
-	if (msg_len < WG_MSG_DATA_MIN_LEN || wg_msg_header_type(msg->header) != WG_MSG_DATA)
-		return -EBADMSG;
-	counter = wg_le64_get(msg->counter);
-	if (wg_aead_decrypt(msg->payload, msg->payload, msg_len - WG_MSG_DATA_HEADER_LEN, NULL, 0,
+	if (wg_noise_open_header(msg, msg_len, &counter) ||
+	    wg_aead_decrypt(msg->payload, msg->payload, msg_len - WG_MSG_DATA_HEADER_LEN, NULL, 0,
 			    counter, kp->receiving_key))
 		return -EBADMSG;
 	if (counter_out)

@@ -387,7 +387,7 @@ static int seal_or_queue(struct wg_dp *dp, struct wg_peer_keypair *kp, struct wg
 
 	if (!dp->workers)
 		return wg_dp_seal(&kp->kp, msg, msg->payload, padded);
-	if (wg_dp_seal_header(&kp->kp, msg, &counter) < 0)
+	if (wg_noise_seal_header(&kp->kp, msg, &counter) < 0)
 		return -EKEYEXPIRED;
 	j = &dp->jobs[dp->n_jobs++];
 	j->buf = msg->payload;

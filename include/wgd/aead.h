@@ -19,9 +19,6 @@ void wg_dp_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, uint64_t c
  * written only once the tag verified. 0 or -EBADMSG. */
 int wg_dp_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, uint64_t counter,
 		       const uint8_t key[WG_KEY_LEN]);
-/* The header and counter half of wg_dp_seal (the AEAD done later, e.g.
- * by a worker thread): 0 or -EKEYEXPIRED. */
-int wg_dp_seal_header(struct wg_keypair *kp, struct wg_msg_data *msg, uint64_t *counter_out);
 /* wg_noise_seal and wg_noise_open with this AEAD. */
 int wg_dp_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t *plain,
 	       size_t plain_len);

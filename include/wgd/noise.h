@@ -134,5 +134,11 @@ int wg_noise_seal(struct wg_keypair *kp, struct wg_msg_data *msg, const uint8_t 
 		  size_t plain_len);
 int wg_noise_open(const struct wg_keypair *kp, struct wg_msg_data *msg, size_t msg_len,
 		  uint64_t *counter_out);
+/* Their framing without the AEAD, shared with the data path's own AEAD
+ * (aead.h): the header with the next counter (0 or -EKEYEXPIRED), and the
+ * check of a received message's length and type, giving its counter (0 or
+ * -EBADMSG). */
+int wg_noise_seal_header(struct wg_keypair *kp, struct wg_msg_data *msg, uint64_t *counter_out);
+int wg_noise_open_header(const struct wg_msg_data *msg, size_t msg_len, uint64_t *counter_out);
 
 #endif
