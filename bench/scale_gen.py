@@ -3,7 +3,7 @@
 tests/netns/scale.sh (Python 3 standard library only).
 
     scale_gen.py -n 100000 [--seed 1] [--private-key KEY] [--listen-port P]
-                 [--storm M --storm-keys FILE] [-o CONF]
+                 [--storm M --storm-keys FILE] [--no-allowed-ips] [-o CONF]
     scale_gen.py --normalize conf|dump FILE
 
 Peer i (0-based) of a configuration gets
@@ -15,6 +15,9 @@ Peer i (0-based) of a configuration gets
     idle peers with an endpoint send nothing anywhere.
 Public keys are random 32-byte strings (any 32 bytes is a valid X25519
 public key), from random.Random(seed): the same seed gives the same file.
+
+--no-allowed-ips leaves them out (bench/scale.sh estimates their share of
+the memory per peer with it).
 
 --storm M makes the first M peers real key pairs: their clamped private
 keys (also from the seed) go to --storm-keys, one base64 key per line, the
@@ -136,8 +139,10 @@ def v6(prefix: str, n: int) -> str:
     return "%s::%x" % (prefix, n)
 
 
-def peer_lines(i: int, pub: str) -> str:
-    s = "[Peer]\nPublicKey = %s\nAllowedIPs = %s/32, %s/128\n" % (pub, v4(V4_BASE + i), v6("fd01", i + 1))
+def peer_lines(i: int, pub: str, aips: bool) -> str:
+    s = "[Peer]\nPublicKey = %s\n" % pub
+    if aips:
+        s += "AllowedIPs = %s/32, %s/128\n" % (v4(V4_BASE + i), v6("fd01", i + 1))
     if i % 4 == 0:
         s += "Endpoint = %s:%d\n" % (v4(EP4_BASE + (i >> 2) % 131072), 1024 + i % 60000)
     elif i % 4 == 2:
@@ -170,7 +175,7 @@ def generate(a) -> None:
             pk = b64(pub(priv))
         else:
             pk = b64(rng.randbytes(32))
-        buf.append(peer_lines(i, pk))
+        buf.append(peer_lines(i, pk, not a.no_allowed_ips))
         if len(buf) >= 4096:
             out.write("".join(buf))
             buf = []
@@ -238,6 +243,7 @@ def main() -> None:
     ap.add_argument("--listen-port", type=int, help="ListenPort of [Interface]")
     ap.add_argument("--storm", type=int, default=0, help="the first M peers get real key pairs")
     ap.add_argument("--storm-keys", help="file for the private keys of the storm peers")
+    ap.add_argument("--no-allowed-ips", action="store_true", help="peers without AllowedIPs (memory baseline)")
     ap.add_argument("-o", "--output", help="configuration file (default stdout)")
     ap.add_argument("--normalize", nargs=2, metavar=("conf|dump", "FILE"))
     a = ap.parse_args()
