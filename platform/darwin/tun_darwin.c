@@ -55,6 +55,11 @@ bool wg_os_tun_exists(const struct wg_tun *tun)
 	return if_nametoindex(tun->name) == tun->ifindex;
 }
 
+void wg_os_tun_closed(const struct wg_tun *tun)
+{
+	(void)tun; /* a utun goes with its control socket */
+}
+
 void wg_bsd_tun_claim(const struct wg_tun *tun)
 {
 	(void)tun; /* the socket is the interface: nothing to record */

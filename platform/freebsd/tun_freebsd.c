@@ -4,11 +4,10 @@
  * tun(4) passes IPv4 only. The interface is left down, as on Linux.
  *
  * A cloned tun(4) outlives its descriptor, and wg-quick waits for the
- * interface to disappear when the daemon stops: interfaces this process
- * created are destroyed (SIOCIFDESTROY) when it exits. That happens in an
- * atexit handler because wg_tun_close (platform/posix) has no per-OS hook;
- * the daemon exits right after closing its TUN. The parent of a daemonizing
- * wgd leaves through _exit and destroys nothing. */
+ * interface to disappear when the daemon stops: an interface this process
+ * created is destroyed (SIOCIFDESTROY) when its TUN is closed
+ * (wg_os_tun_closed). The parent of a daemonizing wgd leaves through _exit
+ * and closes nothing, so the child's interface stays. */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -28,15 +27,6 @@
 #include "wgd/platform.h"
 
 #define CLONE_DEVICE "/dev/tun"
-#define MAX_CREATED  8 /* interfaces one process creates: one in wgd */
-
-struct created_if {
-	unsigned int ifindex;
-	char name[IF_NAMESIZE];
-};
-
-static struct created_if created[MAX_CREATED];
-static size_t n_created;
 
 /* A destroyed interface takes its /dev/tunN node with it: the descriptor
  * then answers ENXIO. */
@@ -110,30 +100,14 @@ static int destroy_if(const char *name)
 	return ifreq_ioctl(AF_INET, SIOCIFDESTROY, &ifr);
 }
 
-/* Destroys what this process created, if it still has the same name and
- * index: never an interface that merely reuses either. */
-static void destroy_created(void)
+/* Destroys the interface this process created, if it still has the same
+ * name and index: never an interface that merely reuses either. */
+void wg_os_tun_closed(const struct wg_tun *tun)
 {
 	char name[IF_NAMESIZE];
 
-	for (size_t i = 0; i < n_created; i++) {
-		if (if_indextoname(created[i].ifindex, name) && !strcmp(name, created[i].name))
-			(void)destroy_if(name);
-	}
-	n_created = 0;
-}
-
-static void remember(const struct wg_tun *tun)
-{
-	static bool registered;
-
-	if (!registered)
-		registered = atexit(destroy_created) == 0;
-	if (n_created < MAX_CREATED) {
-		created[n_created].ifindex = tun->ifindex;
-		snprintf(created[n_created].name, IF_NAMESIZE, "%s", tun->name);
-		n_created++;
-	}
+	if (tun->created && if_indextoname(tun->ifindex, name) && !strcmp(name, tun->name))
+		(void)destroy_if(name);
 }
 
 /* No IPv6 link-local address and no DAD on the tunnel (as wireguard-go):
@@ -209,7 +183,7 @@ int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct 
 		(void)destroy_if(gone);
 		return ret;
 	}
-	remember(tun);
+	tun->created = true;
 	*out = tun;
 	return 0;
 }

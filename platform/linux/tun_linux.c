@@ -58,6 +58,11 @@ bool wg_os_tun_exists(const struct wg_tun *tun)
 	return ioctl(tun->fd, TUNGETIFF, &ifr) == 0 || errno != EBADFD;
 }
 
+void wg_os_tun_closed(const struct wg_tun *tun)
+{
+	(void)tun; /* a non-persistent TUN goes with its last descriptor */
+}
+
 int wg_os_tun_attach(struct wg_tun *tun)
 {
 	struct ifreq ifr;

@@ -92,6 +92,8 @@ void wg_tun_close(struct wg_tun *tun)
 		return;
 	if (tun->fd >= 0)
 		close(tun->fd);
+	if (tun->is_tun)
+		wg_os_tun_closed(tun);
 	free(tun);
 }
 

@@ -26,6 +26,7 @@ struct wg_tun {
 	 * none) and the WG_TUN_OFFLOAD_* enabled; other systems leave 0. */
 	uint16_t vnet_hdr_len;
 	unsigned int offload;
+	bool created; /* made by wg_tun_create in this process */
 };
 
 /* The UDP socket pair of platform.h (posix/udp.c; the Linux batch code in
@@ -74,6 +75,9 @@ ssize_t wg_os_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len);
 /* The interface behind the descriptor still exists (possibly moved to
  * another network namespace). */
 bool wg_os_tun_exists(const struct wg_tun *tun);
+/* Called by wg_tun_close once the descriptor is closed: an interface that
+ * outlives it (FreeBSD's tun(4)) is destroyed here if this process made it. */
+void wg_os_tun_closed(const struct wg_tun *tun);
 
 /* UDP: socket buffer sizing, IPv4 packet info (the part that differs per
  * OS: Linux/macOS IP_PKTINFO, FreeBSD IP_RECVDSTADDR/IP_SENDSRCADDR) and the
