@@ -9,8 +9,10 @@
  * First initiations are built before the clock starts, so the storm leaves
  * at the speed of sendto, not of our X25519.
  *
- * All peers share ONE UDP socket, so the hub sees one source address and
- * port. Replies are matched to peers by their receiver index, which is our
+ * By default all peers share ONE UDP socket, so the hub sees one source
+ * address and port; -n N spreads them (peer i on socket i mod N) over N
+ * sockets bound to -b and the N-1 addresses after it, which must exist in
+ * the namespace. Replies are matched to peers by their receiver index, which is our
  * sender index: peer number | attempt generation << PEER_BITS, so a late
  * reply to an earlier attempt is recognised and ignored.
  *
@@ -20,8 +22,8 @@
  * replaced by a new one after about a second (with jitter, so retries do
  * not arrive in lockstep), until the overall timeout. Beware: under load a
  * hub rate-limits cookie-bearing handshakes per source IP (20/s in wgd, the
- * kernel and wireguard-go), and here every peer has the same one; run
- * several instances with distinct -b addresses to look like more hosts.
+ * kernel and wireguard-go): with one source address that limit, not the
+ * hub, sets the pace; use -n to look like many hosts.
  *
  * -c bounds the handshakes in flight (started, not completed); the next
  * peer starts when one completes. Default: all peers at once. Below the
@@ -75,6 +77,7 @@
 #define TIMER_BATCH	  256 /* timers fired per loop turn */
 #define SEND_WAIT_MS	  50  /* a full send buffer is waited out this long */
 #define DEFAULT_TIMEOUT_S 60.0
+#define SOCK_BUF_MIN (256 << 10)
 #define SOCK_BUF	  (8 << 20)
 
 enum peer_state { P_IDLE = 0, P_WAIT, P_DONE, P_FAILED };
@@ -104,12 +107,16 @@ struct opts {
 	size_t concurrency; /* 0 = all */
 	double timeout_s;
 	struct sockaddr_in bind;
-	bool progress; /* -v: a line per second on stderr */
+	unsigned int n_src; /* -n: source addresses (sockets), from bind on */
+	bool progress;	    /* -v: a line per second on stderr */
 };
+
+#define MAX_SRC 1024
 
 struct storm {
 	struct opts o;
-	int fd;
+	int fds[MAX_SRC];
+	struct pollfd pfds[MAX_SRC];
 	struct peer *peers; /* sodium_malloc'd: private keys and handshake secrets */
 	size_t n;
 	struct timer *heap; /* min-heap by time, stale entries skipped */
@@ -156,7 +163,7 @@ static void usage(const char *why)
 	if (why)
 		fprintf(stderr, "wgstorm: %s\n", why);
 	fprintf(stderr, "usage: wgstorm -d HUB_IPV4:PORT -P HUB_PUBKEY_BASE64 -k KEYFILE\n"
-			"               [-c CONCURRENCY] [-t TIMEOUT_S] [-b BIND_IPV4] [-v]\n"
+			"               [-c CONCURRENCY] [-t TIMEOUT_S] [-b BIND_IPV4] [-n SOURCES] [-v]\n"
 			"KEYFILE: one base64 private key per line, each a peer of the hub.\n");
 	exit(2);
 }
@@ -201,7 +208,8 @@ static void parse_args(struct opts *o, int argc, char **argv)
 
 	o->timeout_s = DEFAULT_TIMEOUT_S;
 	o->bind.sin_family = AF_INET;
-	while ((opt = getopt(argc, argv, "d:P:k:c:t:b:vh")) != -1) {
+	o->n_src = 1;
+	while ((opt = getopt(argc, argv, "d:P:k:c:t:b:n:vh")) != -1) {
 		switch (opt) {
 		case 'd':
 			if (parse_ipv4_port(&o->hub, optarg) < 0)
@@ -231,6 +239,13 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		case 'b':
 			if (inet_pton(AF_INET, optarg, &o->bind.sin_addr) != 1)
 				usage("-b: want an IPv4 address");
+			break;
+		case 'n':
+			errno = 0;
+			c = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || c < 1 || c > MAX_SRC)
+				usage("-n: want 1..1024 source addresses");
+			o->n_src = (unsigned int)c;
 			break;
 		case 'v':
 			o->progress = true;
@@ -393,12 +408,14 @@ static struct timer heap_pop(struct storm *s)
 
 /* A full socket buffer is waited out briefly rather than turned into a
  * loss the retry timer would have to cover (it would skew latencies). */
-static int send_datagram(struct storm *s, const void *buf, size_t len)
+static int send_datagram(struct storm *s, const struct peer *p, const void *buf, size_t len)
 {
-	for (int tries = 0; tries < 3; tries++) {
-		struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+	int fd = s->fds[(size_t)(p - s->peers) % s->o.n_src];
 
-		if (sendto(s->fd, buf, len, 0, (const struct sockaddr *)&s->o.hub,
+	for (int tries = 0; tries < 3; tries++) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+		if (sendto(fd, buf, len, 0, (const struct sockaddr *)&s->o.hub,
 			   sizeof(s->o.hub)) == (ssize_t)len)
 			return 0;
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != EINTR)
@@ -439,7 +456,7 @@ static void send_initiation(struct storm *s, struct peer *p, uint64_t now, bool 
 	if (!p->first_ns)
 		p->first_ns = now;
 	s->sent++;
-	send_datagram(s, &p->msg, sizeof(p->msg));
+	send_datagram(s, p, &p->msg, sizeof(p->msg));
 	p->resend_for_cookie = false;
 	if (schedule(s, p, now + RETRY_NS + jitter(RETRY_JITTER_NS)) < 0) {
 		fprintf(stderr, "wgstorm: out of memory for timers\n");
@@ -512,7 +529,7 @@ static void on_response(struct storm *s, const struct wg_msg_response *msg, uint
 	s->t_last = now;
 	/* The keepalive that confirms the session to the hub. */
 	if (wg_noise_seal(&kp, (struct wg_msg_data *)ka, nothing, 0) == 0)
-		send_datagram(s, ka, sizeof(ka));
+		send_datagram(s, p, ka, sizeof(ka));
 	wg_noise_keypair_clear(&kp);
 	finish(s, p, P_DONE);
 }
@@ -544,7 +561,7 @@ static void dispatch(struct storm *s, const uint8_t *buf, size_t len, uint64_t n
 		s->rx_invalid++;
 }
 
-static void drain_rx(struct storm *s)
+static void drain_rx(struct storm *s, int fd)
 {
 	static uint8_t bufs[RX_BATCH][256];
 	struct sockaddr_in from[RX_BATCH];
@@ -562,7 +579,7 @@ static void drain_rx(struct storm *s)
 							.msg_iov = &iov[i],
 							.msg_iovlen = 1};
 		}
-		got = recvmmsg(s->fd, mm, RX_BATCH, MSG_DONTWAIT, NULL);
+		got = recvmmsg(fd, mm, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (got <= 0)
 			return;
 		now = mono_ns();
@@ -583,19 +600,28 @@ static void drain_rx(struct storm *s)
 
 /* --- main loop --- */
 
-static int open_socket(struct storm *s)
+/* Socket i is bound to the i-th address from -b on (same port choice:
+ * any). The buffers are split between the sockets. */
+static int open_socket(struct storm *s, unsigned int i)
 {
-	int sz = SOCK_BUF;
+	struct sockaddr_in a = s->o.bind;
+	int sz = SOCK_BUF / (int)s->o.n_src, fd;
 
-	s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0)
+	if (sz < SOCK_BUF_MIN)
+		sz = SOCK_BUF_MIN;
+	if (i && a.sin_addr.s_addr == htonl(INADDR_ANY))
+		return -EINVAL; /* -n needs a -b address to count from */
+	a.sin_addr.s_addr = htonl(ntohl(a.sin_addr.s_addr) + i);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return -errno;
+	s->fds[i] = fd;
 	/* Root may exceed rmem_max/wmem_max; otherwise take what we get. */
-	if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
-		setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	if (setsockopt(s->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
-		setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	if (bind(s->fd, (const struct sockaddr *)&s->o.bind, sizeof(s->o.bind)) < 0)
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (bind(fd, (const struct sockaddr *)&a, sizeof(a)) < 0)
 		return -errno;
 	return 0;
 }
@@ -636,18 +662,23 @@ static void storm(struct storm *s)
 	s->t0 = mono_ns();
 	next_progress = s->t0 + WG_NSEC_PER_SEC;
 	deadline = s->t0 + (uint64_t)(s->o.timeout_s * 1e9);
+	for (unsigned int i = 0; i < s->o.n_src; i++)
+		s->pfds[i] = (struct pollfd){.fd = s->fds[i], .events = POLLIN, .revents = POLLIN};
 	while (s->finished < s->n && !stopping) {
-		struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
 		uint64_t now = mono_ns();
 
 		if (now >= deadline)
 			break;
-		drain_rx(s);
+		for (unsigned int i = 0; i < s->o.n_src; i++)
+			if (s->pfds[i].revents & POLLIN)
+				drain_rx(s, s->fds[i]);
 		run_timers(s, mono_ns());
 		start_peers(s);
 		now = mono_ns();
 		progress(s, now, &next_progress);
-		poll(&pfd, 1, poll_timeout(s, now, deadline));
+		if (poll(s->pfds, s->o.n_src, poll_timeout(s, now, deadline)) <= 0)
+			for (unsigned int i = 0; i < s->o.n_src; i++)
+				s->pfds[i].revents = 0;
 	}
 	if (s->completed < s->n)
 		s->t_last = mono_ns(); /* elapsed then runs to the give-up */
@@ -692,25 +723,29 @@ static void report(struct storm *s)
 
 int main(int argc, char **argv)
 {
-	struct storm s = {.fd = -1};
-	int ret;
+	struct storm s;
+	unsigned int opened = 0;
+	int ret = 0;
 
+	memset(&s, 0, sizeof(s));
 	parse_args(&s.o, argc, argv);
 	if (wg_crypto_init() < 0) {
 		fprintf(stderr, "wgstorm: cannot initialise libsodium\n");
 		return 1;
 	}
 	load_peers(&s);
-	ret = open_socket(&s);
+	for (; opened < s.o.n_src && ret == 0; opened++)
+		ret = open_socket(&s, opened);
 	if (ret < 0) {
-		fprintf(stderr, "wgstorm: socket: %s\n", strerror(-ret));
+		fprintf(stderr, "wgstorm: socket %u: %s\n", opened - 1, strerror(-ret));
 		return 1;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	storm(&s);
 	report(&s);
-	close(s.fd);
+	for (unsigned int i = 0; i < s.o.n_src; i++)
+		close(s.fds[i]);
 	sodium_free(s.peers); /* zeroes the keys */
 	free(s.lat_ns);
 	free(s.heap);
