@@ -210,13 +210,13 @@ test_roundtrip()
 test_storm()
 {
 	local i n pids=() outs=() pp pout hs done_n got sent rcvd
-	split -n "l/$SOURCES" -d "$T_STATE/storm.keys" "$T_STATE/storm.keys."
+	split -n "l/$SOURCES" -d -a 3 "$T_STATE/storm.keys" "$T_STATE/storm.keys."
 	pout=$T_LOGDIR/storm-ping.out
 	bg_start c "$pout" ping -n -i 0.1 -w 600 "$(t4 h)"
 	pp=$BG_PID
 	sleep 0.5
 	for i in $(seq "$SOURCES"); do
-		n=$(printf '%02d' $((i - 1)))
+		n=$(printf '%03d' $((i - 1)))
 		outs+=("$T_LOGDIR/storm-$n.out")
 		bg_start s "$T_LOGDIR/storm-$n.out" "$WGSTORM" -d "$STORM_NET.1:${PORT[h]}" \
 			-P "${PUB[h]}" -k "$T_STATE/storm.keys.$n" -b "$STORM_NET.$((i + 1))" -t 120
@@ -224,7 +224,7 @@ test_storm()
 	done
 	for i in "${!pids[@]}"; do
 		bg_wait "${pids[i]}"
-		log "   source $((i + 1)): $(grep '^wgstorm:' "${outs[i]}" || tail -n 2 "${outs[i]}")"
+		log "   source $((i + 1)): $(grep '^wgstorm: peers=' "${outs[i]}" || tail -n 2 "${outs[i]}")"
 		check "storm from source $((i + 1)): every handshake completed" \
 			grep -Eq '^wgstorm: peers=([0-9]+) completed=\1 failed=0 ' "${outs[i]}"
 	done
