@@ -12,6 +12,9 @@
 
 enum plan_op { PLAN_SKIP = 0, PLAN_CREATE, PLAN_UPDATE, PLAN_REMOVE };
 
+/* Removing this many peers in one set is worth returning memory for. */
+#define WG_TRIM_AFTER_REMOVED 1024
+
 struct plan_act {
 	enum plan_op op;
 	struct wg_peer *peer; /* PLAN_CREATE: allocated by the plan */
@@ -354,7 +357,7 @@ static void commit_socket(struct wg_device *dev, struct plan *pl)
 
 static int commit(struct wg_device *dev, struct plan *pl)
 {
-	size_t before = dev->n_peers, updated = 0, added = 0;
+	size_t before = dev->n_peers, updated = 0, added = 0, removed;
 	int err = 0;
 
 	/* From here on the flags mean "failed to be created". */
@@ -375,10 +378,13 @@ static int commit(struct wg_device *dev, struct plan *pl)
 		added += pl->acts[i].op == PLAN_CREATE && !pl->acts[i].failed;
 		updated += pl->acts[i].op == PLAN_UPDATE;
 	}
+	removed = before + added - dev->n_peers;
 	/* One line per set, not per peer: a hub loads 100,000 at once. */
-	if (added || updated || before + added != dev->n_peers)
+	if (added || updated || removed)
 		wg_log_info("peers: %zu added, %zu removed, %zu updated, %zu in all", added,
-			    before + added - dev->n_peers, updated, dev->n_peers);
+			    removed, updated, dev->n_peers);
+	if (removed >= WG_TRIM_AFTER_REMOVED)
+		wg_release_free_memory();
 	return err;
 }
 
