@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README): from a bare Debian 12 as root it installs
 # what the tests need, builds twice (warnings as errors; then ASan+UBSan),
-# runs every unit test in both builds and the network-namespace suite.
+# runs every unit test in both builds, the network-namespace suite against
+# the sanitized daemon and its interop part against the plain one.
 # Any failure, including a namespace test that cannot run, fails the run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,8 +32,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== fuzzing: every libFuzzer target briefly from its seed corpus"
 bash scripts/fuzz.sh
 
-echo "== network namespace suite (root)"
-IMPL_UNDER_TEST="$root/build/wgd" bash tests/netns/run.sh
+echo "== network namespace suite (root), daemon built with ASan+UBSan"
+# The whole suite runs against the sanitized daemon: its logs are scanned
+# for sanitizer reports (tests/netns/lib.sh), and it exits through the same
+# paths as in production, so leaks at exit are reported too.
+ASAN_OPTIONS=detect_leaks=1 IMPL_UNDER_TEST="$root/build-asan/wgd" bash tests/netns/run.sh
 
 echo "== interop suite on the portable data path (what FreeBSD and macOS run)"
 # WGD_PORTABLE=1: plain read/write/sendmsg, one packet at a time, no TUN or
