@@ -3,7 +3,8 @@
 # target from their Debian source packages, as static archives with
 # pkg-config files, into PREFIX. Used by scripts/cross-build.sh.
 #
-#   cross-deps.sh TARGET PREFIX      TARGET: x86_64-freebsd, aarch64-macos, ...
+#   cross-deps.sh TARGET PREFIX      TARGET: x86_64-freebsd, aarch64-macos,
+#                                    x86_64-linux-musl, ...
 #
 # Sources: `apt-get source` through a private apt configuration (deb-src of
 # the host's Debian suites, lists under $SRC/apt), so the system's apt setup
@@ -32,7 +33,20 @@ x86_64-freebsd*) HOST=x86_64-unknown-freebsd14.0 ;;
 aarch64-freebsd*) HOST=aarch64-unknown-freebsd14.0 ;;
 aarch64-macos*) HOST=aarch64-apple-darwin ;;
 x86_64-macos*) HOST=x86_64-apple-darwin ;;
+x86_64-linux-musl*) HOST=x86_64-pc-linux-musl ;;
 *) die "unknown target $TARGET" ;;
+esac
+# The static musl build is the small one: every function in its own section
+# so wgd's --gc-sections link drops what it does not call, and no libevent
+# thread locking or debug-mode bookkeeping (wgd never calls evthread_* or
+# event_enable_debug_mode: its loop runs on one thread).
+EXTRA_CFLAGS=
+LIBEVENT_EXTRA=()
+case $TARGET in
+*-linux-musl*)
+	EXTRA_CFLAGS="-ffunction-sections -fdata-sections"
+	LIBEVENT_EXTRA=(-DEVENT__DISABLE_THREAD_SUPPORT=ON -DEVENT__DISABLE_DEBUG_MODE=ON)
+	;;
 esac
 TOOLCHAIN=$ROOT/cmake/toolchains/zig-${TARGET%%.*}.cmake
 [ -x "$ZIG" ] || die "zig not found (run scripts/setup.sh or set ZIG)"
@@ -108,7 +122,7 @@ mark_built() { stamp_of "$1" >"$PREFIX/.stamp-$1"; }
 autotools_env()
 {
 	export CC="$ZIG cc -target $TARGET" AR="$ZIG ar" RANLIB="$ZIG ranlib"
-	export CFLAGS="-O2 -fno-sanitize=undefined" CPPFLAGS="" LDFLAGS=""
+	export CFLAGS="-O2 -fno-sanitize=undefined${EXTRA_CFLAGS:+ $EXTRA_CFLAGS}" CPPFLAGS="" LDFLAGS=""
 }
 
 # libsodium's and libb2's Debian sources (git snapshots) ship no configure:
@@ -147,7 +161,8 @@ build_libevent()
 		-DCMAKE_INSTALL_PREFIX="$PREFIX" -DEVENT__LIBRARY_TYPE=STATIC \
 		-DEVENT__DISABLE_OPENSSL=ON -DEVENT__DISABLE_TESTS=ON \
 		-DEVENT__DISABLE_REGRESS=ON -DEVENT__DISABLE_SAMPLES=ON \
-		-DEVENT__DISABLE_BENCHMARK=ON -DEVENT__DISABLE_DEBUG_MODE=OFF &&
+		-DEVENT__DISABLE_BENCHMARK=ON -DEVENT__DISABLE_DEBUG_MODE=OFF \
+		${LIBEVENT_EXTRA[@]+"${LIBEVENT_EXTRA[@]}"} &&
 		cmake --build "$b" -j "$JOBS" && cmake --install "$b") >"$WORK/libevent.log" 2>&1 ||
 		{ tail -n 30 "$WORK/libevent.log"; die "libevent failed (log: $WORK/libevent.log)"; }
 }
