@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Cross-builds the complete wgd daemon for FreeBSD and macOS with zig cc,
+# Cross-builds the complete wgd daemon for FreeBSD, macOS and static
+# Linux/musl with zig cc,
 # warnings as errors, against libsodium, libevent and libb2 cross-built from
 # their Debian source packages (scripts/cross-deps.sh, cached per target).
 # Every target is attempted; the exit status is non-zero if any failed.
 #
 #   scripts/cross-build.sh [TARGET...]
 #       default targets: x86_64-freebsd aarch64-macos x86_64-macos
-#       also: x86_64-linux-musl (static, unused code dropped: the small
-#       router build; bench/rss.sh measures it)
+#       x86_64-linux-musl (static, unused code dropped: the small router
+#       build; bench/rss.sh measures it)
 #
 # Output: $WGD_CROSS_DIR/<target>/wgd/wgd (default dir: build-xcross).
 # Env: ZIG (default: zig on PATH, then /opt/wgd-peers/bin/zig from
@@ -21,7 +22,7 @@ OUT=${WGD_CROSS_DIR:-$ROOT/build-xcross}
 JOBS=${WGD_JOBS:-2}
 ZIG=${ZIG:-$(command -v zig || echo /opt/wgd-peers/bin/zig)}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(x86_64-freebsd aarch64-macos x86_64-macos)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(x86_64-freebsd aarch64-macos x86_64-macos x86_64-linux-musl)
 export ZIG WGD_JOBS=$JOBS WGD_CROSS_SRC=$OUT/src
 
 say() { printf '[cross-build] %s\n' "$*"; }

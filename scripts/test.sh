@@ -44,7 +44,7 @@ echo "== interop suite on the portable data path (what FreeBSD and macOS run)"
 WGD_PORTABLE=1 WGDT_SCRIPTS="interop wgshow" IMPL_UNDER_TEST="$root/build/wgd" \
 	bash tests/netns/run.sh
 
-echo "== cross-builds: FreeBSD and macOS (zig, warnings are errors)"
+echo "== cross-builds: FreeBSD, macOS and static Linux/musl (zig, warnings are errors)"
 # The cross-built libraries are cached outside the checkout so a CI run on
 # a reused machine does not rebuild them (about 12 minutes cold).
 WGD_CROSS_DIR=${WGD_CROSS_DIR:-/var/cache/wgd-cross} bash scripts/cross-build.sh

@@ -132,7 +132,7 @@ static bool link_gone(struct wg_exit_watch *w)
 		}
 		if (n <= 0)
 			break;
-		int len = (int)n;
+		unsigned int len = (unsigned int)n; /* NLMSG_OK compares it with a __u32 */
 		for (struct nlmsghdr *h = &u.align; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
 			suspect |= deletes_our_link(w, h);
 	}

@@ -55,7 +55,7 @@ int wg_udp_set_gro(struct wg_udp *udp, bool on)
 
 static void parse_recv_control(struct msghdr *mh, struct wg_udp_msg *m)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = wg_cmsg_next(mh, c)) {
 		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
 			int seg;

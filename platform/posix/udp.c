@@ -174,7 +174,7 @@ int wg_udp_set_fwmark(struct wg_udp *udp, uint32_t fwmark)
 
 static void parse_control(struct msghdr *msg, struct wg_endpoint *ep)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = wg_cmsg_next(msg, c)) {
 		if (wg_posix_pktinfo_parse(c, ep))
 			return;
 	}

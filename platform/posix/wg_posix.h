@@ -17,6 +17,16 @@
 #define MSG_NOSIGNAL 0 /* macOS: SIGPIPE is ignored by the daemon anyway */
 #endif
 
+/* CMSG_NXTHDR, out of line of the callers: musl's macro compares a size_t
+ * with a ptrdiff_t, which clang reports in the caller under -Wsign-compare. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+static inline struct cmsghdr *wg_cmsg_next(struct msghdr *m, struct cmsghdr *c)
+{
+	return CMSG_NXTHDR(m, c);
+}
+#pragma GCC diagnostic pop
+
 struct wg_tun {
 	int fd;
 	bool is_tun;	      /* false: a socketpair carrying bare packets (tests) */
