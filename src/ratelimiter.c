@@ -16,7 +16,13 @@
 #define PACKET_COST (WG_NSEC_PER_SEC / WG_RATELIMIT_PACKETS_PER_SECOND)
 #define TOKEN_MAX   (PACKET_COST * WG_RATELIMIT_BURST)
 #define IDLE_EXPIRY WG_NSEC_PER_SEC
-#define NIL	    UINT32_MAX
+/* Links hold pool index + 1, so 0 ends a chain: the bucket array and the
+ * pool start as calloc'd zero pages, which the kernel maps only once a
+ * flood first touches them (the pool is 256 KiB an idle daemon never
+ * needs). */
+#define END	    0u
+#define LINK(i)	    ((uint32_t)(i) + 1u)
+#define INDEX(l)    ((l)-1u)
 
 /* A source: IPv4 address or IPv6 /64 prefix, plus the family so that the
  * two spaces never collide. */
@@ -29,7 +35,7 @@ struct rl_entry {
 	uint64_t prefix;
 	uint64_t tokens; /* ns of credit, <= TOKEN_MAX */
 	uint64_t last_ns;
-	uint32_t next; /* chain or free list, NIL terminated */
+	uint32_t next; /* chain or free list link, END terminated */
 	uint8_t family;
 };
 
@@ -39,7 +45,8 @@ struct wg_ratelimiter {
 	size_t count;
 	size_t nbuckets; /* power of two */
 	uint64_t last_gc_ns;
-	uint32_t free_head;
+	uint32_t free_head; /* link to a freed entry */
+	size_t bump;	    /* entries from here on were never used */
 	uint32_t *buckets;
 	struct rl_entry *pool;
 };
@@ -56,28 +63,22 @@ static size_t pow2_at_least(size_t n)
 struct wg_ratelimiter *wg_ratelimiter_new(size_t max_entries)
 {
 	struct wg_ratelimiter *rl;
-	size_t i;
 
 	if (!max_entries)
 		max_entries = WG_RATELIMIT_MAX_ENTRIES;
-	if (max_entries >= NIL)
+	if (max_entries >= UINT32_MAX)
 		return NULL;
 	rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return NULL;
 	rl->max_entries = max_entries;
 	rl->nbuckets = pow2_at_least(max_entries);
-	rl->buckets = malloc(rl->nbuckets * sizeof(*rl->buckets));
+	rl->buckets = calloc(rl->nbuckets, sizeof(*rl->buckets));
 	rl->pool = calloc(max_entries, sizeof(*rl->pool));
 	if (!rl->buckets || !rl->pool) {
 		wg_ratelimiter_free(rl);
 		return NULL;
 	}
-	for (i = 0; i < rl->nbuckets; i++)
-		rl->buckets[i] = NIL;
-	for (i = 0; i < max_entries; i++)
-		rl->pool[i].next = i + 1 < max_entries ? (uint32_t)(i + 1) : NIL;
-	rl->free_head = 0;
 	wg_random_bytes(rl->hash_key, sizeof(rl->hash_key));
 	return rl;
 }
@@ -129,11 +130,10 @@ static size_t rl_bucket(const struct wg_ratelimiter *rl, const struct rl_key *ke
 
 static struct rl_entry *rl_find(struct wg_ratelimiter *rl, size_t b, const struct rl_key *key)
 {
-	uint32_t i;
-
-	for (i = rl->buckets[b]; i != NIL; i = rl->pool[i].next) {
-		if (rl->pool[i].prefix == key->prefix && rl->pool[i].family == key->family)
-			return &rl->pool[i];
+	for (uint32_t l = rl->buckets[b]; l != END; l = rl->pool[INDEX(l)].next) {
+		struct rl_entry *e = &rl->pool[INDEX(l)];
+		if (e->prefix == key->prefix && e->family == key->family)
+			return e;
 	}
 	return NULL;
 }
@@ -143,18 +143,23 @@ static struct rl_entry *rl_insert(struct wg_ratelimiter *rl, size_t b, const str
 				  uint64_t now_ns)
 {
 	struct rl_entry *e;
-	uint32_t i = rl->free_head;
+	size_t i;
 
-	if (i == NIL)
+	if (rl->free_head != END) {
+		i = INDEX(rl->free_head);
+		rl->free_head = rl->pool[i].next;
+	} else if (rl->bump < rl->max_entries) {
+		i = rl->bump++;
+	} else {
 		return NULL;
+	}
 	e = &rl->pool[i];
-	rl->free_head = e->next;
 	e->prefix = key->prefix;
 	e->family = key->family;
 	e->tokens = TOKEN_MAX;
 	e->last_ns = now_ns;
 	e->next = rl->buckets[b];
-	rl->buckets[b] = i;
+	rl->buckets[b] = LINK(i);
 	rl->count++;
 	return e;
 }
@@ -184,7 +189,7 @@ bool wg_ratelimiter_allow(struct wg_ratelimiter *rl, const union wg_sockaddr *sr
 		return false;
 	b = rl_bucket(rl, &key);
 	e = rl_find(rl, b, &key);
-	if (!e && rl->free_head == NIL && now_ns - rl->last_gc_ns >= IDLE_EXPIRY) {
+	if (!e && rl->count == rl->max_entries && now_ns - rl->last_gc_ns >= IDLE_EXPIRY) {
 		/* Full: reclaim idle sources, at most once a second so a flood
 		 * of new sources cannot make every packet scan the table. */
 		wg_ratelimiter_gc(rl, now_ns);
@@ -197,14 +202,14 @@ bool wg_ratelimiter_allow(struct wg_ratelimiter *rl, const union wg_sockaddr *sr
 /* Unlinks the idle entries of one chain, returning them to the free list. */
 static void rl_gc_chain(struct wg_ratelimiter *rl, uint32_t *link, uint64_t now_ns)
 {
-	while (*link != NIL) {
-		uint32_t i = *link;
-		struct rl_entry *e = &rl->pool[i];
+	while (*link != END) {
+		uint32_t l = *link;
+		struct rl_entry *e = &rl->pool[INDEX(l)];
 
 		if (now_ns > e->last_ns && now_ns - e->last_ns > IDLE_EXPIRY) {
 			*link = e->next;
 			e->next = rl->free_head;
-			rl->free_head = i;
+			rl->free_head = l;
 			rl->count--;
 		} else {
 			link = &e->next;
