@@ -86,17 +86,12 @@ NSB="rss-$$-b"
 IFA="rss$$a"
 IFB="rss$$b"
 PIDS=()
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # Only the daemons this script started, by PID; then its namespaces.
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	PIDS=()
+	stop_pids
 	ip netns del "$NSA" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
 	rm -f "/run/wireguard/$IFA.sock" "/run/wireguard/$IFB.sock"
@@ -105,16 +100,7 @@ cleanup() {
 trap 'cleanup; exit 130' INT TERM
 trap cleanup EXIT
 
-underlay() {
-	ip netns add "$NSA" && ip netns add "$NSB" || die "cannot create namespaces"
-	ip -n "$NSA" link add u0 type veth peer name u0 netns "$NSB" || die "cannot create veth"
-	ip -n "$NSA" addr add 192.0.2.1/24 dev u0
-	ip -n "$NSB" addr add 192.0.2.2/24 dev u0
-	for ns in "$NSA" "$NSB"; do
-		ip -n "$ns" link set lo up
-		ip -n "$ns" link set u0 up
-	done
-}
+underlay() { two_ns_underlay "$NSA" "$NSB"; }
 
 # start_daemon NS IMPL IFACE: background daemon in the foreground mode, PID
 # in DPID once its UAPI socket and interface exist. `ip netns exec` and

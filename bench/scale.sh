@@ -93,18 +93,13 @@ IFC=wgs$$c
 IFI=wgs$$i
 HUB4=10.0.0.1
 PIDS=()
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 HZ=$(getconf CLK_TCK)
 
 cleanup()
 {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	PIDS=()
+	stop_pids
 	for ns in "$NSH" "$NSC" "$NSS" "$NSI"; do ip netns del "$ns" 2>/dev/null; done
 	rm -f "/run/wireguard/$IFH.sock" "/run/wireguard/$IFC.sock" "/run/wireguard/$IFI.sock"
 	return 0
