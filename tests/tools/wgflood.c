@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_common.h"
 #include "wgd/constants.h"
 #include "wgd/cookie.h"
 #include "wgd/crypto.h"
@@ -103,32 +104,7 @@ struct flood {
 	struct counts c;
 };
 
-/* Set by SIGINT/SIGTERM: stop sending, report, exit 0. */
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
-
 /* --- small helpers --- */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t unix_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_until(uint64_t t_ns)
 {
@@ -779,8 +755,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	parse_args(&f.o, argc, argv);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	tool_catch_signals();
 	ret = setup(&f);
 	if (ret == 0)
 		ret = flood(&f);

@@ -56,6 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_common.h"
 #include "wgd/constants.h"
 #include "wgd/cookie.h"
 #include "wgd/crypto.h"
@@ -126,30 +127,6 @@ struct storm {
 	uint64_t t0, t_last;
 	uint64_t sent, cookies, retries, send_errors, rx_stale, rx_invalid;
 };
-
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t unix_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * WG_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t jitter(uint64_t max_ns)
 {
@@ -740,8 +717,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wgstorm: socket %u: %s\n", opened - 1, strerror(-ret));
 		return 1;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	tool_catch_signals();
 	storm(&s);
 	report(&s);
 	for (unsigned int i = 0; i < s.o.n_src; i++)
