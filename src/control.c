@@ -53,9 +53,9 @@ struct wg_control {
 
 /* ---- request handling (no I/O) ---- */
 
-/* Starts a get reply in out: 0 with *cursor set if peers remain to be
- * written, else the reply is complete (lines and errno, or only the errno
- * line; nothing partial is left in out). */
+/* Starts a get reply in out. *cursor is set if peers remain to be written
+ * (get_next); otherwise the reply is complete: its lines and errno=0, or
+ * only the errno line (nothing partial is left in out). */
 static void get_begin(const struct wg_control_ops *ops, size_t len, struct wg_uapi_writer *out,
 		      void **cursor)
 {
