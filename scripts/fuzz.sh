@@ -41,7 +41,9 @@ echo "== build (clang, libFuzzer, ASan+UBSan)"
 # (not out of the sanitizers): tracing them cost a quarter of each run.
 CC=clang cmake -S . -B build-fuzz -G Ninja -DWGD_FUZZ=ON -DWGD_TESTS=OFF -DWGD_BENCH=OFF \
 	-DCMAKE_C_FLAGS="-fsanitize-coverage-ignorelist=$root/tests/fuzz/ignorelist.txt" >/dev/null
-ninja -C build-fuzz -j 2 >/dev/null
+# Quiet unless it fails: then the compiler's own words.
+ninja -C build-fuzz -j 2 >build-fuzz/build.log 2>&1 ||
+	{ grep -E -A5 'error|FAILED' build-fuzz/build.log | head -n 60; echo "FAIL: fuzz build"; exit 1; }
 
 if [ ${#targets[@]} -eq 0 ]; then
 	for f in tests/fuzz/fuzz_*.c; do

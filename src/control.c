@@ -73,7 +73,7 @@ static void get_begin(const struct wg_control_ops *ops, size_t len, struct wg_ua
 	if (*cursor)
 		ops->get_end(*cursor);
 	*cursor = NULL;
-	if (!out->failed) {
+	if (!out->failed && out->len > mark) {
 		wg_memzero(out->buf + mark, out->len - mark);
 		out->len = mark;
 	}

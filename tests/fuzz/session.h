@@ -408,7 +408,7 @@ static void reset_device(void)
 		wg_gro_init(&dev->dp->gro, true, true);
 	}
 	W.batch_left = 0;
-	FUZZ_CHECK(dev->index.count == 0);
+	FUZZ_CHECK(dev->index.h.count == 0);
 }
 
 static void reset_actor(struct actor *a, uint32_t index_base)
@@ -705,7 +705,7 @@ static void check_device(void)
 
 	for (int i = 0; i < N_PEERS; i++)
 		check_peer(&W.snap[i], &live);
-	FUZZ_CHECK(W.dev->index.count == live);
+	FUZZ_CHECK(W.dev->index.h.count == live);
 	FUZZ_CHECK(W.dev->hsq_len <= WG_MAX_QUEUED_HANDSHAKES);
 	FUZZ_CHECK(W.dev->n_peers == N_PEERS);
 }
