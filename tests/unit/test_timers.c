@@ -23,6 +23,7 @@
 #include "wgd/peer.h"
 #include "wgd/platform.h"
 #include "wgd/uapi.h"
+#include "helpers/devpair.h"
 
 #define SEC    WG_NSEC_PER_SEC
 #define MSEC   WG_NSEC_PER_MSEC
@@ -47,28 +48,6 @@ static uint64_t fake_mono(void *ctx)
 static uint64_t fake_unix(void *ctx)
 {
 	return ((struct env *)ctx)->unix_ns;
-}
-
-static void hex(char out[65], const uint8_t k[WG_KEY_LEN])
-{
-	for (int i = 0; i < WG_KEY_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", k[i]);
-}
-
-static int apply(struct env *e, const char *fmt, ...)
-{
-	struct wg_uapi_set set;
-	char body[2048];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(body, sizeof(body), fmt, ap);
-	va_end(ap);
-	assert_int_equal(wg_uapi_parse_set(body, strlen(body), &set), 0);
-	ret = wg_device_set(e->dev, &set);
-	wg_uapi_set_free(&set);
-	return ret;
 }
 
 static int open_sink(uint16_t *port)
@@ -110,7 +89,7 @@ static struct env *env_new(bool fake_clock)
 	e->sink = open_sink(&e->sink_port);
 	wg_x25519_generate(priv);
 	hex(priv_hex, priv);
-	assert_int_equal(apply(e, "private_key=%s\n", priv_hex), 0);
+	assert_int_equal(dev_apply(e->dev, "private_key=%s\n", priv_hex), 0);
 	wg_memzero(priv, sizeof(priv));
 	return e;
 }
@@ -124,7 +103,7 @@ static void add_peer(struct env *e, int i)
 	wg_x25519_generate(k);
 	wg_x25519_public(e->peer_pub[i], k);
 	hex(h, e->peer_pub[i]);
-	assert_int_equal(apply(e, "public_key=%s\nendpoint=127.0.0.1:%u\nallowed_ip=10.1.0.%d/32\n",
+	assert_int_equal(dev_apply(e->dev, "public_key=%s\nendpoint=127.0.0.1:%u\nallowed_ip=10.1.0.%d/32\n",
 			       h, e->sink_port, i),
 			 0);
 }
@@ -289,7 +268,7 @@ static void test_persistent_keepalive_starts_handshake(void **state)
 	char h[65];
 
 	hex(h, e->peer_pub[0]);
-	assert_int_equal(apply(e, "public_key=%s\npersistent_keepalive_interval=25\n", h), 0);
+	assert_int_equal(dev_apply(e->dev, "public_key=%s\npersistent_keepalive_interval=25\n", h), 0);
 	pump(e);
 	/* The keepalive waits for the session; the handshake goes out now. */
 	assert_int_equal(drain_initiations(e, NULL), 1);
@@ -336,7 +315,7 @@ static void test_remove_cancels_timers(void **state)
 	send_to_peer(e, 0);
 	assert_int_not_equal(wg_device_next_deadline(e->dev), UINT64_MAX);
 	hex(h, e->peer_pub[0]);
-	assert_int_equal(apply(e, "public_key=%s\nremove=true\n", h), 0);
+	assert_int_equal(dev_apply(e->dev, "public_key=%s\nremove=true\n", h), 0);
 	assert_int_equal(wg_device_next_deadline(e->dev), UINT64_MAX);
 }
 

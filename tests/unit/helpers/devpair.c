@@ -67,19 +67,38 @@ void node_fini(struct node *n)
 	event_base_free(n->base);
 }
 
-int node_apply(struct node *n, const char *fmt, ...)
+static int dev_vapply(struct wg_device *dev, const char *fmt, va_list ap)
 {
 	struct wg_uapi_set set;
 	char body[4096];
+	int ret;
+
+	vsnprintf(body, sizeof(body), fmt, ap);
+	assert_int_equal(wg_uapi_parse_set(body, strlen(body), &set), 0);
+	ret = wg_device_set(dev, &set);
+	wg_uapi_set_free(&set);
+	return ret;
+}
+
+int dev_apply(struct wg_device *dev, const char *fmt, ...)
+{
 	va_list ap;
 	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(body, sizeof(body), fmt, ap);
+	ret = dev_vapply(dev, fmt, ap);
 	va_end(ap);
-	assert_int_equal(wg_uapi_parse_set(body, strlen(body), &set), 0);
-	ret = wg_device_set(n->dev, &set);
-	wg_uapi_set_free(&set);
+	return ret;
+}
+
+int node_apply(struct node *n, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = dev_vapply(n->dev, fmt, ap);
+	va_end(ap);
 	return ret;
 }
 

@@ -29,8 +29,9 @@ void hex(char out[65], const uint8_t k[WG_KEY_LEN]);
 void node_init(struct node *n, const struct wg_clock *clock, const char *name);
 /* Destroys the device (if any) and closes the TUN end. */
 void node_fini(struct node *n);
-/* Parses a UAPI set request (printf format) and applies it: the set's
- * result (parsing must succeed). */
+/* Parses a UAPI set request (printf format) and applies it to the device:
+ * the set's result (parsing must succeed). */
+int dev_apply(struct wg_device *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int node_apply(struct node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Runs each loop a few times: loopback and socketpairs deliver at once. */
 void node_pump(struct node *n);
