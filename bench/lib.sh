@@ -28,3 +28,20 @@ two_ns_underlay() {
 		ip -n "$ns" link set u0 up
 	done
 }
+
+# adopt_daemon PID NS IFACE IMPL LOG: records PID as ours, then waits up to
+# 10 s for its UAPI socket and interface; DPID=PID once both exist. Calls
+# the caller's die if the daemon exits or never gets there.
+adopt_daemon() {
+	local p=$1 ns=$2 ifc=$3 impl=$4 log=$5
+	PIDS+=("$p")
+	for _ in $(seq 100); do
+		kill -0 "$p" 2>/dev/null || die "$impl exited during startup (see $log)"
+		if [ -S "/run/wireguard/$ifc.sock" ] && ip -n "$ns" link show "$ifc" >/dev/null 2>&1; then
+			DPID=$p
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "$impl: no UAPI socket for $ifc after 10 s"
+}

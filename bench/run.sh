@@ -126,7 +126,7 @@ underlay() { two_ns_underlay "$NSA" "$NSB"; }
 # start_daemon NS IMPL IFACE: background daemon, PID in DPID once its UAPI
 # socket exists. `ip netns exec` and `env` exec, so $! is the daemon.
 start_daemon() {
-	local ns=$1 impl=$2 ifc=$3 bin log p extra=()
+	local ns=$1 impl=$2 ifc=$3 bin log extra=()
 	log="$OUT/$impl-$ifc.log"
 	bin=$(impl_bin "$impl")
 	case $impl in
@@ -147,15 +147,7 @@ start_daemon() {
 			</dev/null >>"$log" 2>&1 &
 		;;
 	esac
-	p=$!
-	PIDS+=("$p")
-	for _ in $(seq 100); do
-		kill -0 "$p" 2>/dev/null || die "$impl exited during startup (see $log)"
-		[ -S "/run/wireguard/$ifc.sock" ] && ip -n "$ns" link show "$ifc" >/dev/null 2>&1 &&
-			DPID=$p && return 0
-		sleep 0.1
-	done
-	die "$impl: no UAPI socket for $ifc after 10 s"
+	adopt_daemon $! "$ns" "$ifc" "$impl" "$log"
 }
 
 # tunnel IMPL: daemons in both namespaces, keys, one peer each, inner

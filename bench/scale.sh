@@ -321,20 +321,10 @@ bin_of()
 # start_daemon NS IMPL IFACE: PID in DPID once the socket and device exist.
 start_daemon()
 {
-	local ns=$1 impl=$2 ifc=$3 p
+	local ns=$1 impl=$2 ifc=$3
 	ip netns exec "$ns" env LOG_LEVEL=error WG_PROCESS_FOREGROUND=1 "$(bin_of "$impl")" -f "$ifc" \
 		</dev/null >>"$OUT/$impl-$ifc.log" 2>&1 &
-	p=$!
-	PIDS+=("$p")
-	for _ in $(seq 100); do
-		kill -0 "$p" 2>/dev/null || die "$impl exited during startup (see $OUT/$impl-$ifc.log)"
-		if [ -S "/run/wireguard/$ifc.sock" ] && ip -n "$ns" link show "$ifc" >/dev/null 2>&1; then
-			DPID=$p
-			return 0
-		fi
-		sleep 0.1
-	done
-	die "$impl: no UAPI socket for $ifc after 10 s"
+	adopt_daemon $! "$ns" "$ifc" "$impl" "$OUT/$impl-$ifc.log"
 }
 
 stop_daemon()
