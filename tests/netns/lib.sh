@@ -257,7 +257,7 @@ dlog() { echo "$T_LOGDIR/${NS[$1]}-${IFACE[$1]}-${IMPL[$1]}.log"; }
 # job), waits until its TUN device and UAPI socket exist.
 daemon_start()
 {
-	local n=$1 impl=$2 ifc=${3:-wgt$1} bin p i mnt
+	local n=$1 impl=$2 ifc=${3:-wgt$1} bin mnt
 	bin=$(impl_bin "$impl") || die "unknown implementation $impl"
 	[ -x "$bin" ] || die "implementation $impl: $bin is not executable (build it / run scripts/setup.sh)"
 	IMPL[$n]=$impl
@@ -276,19 +276,27 @@ daemon_start()
 			</dev/null >"$(dlog "$n")" 2>&1 &
 		;;
 	esac
-	p=$!
+	node_daemon_wait "$n" $! "$ifc" "$impl ($bin)"
+}
+
+# node_daemon_wait NODE PID IFACE WHAT: records PID as NODE's daemon (ours,
+# stopped at cleanup), then waits up to 10 s for its UAPI socket and TUN
+# device; dies with the daemon's last log lines if it exits first.
+node_daemon_wait()
+{
+	local n=$1 p=$2 ifc=$3 what=$4 i
 	PID[$n]=$p
 	T_PIDS+=("$p")
 	for i in $(seq 100); do
 		if ! proc_alive "$p"; then
 			tail -n 20 "$(dlog "$n")" >&2
-			die "$impl ($bin) in $n exited during startup"
+			die "$what in $n exited during startup"
 		fi
 		nsx "$n" test -S "/run/wireguard/$ifc.sock" &&
 			nsx "$n" ip link show dev "$ifc" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	die "$impl in $n: no socket/device $ifc after 10 s"
+	die "$what in $n: no socket/device $ifc after 10 s"
 }
 
 bt_level()

@@ -68,26 +68,14 @@ caps_check()
 WGD_BIN=$IMPL_UNDER_TEST
 wgd_start()
 {
-	local n=$1 ifc=$2 p i
+	local n=$1 ifc=$2
 	shift 2
 	IMPL[$n]=wgd
 	IFACE[$n]=$ifc
 	nsenter --mount="$T_STATE/$n.mnt" --net="/run/netns/${NS[$n]}" -- \
 		env LOG_LEVEL="$WGDT_LOG_LEVEL" "$WGD_BIN" -f "$@" "$ifc" \
 		</dev/null >"$(dlog "$n")" 2>&1 &
-	p=$!
-	PID[$n]=$p
-	T_PIDS+=("$p")
-	for i in $(seq 100); do
-		if ! proc_alive "$p"; then
-			tail -n 20 "$(dlog "$n")" >&2
-			die "wgd $* in $n exited during startup"
-		fi
-		nsx "$n" test -S "/run/wireguard/$ifc.sock" &&
-			quiet nsx "$n" ip link show dev "$ifc" && return 0
-		sleep 0.1
-	done
-	die "wgd in $n: no socket/device $ifc after 10 s"
+	node_daemon_wait "$n" $! "$ifc" "wgd $*"
 }
 
 # pair NODE_A_ARGS...: a = wgd with ARGS (initiator), b = reference.
