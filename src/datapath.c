@@ -71,6 +71,14 @@ size_t wg_dp_staged_budget(const struct wg_dp *dp)
 	return dp->cap_bytes > bufs ? dp->cap_bytes - bufs : 0;
 }
 
+bool wg_dp_jobs_use_key(const struct wg_dp *dp, const uint8_t *key)
+{
+	for (size_t i = 0; dp && i < dp->n_jobs; i++)
+		if (dp->jobs[i].key == key)
+			return true;
+	return false;
+}
+
 static uint8_t *buffers_start(const struct wg_dp *dp)
 {
 	return dp->region + page_round(sizeof(*dp));

@@ -3,11 +3,13 @@
  * memory (secret.h), which zeroes every object it takes back. */
 #include "wgd/peer.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wgd/crypto.h"
+#include "wgd/datapath.h"
 #include "wgd/secret.h"
 
 /* --- lifecycle --- */
@@ -147,6 +149,10 @@ static void keypair_drop(struct wg_device *dev, struct wg_peer_keypair *kp)
 {
 	if (!kp)
 		return;
+	/* Queued jobs hold key pointers until their batch runs; every batch
+	 * is run before anything can end a session (receive_or_queue). */
+	assert(!wg_dp_jobs_use_key(dev->dp, kp->kp.receiving_key) &&
+	       !wg_dp_jobs_use_key(dev->dp, kp->kp.sending_key));
 	wg_index_remove(&dev->index, &kp->entry);
 	wg_noise_keypair_clear(&kp->kp);
 	wg_secret_free(kp);

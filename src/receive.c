@@ -546,11 +546,13 @@ static void receive_or_queue(struct wg_device *dev, uint8_t *buf, size_t len,
 		return;
 	}
 	dev->stats.udp_rx_packets++;
+	/* Opening the queue may rotate sessions and drop keypairs: it runs
+	 * before the lookup, so kp is live while its job waits. */
+	if (dp->n_jobs == sizeof(dp->rx_items) / sizeof(dp->rx_items[0]))
+		open_queued(dev);
 	kp = data_keypair(dev, msg);
 	if (!kp || !keypair_fresh(dev, kp))
 		return;
-	if (dp->n_jobs == sizeof(dp->rx_items) / sizeof(dp->rx_items[0]))
-		open_queued(dev);
 	dp->rx_items[dp->n_jobs] = (struct wg_dp_rx_item){kp, msg, len, from};
 	j = &dp->jobs[dp->n_jobs++];
 	j->buf = msg->payload;

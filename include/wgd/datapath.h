@@ -93,6 +93,8 @@ void wg_dp_destroy(struct wg_dp *dp);
 void wg_dp_busy(struct wg_device *dev);
 /* Staged-packet budget in bytes (what the cap leaves after the buffers). */
 size_t wg_dp_staged_budget(const struct wg_dp *dp);
+/* A queued crypto job reads key (a keypair must not go while one does). */
+bool wg_dp_jobs_use_key(const struct wg_dp *dp, const uint8_t *key);
 
 /* --- TX trains (send.c) --- */
 /* Room for a message of len bytes for peer, after the train it joins; NULL
