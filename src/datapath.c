@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "wgd/aead.h"
+#include "wgd/crypto.h"
 #include "wgd/peer.h"
 
 #define MAX_MB 4096
@@ -180,11 +181,15 @@ static void start_workers(struct wg_dp *dp)
 
 static void enable_tun_offload(struct wg_device *dev, struct wg_dp *dp)
 {
+	uint8_t key[WG_GRO_KEY_LEN];
 	unsigned int on = 0;
 
 	if (dev->tun && wg_tun_set_offload(dev->tun, true, &on) == 0)
 		dp->tun_offload = on;
 	wg_gro_init(&dp->gro, on & WG_TUN_OFFLOAD_TSO, on & WG_TUN_OFFLOAD_USO);
+	wg_random_bytes(key, sizeof(key));
+	wg_gro_set_key(&dp->gro, key);
+	wg_memzero(key, sizeof(key));
 	if (on)
 		wg_log_info("TUN offloads on:%s%s%s", on & WG_TUN_OFFLOAD_CSUM ? " checksum" : "",
 			    on & WG_TUN_OFFLOAD_TSO ? " TSO" : "",
@@ -234,8 +239,9 @@ void wg_dp_destroy(struct wg_dp *dp)
 	if (dp->trim_ev)
 		event_free(dp->trim_ev);
 	wg_workers_destroy(dp->workers);
-	/* Only packets, no keys, live here; the kernel clears the pages
-	 * before anyone else gets them. */
+	/* Only packets and the flow hash secret live here; the kernel clears
+	 * the pages before anyone else gets them. */
+	wg_memzero(dp->gro.key, sizeof(dp->gro.key));
 	munmap(dp->region, dp->region_len);
 }
 

@@ -5,6 +5,7 @@
 #include "wgd/offload.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <string.h>
 
 #define IPPROTO_TCP_NUM 6
@@ -22,6 +23,10 @@
 #define TCP_ECE		0x40
 #define TCP_CWR		0x80
 #define IP_MAX_LEN	65535
+
+_Static_assert(WG_GRO_KEY_LEN == crypto_shorthash_KEYBYTES, "flow hash key is a SipHash key");
+
+enum { CSUM_UNCHECKED, CSUM_GOOD, CSUM_BAD };
 
 static uint16_t get_be16(const uint8_t *p)
 {
@@ -332,13 +337,23 @@ struct gro_info {
 	uint32_t hash;
 };
 
+static void gro_reset(struct wg_gro *g)
+{
+	g->n_pkts = 0;
+	g->n_items = 0;
+	memset(g->bucket, 0xff, sizeof(g->bucket));
+}
+
 void wg_gro_init(struct wg_gro *g, bool tcp, bool udp)
 {
 	g->tcp = tcp;
 	g->udp = udp;
-	g->n_pkts = 0;
-	g->n_items = 0;
-	memset(g->bucket, 0xff, sizeof(g->bucket));
+	gro_reset(g);
+}
+
+void wg_gro_set_key(struct wg_gro *g, const uint8_t key[WG_GRO_KEY_LEN])
+{
+	memcpy(g->key, key, WG_GRO_KEY_LEN);
 }
 
 bool wg_gro_full(const struct wg_gro *g)
@@ -353,17 +368,36 @@ static void flow_span(const struct gro_info *gi, size_t *off, size_t *len)
 	*len = gi->family == 4 ? 8 : 32;
 }
 
-static uint32_t flow_hash(const uint8_t *p, const struct gro_info *gi)
+/* SipHash of addresses, ports and protocol under the device's secret:
+ * without it a sender cannot pick flows that share one bucket chain. */
+static uint32_t flow_hash(const struct wg_gro *g, const uint8_t *p, const struct gro_info *gi)
 {
+	uint8_t in[32 + 4 + 1], out[crypto_shorthash_BYTES];
 	size_t off, len;
-	uint32_t h = 2166136261u;
+	uint32_t h;
 
 	flow_span(gi, &off, &len);
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[off + i]) * 16777619u;
-	for (size_t i = 0; i < 4; i++)
-		h = (h ^ p[gi->l4_off + i]) * 16777619u;
-	return h ^ gi->proto;
+	memcpy(in, p + off, len);
+	memcpy(in + len, p + gi->l4_off, 4);
+	in[len + 4] = gi->proto;
+	crypto_shorthash(out, in, len + 5, g->key);
+	memcpy(&h, out, sizeof(h));
+	return h;
+}
+
+/* The TCP/UDP checksum verifies over the pseudo-header. A UDP checksum of
+ * 0 never passes: over IPv6 it is invalid; over IPv4 it means none was
+ * sent, and such datagrams stay out of super-packets as in the kernel's
+ * UDP GRO (the segments cut from one would all be given a checksum). */
+static bool l4_csum_ok(const uint8_t *p, size_t len, uint8_t family, uint8_t proto, size_t l4_off)
+{
+	uint32_t l4_len = (uint32_t)(len - l4_off);
+	uint64_t sum;
+
+	if (proto == IPPROTO_UDP_NUM && get_be16(p + l4_off + 6) == 0)
+		return false;
+	sum = wg_csum_pseudo(p, family, proto, l4_len);
+	return wg_csum_fold(wg_csum_add(sum, p + l4_off, l4_len)) == 0xffff;
 }
 
 static bool gro_parse_l3(const uint8_t *p, size_t len, struct gro_info *gi)
@@ -414,7 +448,7 @@ static bool gro_parse(const struct wg_gro *g, const uint8_t *p, size_t len, stru
 {
 	if (len < IPV4_HDR_LEN || !gro_parse_l3(p, len, gi) || !gro_parse_l4(g, p, len, gi))
 		return false;
-	gi->hash = flow_hash(p, gi);
+	gi->hash = flow_hash(g, p, gi);
 	return true;
 }
 
@@ -488,8 +522,8 @@ static void append(struct wg_gro *g, struct wg_gro_item *it, int16_t pi, const u
 	}
 }
 
-static void new_item(struct wg_gro *g, int16_t pi, const uint8_t *p, size_t len,
-		     const struct gro_info *gi)
+static struct wg_gro_item *new_item(struct wg_gro *g, int16_t pi, const uint8_t *p, size_t len,
+				    const struct gro_info *gi)
 {
 	struct wg_gro_item *it = &g->items[g->n_items];
 	unsigned int b;
@@ -517,6 +551,24 @@ static void new_item(struct wg_gro *g, int16_t pi, const uint8_t *p, size_t len,
 		it->closed = true;
 	}
 	g->n_items++;
+	return it;
+}
+
+/* Whether the item's first packet has a good checksum, checked once,
+ * when a second packet could join it (a packet alone is the kernel's to
+ * verify); a bad one closes the item. */
+static bool head_csum_ok(struct wg_gro *g, struct wg_gro_item *it)
+{
+	const struct wg_gro_pkt *h = &g->pkts[it->first];
+	bool ok;
+
+	if (it->csum == CSUM_UNCHECKED) {
+		ok = l4_csum_ok(h->data, h->len, it->family, it->proto, it->l4_off);
+		it->csum = ok ? CSUM_GOOD : CSUM_BAD;
+		if (!ok)
+			it->closed = true;
+	}
+	return it->csum == CSUM_GOOD;
 }
 
 /* The newest item of the packet's flow, or NULL. */
@@ -546,10 +598,18 @@ void wg_gro_add(struct wg_gro *g, uint8_t *pkt, size_t len)
 	g->n_pkts++;
 	cand = gro_parse(g, pkt, len, &gi);
 	it = cand ? find_flow(g, pkt, &gi) : NULL;
-	if (it && can_append(g, it, pkt, &gi))
-		append(g, it, pi, pkt, &gi);
-	else
+	if (!it || !can_append(g, it, pkt, &gi) || !head_csum_ok(g, it)) {
 		new_item(g, pi, pkt, len, cand ? &gi : NULL);
+		return;
+	}
+	if (l4_csum_ok(pkt, len, gi.family, gi.proto, gi.l4_off)) {
+		append(g, it, pi, pkt, &gi);
+		return;
+	}
+	/* Alone, but the flow's newest item: later packets may not pass it. */
+	it = new_item(g, pi, pkt, len, &gi);
+	it->csum = CSUM_BAD;
+	it->closed = true;
 }
 
 /* Rewrites the head packet's headers for the coalesced whole and
@@ -589,7 +649,7 @@ static void finish_item(const struct wg_gro_item *it, uint8_t *h, struct wg_gso 
 static int emit_item(struct wg_gro *g, const struct wg_gro_item *it, wg_gro_out_fn out, void *ctx)
 {
 	struct iovec iov[WG_GRO_MAX_SEGS];
-	struct wg_gso gso = {.data_valid = true};
+	struct wg_gso gso = {.data_valid = it->csum == CSUM_GOOD};
 	struct wg_gro_pkt *pk = &g->pkts[it->first];
 	int n = 0;
 
@@ -613,6 +673,6 @@ int wg_gro_flush(struct wg_gro *g, wg_gro_out_fn out, void *ctx)
 		if (emit_item(g, &g->items[i], out, ctx) < 0)
 			failed++;
 	}
-	wg_gro_init(g, g->tcp, g->udp);
+	gro_reset(g);
 	return failed;
 }

@@ -57,6 +57,7 @@ size_t wg_gso_split_next(struct wg_gso_split *s, uint8_t *out);
 #define WG_GRO_MAX_PKTS	 1024 /* packets per batch */
 #define WG_GRO_MAX_SEGS	 64   /* packets per super-packet */
 #define WG_GRO_HASH_BITS 7
+#define WG_GRO_KEY_LEN	 16 /* flow hash secret (SipHash key) */
 
 /* Called for each output packet in order; returns <0 on a write error. */
 typedef int (*wg_gro_out_fn)(void *ctx, const struct wg_gso *gso, const struct iovec *iov,
@@ -78,23 +79,32 @@ struct wg_gro_item {
 	uint32_t next_seq; /* TCP: sequence number that may follow */
 	uint32_t hash;
 	uint8_t family, proto;
-	bool closed; /* nothing more may be appended */
-	bool psh;    /* TCP PSH of the last segment */
+	uint8_t csum; /* the first packet's L4 checksum: unchecked, good, bad */
+	bool closed;  /* nothing more may be appended */
+	bool psh;     /* TCP PSH of the last segment */
 };
 
 struct wg_gro {
 	bool tcp, udp; /* which protocols to coalesce */
 	uint16_t n_pkts, n_items;
+	uint8_t key[WG_GRO_KEY_LEN];	       /* flow hash secret, random per device */
 	int16_t bucket[1 << WG_GRO_HASH_BITS]; /* newest item per bucket, -1 = none */
 	struct wg_gro_pkt pkts[WG_GRO_MAX_PKTS];
 	struct wg_gro_item items[WG_GRO_MAX_PKTS];
 };
 
+/* Chooses the protocols and empties g; the flow hash key stays. */
 void wg_gro_init(struct wg_gro *g, bool tcp, bool udp);
+/* The flow hash's secret, random per device, so that a sender cannot aim
+ * its flows at one bucket chain; copied (wipe g->key when done with g). */
+void wg_gro_set_key(struct wg_gro *g, const uint8_t key[WG_GRO_KEY_LEN]);
 /* True when no more packets fit: flush first. */
 bool wg_gro_full(const struct wg_gro *g);
 /* Adds a validated IP packet (len = its IP length) that stays in place
- * and unchanged until the next flush; its headers may be rewritten then. */
+ * and unchanged until the next flush; its headers may be rewritten then.
+ * A TCP/UDP packet joins or starts a super-packet only if its checksum
+ * verifies (checked when a second packet would join); any other goes out
+ * alone and unchanged, for the kernel to judge. */
 void wg_gro_add(struct wg_gro *g, uint8_t *pkt, size_t len);
 /* Emits every packet, coalesced where possible, in arrival order per flow,
  * and empties g. Returns the number of out calls that failed. */

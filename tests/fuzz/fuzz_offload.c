@@ -9,12 +9,17 @@
  * - coalescing: packets of several flows added to a GRO table and flushed.
  *   Every packet comes out exactly once, in order within its flow; a
  *   coalesced super-packet must split back (with the description GRO gave)
- *   into segments carrying the original payloads.
+ *   into segments carrying the original payloads, and each of its packets
+ *   had a valid TCP/UDP checksum (UDP: not 0); a packet out alone is
+ *   unchanged, without a partial checksum, and claimed valid only if it is.
  *
  * Input: byte 0 bit 0 picks the mode. Split: then type, flags, gso_size,
  * csum_start, csum_offset, hdr_len (16-bit little-endian), the rest is the
  * packet. Coalesce: then a flags byte (TCP, UDP), then packets as a 16-bit
- * length and bytes, each in its own exact-size buffer. */
+ * length (low 11 bits) and bytes, each in its own exact-size buffer. The
+ * harness writes a valid TCP/UDP checksum into each packet where it finds
+ * the field, so mutated payloads still coalesce, unless bit 15 of the
+ * length says to keep the packet as given. */
 #include <arpa/inet.h>
 
 #include "common.h"
@@ -50,6 +55,62 @@ static uint32_t ref_pseudo(const uint8_t *ip, int family, uint8_t proto, size_t 
 static uint16_t be16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Where a packet's TCP/UDP checksum field is, by its IP header alone;
+ * false if it has none. */
+static bool ref_l4(const uint8_t *p, size_t len, int *family, uint8_t *proto, size_t *l4)
+{
+	if (len < 20)
+		return false;
+	*family = p[0] >> 4;
+	if (*family == 4) {
+		*l4 = (size_t)(p[0] & 0x0f) * 4;
+		*proto = p[9];
+	} else if (*family == 6) {
+		*l4 = 40;
+		*proto = p[6];
+	} else {
+		return false;
+	}
+	return (*proto == 6 && len >= *l4 + 20) || (*proto == 17 && len >= *l4 + 8);
+}
+
+/* Folded sum over pseudo-header and L4 bytes (0xffff: the checksum holds). */
+static uint32_t ref_l4_sum(const uint8_t *p, size_t len, int family, uint8_t proto, size_t l4)
+{
+	return ref_sum(ref_pseudo(p, family, proto, len - l4), p + l4, len - l4);
+}
+
+static bool ref_l4_valid(const uint8_t *p, size_t len)
+{
+	int family;
+	uint8_t proto;
+	size_t l4;
+
+	if (!ref_l4(p, len, &family, &proto, &l4))
+		return false;
+	if (proto == 17 && be16(p + l4 + 6) == 0)
+		return false;
+	return ref_l4_sum(p, len, family, proto, l4) == 0xffff;
+}
+
+static void ref_l4_fix(uint8_t *p, size_t len)
+{
+	int family;
+	uint8_t proto;
+	size_t l4, field;
+	uint16_t c;
+
+	if (!ref_l4(p, len, &family, &proto, &l4))
+		return;
+	field = l4 + (proto == 6 ? 16 : 6);
+	p[field] = p[field + 1] = 0;
+	c = (uint16_t)~ref_l4_sum(p, len, family, proto, l4);
+	if (c == 0)
+		c = 0xffff;
+	p[field] = (uint8_t)(c >> 8);
+	p[field + 1] = (uint8_t)c;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -144,6 +205,7 @@ static void fuzz_split(struct fz *f)
 
 struct gro_run {
 	uint8_t *pkts[MAX_PKTS];
+	uint8_t *orig[MAX_PKTS]; /* copies as added: the flush rewrites heads */
 	size_t lens[MAX_PKTS];
 	bool seen[MAX_PKTS];
 	size_t n;
@@ -170,17 +232,23 @@ static int gro_out(void *ctx, const struct wg_gso *gso, const struct iovec *iov,
 	expect[0] = r->pkts[first];
 	expect_len[0] = r->lens[first];
 	FUZZ_CHECK(iov[0].iov_len == r->lens[first]);
+	FUZZ_CHECK(iovcnt == 1 || ref_l4_valid(r->orig[first], r->lens[first]));
 	for (int i = 1; i < iovcnt; i++) {
 		/* the payload of a later packet of the flow, header left out */
 		uint8_t *data = (uint8_t *)iov[i].iov_base - gso->hdr_len;
 		int k = index_of(r, data);
 		FUZZ_CHECK(k > first && !r->seen[k] && iov[i].iov_len == r->lens[k] - gso->hdr_len);
+		FUZZ_CHECK(ref_l4_valid(r->orig[k], r->lens[k]));
 		r->seen[k] = true;
 		expect[i] = r->pkts[k];
 		expect_len[i] = r->lens[k];
 	}
-	if (iovcnt == 1)
+	if (iovcnt == 1) {
+		FUZZ_CHECK(gso->type == WG_GSO_NONE && !gso->needs_csum);
+		FUZZ_CHECK(!memcmp(iov[0].iov_base, r->orig[first], r->lens[first]));
+		FUZZ_CHECK(!gso->data_valid || ref_l4_valid(r->orig[first], r->lens[first]));
 		return 0;
+	}
 	FUZZ_CHECK(gso->type != WG_GSO_NONE && gso->needs_csum && gso->gso_size);
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
@@ -199,17 +267,24 @@ static int gro_out(void *ctx, const struct wg_gso *gso, const struct iovec *iov,
 
 static void fuzz_gro(struct fz *f)
 {
+	static const uint8_t key[WG_GRO_KEY_LEN] = "fuzz flow hash";
 	static struct wg_gro g;
 	struct gro_run r = {0};
 	uint8_t flags = fz_u8(f);
 
 	wg_gro_init(&g, flags & 1, flags & 2);
+	wg_gro_set_key(&g, key);
 	while (f->n && r.n < MAX_PKTS && !wg_gro_full(&g)) {
-		size_t len = fz_u16(f) % 2048;
+		uint16_t desc = fz_u16(f);
+		size_t len = desc % 2048;
 		r.pkts[r.n] = malloc(len ? len : 1);
-		if (!r.pkts[r.n])
+		r.orig[r.n] = malloc(len ? len : 1);
+		if (!r.pkts[r.n] || !r.orig[r.n])
 			abort();
 		fz_bytes(f, r.pkts[r.n], len);
+		if (!(desc & 0x8000))
+			ref_l4_fix(r.pkts[r.n], len);
+		memcpy(r.orig[r.n], r.pkts[r.n], len);
 		r.lens[r.n] = len;
 		wg_gro_add(&g, r.pkts[r.n], len);
 		r.n++;
@@ -218,6 +293,7 @@ static void fuzz_gro(struct fz *f)
 	for (size_t i = 0; i < r.n; i++) {
 		FUZZ_CHECK(r.seen[i]);
 		free(r.pkts[i]);
+		free(r.orig[i]);
 	}
 }
 

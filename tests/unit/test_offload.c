@@ -51,8 +51,9 @@ static void wbe32(uint8_t *p, uint32_t v)
 	wbe16(p + 2, (uint16_t)v);
 }
 
-/* True if the L4 checksum of a complete packet verifies. */
-static bool l4_csum_ok(const uint8_t *p, size_t len)
+/* Folded sum over the pseudo-header and the L4 header and payload of a
+ * complete packet: 0xffff when its checksum verifies. */
+static uint16_t l4_sum(const uint8_t *p, size_t len)
 {
 	int v4 = (p[0] >> 4) == 4;
 	size_t l4 = v4 ? (size_t)(p[0] & 15) * 4 : 40;
@@ -75,7 +76,26 @@ static bool l4_csum_ok(const uint8_t *p, size_t len)
 		plen = 40;
 	}
 	sum = ref_csum(pseudo, plen, 0);
-	return ref_csum(p + l4, len - l4, sum) == 0xffff;
+	return ref_csum(p + l4, len - l4, sum);
+}
+
+static bool l4_csum_ok(const uint8_t *p, size_t len)
+{
+	return l4_sum(p, len) == 0xffff;
+}
+
+/* Writes a valid L4 checksum into a complete packet (after a test edits
+ * a header field), computed with the reference sum. */
+static void fix_l4_csum(uint8_t *p, size_t len)
+{
+	int v4 = (p[0] >> 4) == 4;
+	size_t l4 = v4 ? (size_t)(p[0] & 15) * 4 : 40;
+	size_t field = l4 + ((v4 ? p[9] : p[6]) == 6 ? 16 : 6);
+	uint16_t c;
+
+	p[field] = p[field + 1] = 0;
+	c = (uint16_t)~l4_sum(p, len);
+	wbe16(p + field, c ? c : 0xffff);
 }
 
 static bool ip4_csum_ok(const uint8_t *p)
@@ -322,6 +342,15 @@ static struct sink *sink_new(void)
 	return calloc(1, sizeof(struct sink));
 }
 
+static const uint8_t key_a[WG_GRO_KEY_LEN] = "device a secret",
+		     key_b[WG_GRO_KEY_LEN] = "device b secret";
+
+static void gro_init(struct wg_gro *g, bool tcp, bool udp)
+{
+	wg_gro_init(g, tcp, udp);
+	wg_gro_set_key(g, key_a);
+}
+
 /* Segments of a split super-packet, stored one per 2 KiB slot. */
 static size_t split_into(uint8_t *slots, int family, uint8_t proto, size_t payload, uint16_t mss,
 			 uint8_t *sp, size_t *sp_len)
@@ -351,7 +380,7 @@ static void check_roundtrip(int family, uint8_t proto, size_t payload, uint16_t 
 	size_t l4 = family == 4 ? 20 : 40;
 	struct wg_gso_split s;
 
-	wg_gro_init(&g, true, true);
+	gro_init(&g, true, true);
 	for (size_t i = 0; i < n; i++)
 		wg_gro_add(&g, slots + 2048 * i, seg_len(slots + 2048 * i));
 	assert_int_equal(wg_gro_flush(&g, sink_out, k), 0);
@@ -400,7 +429,7 @@ static void test_gro_out_of_order(void **state)
 	size_t sp_len, order[] = {0, 1, 3, 4, 2};
 
 	split_into(slots, 4, 6, 1368 * 5, 1368, sp, &sp_len);
-	wg_gro_init(&g, true, true);
+	gro_init(&g, true, true);
 	add_all(&g, slots, order, 5);
 	wg_gro_flush(&g, sink_out, k);
 	assert_int_equal(k->calls, 3);
@@ -408,7 +437,8 @@ static void test_gro_out_of_order(void **state)
 	assert_int_equal(k->len[1], 52 + 2 * 1368);
 	assert_int_equal(k->len[2], 52 + 1368);
 	assert_int_equal(k->gso[2].type, WG_GSO_NONE);
-	assert_true(k->gso[2].data_valid);
+	assert_false(k->gso[2].data_valid); /* alone, never checked: the kernel checks it */
+	assert_int_equal(k->gso[0].gso_size, 1368);
 	assert_int_equal(be32(k->data[1] + 24), 1000 + 3 * 1368);
 	free(k);
 }
@@ -423,7 +453,8 @@ static void test_gro_closing_segments(void **state)
 
 	split_into(slots, 4, 6, 1368 * 4, 1368, sp, &sp_len);
 	slots[2048 * 1 + 33] |= 0x08; /* PSH on the second */
-	wg_gro_init(&g, true, true);
+	fix_l4_csum(slots + 2048, seg_len(slots + 2048));
+	gro_init(&g, true, true);
 	add_all(&g, slots, order, 4);
 	wg_gro_flush(&g, sink_out, k);
 	assert_int_equal(k->calls, 2);
@@ -434,7 +465,7 @@ static void test_gro_closing_segments(void **state)
 	k = sink_new();
 	split_into(slots, 4, 6, 1368 * 2 + 10, 1368, sp, &sp_len);
 	memcpy(slots + 2048 * 3, slots + 2048 * 2, 2048); /* short one, then more */
-	wg_gro_init(&g, true, true);
+	gro_init(&g, true, true);
 	size_t order2[] = {0, 1, 2, 3};
 	add_all(&g, slots, order2, 4);
 	wg_gro_flush(&g, sink_out, k);
@@ -453,9 +484,11 @@ static void test_gro_two_flows(void **state)
 
 	split_into(slots, 4, 6, 1368 * 4, 1368, sp, &sp_len);
 	memcpy(slots + 2048 * 4, slots, 2048 * 4);
-	for (int i = 4; i < 8; i++)
+	for (int i = 4; i < 8; i++) {
 		slots[2048 * i + 21] ^= 1; /* other source port */
-	wg_gro_init(&g, true, true);
+		fix_l4_csum(slots + 2048 * i, seg_len(slots + 2048 * i));
+	}
+	gro_init(&g, true, true);
 	add_all(&g, slots, order, 8);
 	wg_gro_flush(&g, sink_out, k);
 	assert_int_equal(k->calls, 2);
@@ -489,7 +522,8 @@ static void test_gro_refusals(void **state)
 		k = sink_new();
 		split_into(slots, 4, 6, 1368 * 2, 1368, sp, &sp_len);
 		slots[2048 + cases[c].off] = cases[c].val;
-		wg_gro_init(&g, cases[c].tcp_on, true);
+		fix_l4_csum(slots + 2048, seg_len(slots + 2048)); /* refused for the field */
+		gro_init(&g, cases[c].tcp_on, true);
 		add_all(&g, slots, order, 2);
 		wg_gro_flush(&g, sink_out, k);
 		assert_int_equal(k->calls, 2);
@@ -500,7 +534,7 @@ static void test_gro_refusals(void **state)
 	build_hdr(slots, 4, 6, 0, 5);
 	slots[33] = 0x10;
 	memcpy(slots + 2048, slots, 52);
-	wg_gro_init(&g, true, true);
+	gro_init(&g, true, true);
 	add_all(&g, slots, order, 2);
 	wg_gro_flush(&g, sink_out, k);
 	assert_int_equal(k->calls, 2);
@@ -511,7 +545,7 @@ static int gro_count(uint8_t *slots, size_t n, struct sink *k)
 {
 	static struct wg_gro g;
 
-	wg_gro_init(&g, true, true);
+	gro_init(&g, true, true);
 	for (size_t i = 0; i < n; i++)
 		wg_gro_add(&g, slots + 2048 * i, seg_len(slots + 2048 * i));
 	wg_gro_flush(&g, sink_out, k);
@@ -540,13 +574,164 @@ static void test_gro_limits(void **state)
 	k = sink_new();
 	n = split_into(slots, 4, 6, 1368 * 40, 1368, sp, &sp_len);
 	slots[2048 * 39 + 33] &= (uint8_t)~0x08; /* PSH of the last */
+	fix_l4_csum(slots + 2048 * 39, seg_len(slots + 2048 * 39));
 	memcpy(slots + 2048 * 40, slots, 2048 * 40);
-	for (size_t i = 40; i < 80; i++)
+	for (size_t i = 40; i < 80; i++) {
 		wbe32(slots + 2048 * i + 24, be32(slots + 2048 * i + 24) + 40 * 1368);
+		fix_l4_csum(slots + 2048 * i, seg_len(slots + 2048 * i));
+	}
 	assert_int_equal(gro_count(slots, 80, k), 2);
 	assert_int_equal(k->len[0], 52 + 47 * 1368);
 	assert_int_equal(k->len[1], 52 + 33 * 1368);
 	free(k);
+}
+
+/* --- checksums of packets to coalesce --- */
+
+/* One flow's segments, those marked 'b' in pattern given a bad checksum
+ * (a payload byte flipped) and those marked 'z' a UDP checksum of 0.
+ * Each run of good segments must come out as one super-packet carrying
+ * their payloads in order; each 'b'/'z' alone, in its place, byte for
+ * byte as it went in, with no partial checksum and not claimed valid. */
+static void check_csum_pattern(int family, uint8_t proto, const char *pattern)
+{
+	static uint8_t slots[2048 * 64], orig[2048 * 64], sp[MAXPKT];
+	static struct wg_gro g;
+	struct sink *k = sink_new();
+	size_t n = strlen(pattern), mss = 1000, sp_len, hdr, l4 = family == 4 ? 20 : 40;
+	size_t got = split_into(slots, family, proto, mss * n, (uint16_t)mss, sp, &sp_len);
+	int call = 0;
+
+	assert_int_equal(got, n);
+	hdr = seg_len(slots) - mss;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *p = slots + 2048 * i;
+		if (pattern[i] == 'b')
+			p[hdr + i] ^= 0x40;
+		if (pattern[i] == 'z')
+			p[l4 + 6] = p[l4 + 7] = 0;
+		assert_int_equal(l4_csum_ok(p, seg_len(p)), pattern[i] == 'g');
+	}
+	memcpy(orig, slots, sizeof(orig));
+	gro_init(&g, true, true);
+	for (size_t i = 0; i < n; i++)
+		wg_gro_add(&g, slots + 2048 * i, seg_len(slots + 2048 * i));
+	assert_int_equal(wg_gro_flush(&g, sink_out, k), 0);
+	for (size_t i = 0; i < n; call++) {
+		const uint8_t *o = orig + 2048 * i;
+		size_t run = 1;
+		assert_true(call < k->calls && call < 8);
+		if (pattern[i] != 'g') {
+			assert_int_equal(k->len[call], seg_len(o));
+			assert_memory_equal(k->data[call], o, seg_len(o));
+			assert_int_equal(k->gso[call].type, WG_GSO_NONE);
+			assert_false(k->gso[call].needs_csum);
+			assert_false(k->gso[call].data_valid);
+			i++;
+			continue;
+		}
+		while (i + run < n && pattern[i + run] == 'g')
+			run++;
+		assert_int_equal(k->len[call], hdr + run * mss);
+		assert_memory_equal(k->data[call] + hdr, sp + hdr + i * mss, run * mss);
+		if (run > 1) {
+			assert_true(k->gso[call].needs_csum);
+			assert_int_equal(k->gso[call].gso_size, mss);
+		}
+		i += run;
+	}
+	assert_int_equal(k->calls, call);
+	free(k);
+}
+
+static void check_csum_patterns(int family, uint8_t proto)
+{
+	static const char *const patterns[] = {"b", "bgg", "ggbgg", "gggb", "gbbg", "gbgbg"};
+
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
+		check_csum_pattern(family, proto, patterns[i]);
+}
+
+static void test_gro_bad_csum_tcp4(void **state)
+{
+	check_csum_patterns(4, 6);
+}
+
+static void test_gro_bad_csum_tcp6(void **state)
+{
+	check_csum_patterns(6, 6);
+}
+
+static void test_gro_bad_csum_udp4(void **state)
+{
+	check_csum_patterns(4, 17);
+}
+
+static void test_gro_bad_csum_udp6(void **state)
+{
+	check_csum_patterns(6, 17);
+}
+
+/* UDP checksum 0: "none" over IPv4, invalid over IPv6. Neither is
+ * coalesced (as in the kernel's UDP GRO): there is nothing to verify, and
+ * the kernel would give the datagram a checksum when it cuts the
+ * super-packet. */
+static void test_gro_udp_zero_csum(void **state)
+{
+	check_csum_pattern(4, 17, "z");
+	check_csum_pattern(4, 17, "zz");
+	check_csum_pattern(4, 17, "ggzgg");
+	check_csum_pattern(6, 17, "ggzgg");
+}
+
+/* --- flow hash --- */
+
+/* The bucket of a UDP flow from source port sport. */
+static unsigned int bucket_of(const uint8_t key[WG_GRO_KEY_LEN], uint8_t *p, uint16_t sport)
+{
+	static struct wg_gro g;
+	size_t len = build_hdr(p, 4, 17, 100, 0) + 100;
+
+	wbe16(p + 20, sport);
+	fix_l4_csum(p, len);
+	wg_gro_init(&g, true, true);
+	wg_gro_set_key(&g, key);
+	wg_gro_add(&g, p, len);
+	assert_int_equal(g.n_items, 1);
+	return g.items[0].hash & ((1u << WG_GRO_HASH_BITS) - 1);
+}
+
+/* Two devices (two secrets) hash the same flow apart, and flows picked to
+ * share one bucket under one secret spread out under the other: a sender
+ * who cannot read the secret cannot fill one bucket chain. */
+static void test_gro_flow_hash_keyed(void **state)
+{
+	static struct wg_gro ga, gb, ga2;
+	static uint8_t p[2048];
+	uint16_t same[16];
+	size_t n = 0, len = build_hdr(p, 6, 6, 100, 1) + 100;
+	unsigned int b0, spread = 0;
+
+	fix_l4_csum(p, len);
+	gro_init(&ga, true, true);
+	gro_init(&ga2, true, true);
+	wg_gro_init(&gb, true, true);
+	wg_gro_set_key(&gb, key_b);
+	wg_gro_add(&ga, p, len);
+	wg_gro_add(&gb, p, len);
+	wg_gro_add(&ga2, p, len);
+	assert_int_not_equal(ga.items[0].hash, gb.items[0].hash);
+	assert_int_equal(ga.items[0].hash, ga2.items[0].hash);
+
+	b0 = bucket_of(key_a, p, 1);
+	for (uint16_t port = 2; n < 16; port++) {
+		if (bucket_of(key_a, p, port) == b0)
+			same[n++] = port;
+	}
+	b0 = bucket_of(key_b, p, same[0]);
+	for (size_t i = 1; i < n; i++)
+		spread += bucket_of(key_b, p, same[i]) != b0;
+	assert_true(spread >= 8);
 }
 
 int main(void)
@@ -565,6 +750,12 @@ int main(void)
 		cmocka_unit_test(test_gro_two_flows),
 		cmocka_unit_test(test_gro_refusals),
 		cmocka_unit_test(test_gro_limits),
+		cmocka_unit_test(test_gro_bad_csum_tcp4),
+		cmocka_unit_test(test_gro_bad_csum_tcp6),
+		cmocka_unit_test(test_gro_bad_csum_udp4),
+		cmocka_unit_test(test_gro_bad_csum_udp6),
+		cmocka_unit_test(test_gro_udp_zero_csum),
+		cmocka_unit_test(test_gro_flow_hash_keyed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
