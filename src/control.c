@@ -1,6 +1,8 @@
-/* UAPI control server on libevent. Reads are fed to the request framer,
- * each complete request is answered through wg_control_handle, replies are
- * queued in a wiped buffer and written without blocking. */
+/* UAPI control server on libevent. Reads are fed to the incremental
+ * request reader (a set is parsed line by line as it arrives, its change
+ * sets charged to one budget for all connections), each complete request is
+ * answered, replies are queued in a wiped buffer and written without
+ * blocking. A connection that stalls in the middle of a request is closed. */
 #include "wgd/control.h"
 
 #include <errno.h>
@@ -33,12 +35,14 @@ struct conn {
 	struct conn *prev, *next; /* in ctl->conns */
 	evutil_socket_t fd;	  /* owned */
 	struct event *ev_read, *ev_write;
+	struct event *ev_stall; /* armed while a request is unfinished */
 	struct wg_uapi_reader in;
 	struct wg_uapi_writer out;
 	size_t out_off; /* bytes of out already sent */
 	void *get;	/* cursor of the get being streamed, or NULL */
 	bool closing;	/* close once out is sent */
 	bool paused;	/* reading stopped: too much unsent output */
+	bool refused;	/* the budget refusal of this request is logged */
 };
 
 struct wg_control {
@@ -49,6 +53,8 @@ struct wg_control {
 	struct event *ev_backoff; /* re-arms accept after EMFILE */
 	struct conn *conns;
 	size_t n_conns;
+	struct wg_uapi_budget budget; /* change sets of unfinished requests */
+	unsigned int stall_ms;
 };
 
 /* ---- request handling (no I/O) ---- */
@@ -56,14 +62,14 @@ struct wg_control {
 /* Starts a get reply in out. *cursor is set if peers remain to be written
  * (get_next); otherwise the reply is complete: its lines and errno=0, or
  * only the errno line (nothing partial is left in out). */
-static void get_begin(const struct wg_control_ops *ops, size_t len, struct wg_uapi_writer *out,
+static void get_begin(const struct wg_control_ops *ops, int err, struct wg_uapi_writer *out,
 		      void **cursor)
 {
 	size_t mark = out->len;
-	int ret = -EINVAL;
+	int ret = err;
 
 	*cursor = NULL;
-	if (!len)
+	if (!ret)
 		ret = ops->get_begin(ops->dev, out, cursor);
 	if (!ret && !out->failed) {
 		if (!*cursor)
@@ -99,7 +105,7 @@ static void handle_get(const struct wg_control_ops *ops, size_t len, struct wg_u
 	void *cursor;
 
 	wg_uapi_writer_init(&w);
-	get_begin(ops, len, &w, &cursor);
+	get_begin(ops, len ? -EINVAL : 0, &w, &cursor);
 	while (cursor)
 		get_next(ops, &w, &cursor, SIZE_MAX);
 	if (w.failed)
@@ -117,27 +123,31 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Applies a parsed set unless parsing failed (err), frees it, answers. */
+static void apply_set(const struct wg_control_ops *ops, int err, struct wg_uapi_set *set,
+		      struct wg_uapi_writer *out)
+{
+	uint64_t t0 = mono_us();
+	size_t n_peers = set->n_peers;
+
+	if (!err)
+		err = ops->set(ops->dev, set);
+	wg_uapi_set_free(set);
+	if (err)
+		wg_log_verbose("UAPI: set failed: %s", strerror(-err));
+	else
+		wg_log_debug("UAPI: set of %zu peer sections applied in %" PRIu64 " us", n_peers,
+			     mono_us() - t0);
+	wg_uapi_put_errno(out, err);
+}
+
 static void handle_set(const struct wg_control_ops *ops, const char *body, size_t len,
 		       struct wg_uapi_writer *out)
 {
-	uint64_t t0 = mono_us(), t1 = t0;
 	struct wg_uapi_set set;
-	size_t n_peers = 0;
 	int ret = wg_uapi_parse_set(body, len, &set);
 
-	if (!ret) {
-		t1 = mono_us();
-		n_peers = set.n_peers;
-		ret = ops->set(ops->dev, &set);
-		wg_uapi_set_free(&set);
-	}
-	if (ret)
-		wg_log_verbose("UAPI: set failed: %s", strerror(-ret));
-	else
-		wg_log_debug("UAPI: set of %zu bytes, %zu peer sections: parsed in %" PRIu64
-			     " us, applied in %" PRIu64 " us",
-			     len, n_peers, t1 - t0, mono_us() - t1);
-	wg_uapi_put_errno(out, ret);
+	apply_set(ops, ret, &set, out);
 }
 
 int wg_control_handle(const struct wg_control_ops *ops, int op, const char *body, size_t len,
@@ -173,6 +183,7 @@ static void conn_free(struct conn *c)
 		ctl->ops.get_end(c->get);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
+	event_free(c->ev_stall);
 	evutil_closesocket(c->fd);
 	wg_uapi_reader_free(&c->in);
 	wg_uapi_writer_free(&c->out);
@@ -211,38 +222,26 @@ static int conn_flush(struct conn *c)
 	return 0;
 }
 
-/* Answers buffered requests until the output is too far behind. A get
- * streams: one step of WG_CONTROL_GET_STEP peers per loop turn, each once
- * the previous one is sent, so the data path runs in between. Returns
- * false if the connection was freed. */
+/* No more requests are read while a get streams, while the output is too
+ * far behind, or once the connection is closing. */
+static bool conn_blocked(const struct conn *c)
+{
+	return c->closing || c->get || conn_unsent(c) >= WG_CONTROL_OUT_HIGH;
+}
+
+/* Moves a streaming get on (one step of WG_CONTROL_GET_STEP peers per
+ * loop turn, each once the previous one is sent, so the data path runs in
+ * between), arms the events and sends. Requests waiting behind a get or a
+ * full output stay in the socket until reading resumes. Returns false if
+ * the connection was freed. */
 static bool conn_process(struct conn *c)
 {
-	const struct wg_control_ops *ops = &c->ctl->ops;
-	const char *body;
-	size_t len;
-	int op, ret;
+	int ret;
 
-	for (;;) {
-		if (c->get) {
-			if (conn_unsent(c))
-				break;
-			get_next(ops, &c->out, &c->get, WG_CONTROL_GET_STEP);
-			if (c->get)
-				break;
-			continue;
-		}
-		if (c->closing || conn_unsent(c) >= WG_CONTROL_OUT_HIGH)
-			break;
-		op = wg_uapi_reader_next(&c->in, &body, &len);
-		if (op == WG_UAPI_NONE)
-			break;
-		if (op == WG_UAPI_GET)
-			get_begin(ops, len, &c->out, &c->get);
-		else if (wg_control_handle(ops, op, body, len, &c->out))
-			c->closing = true;
-	}
-	c->paused = !c->closing && (c->get || conn_unsent(c) >= WG_CONTROL_OUT_HIGH);
-	if (c->closing || c->paused)
+	if (c->get && !conn_unsent(c))
+		get_next(&c->ctl->ops, &c->out, &c->get, WG_CONTROL_GET_STEP);
+	c->paused = !c->closing && conn_blocked(c);
+	if (conn_blocked(c))
 		event_del(c->ev_read);
 	else
 		event_add(c->ev_read, NULL);
@@ -273,35 +272,115 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 		conn_process(c);
 }
 
-/* A framing error is answered, then the connection closes. */
-static void conn_reject(struct conn *c, int err)
+/* Logged once per request, when the budget is first hit. */
+static void conn_note_refusal(struct conn *c, int err)
 {
-	wg_uapi_put_errno(&c->out, err);
-	c->closing = true;
-	conn_process(c);
+	if (err != -ENOBUFS || c->refused)
+		return;
+	c->refused = true;
+	wg_log_info("UAPI: set refused (No buffer space available): the unfinished requests of all "
+		    "connections may hold %zu KiB of change sets",
+		    c->ctl->budget.limit >> 10);
 }
 
+/* Feeds read bytes to the reader and answers the requests they complete,
+ * until the connection must wait. Returns the bytes consumed. */
+static size_t conn_consume(struct conn *c, const char *data, size_t len)
+{
+	const struct wg_control_ops *ops = &c->ctl->ops;
+	struct wg_uapi_set set;
+	size_t off = 0, used;
+	int op, err;
+
+	while (off < len && !conn_blocked(c)) {
+		op = wg_uapi_reader_feed(&c->in, data + off, len - off, &used, &err, &set);
+		off += used;
+		conn_note_refusal(c, op == WG_UAPI_NONE ? wg_uapi_reader_error(&c->in) : err);
+		if (op == WG_UAPI_NONE)
+			break;
+		c->refused = false;
+		if (op == WG_UAPI_GET) {
+			get_begin(ops, err, &c->out, &c->get);
+		} else if (op == WG_UAPI_SET) {
+			apply_set(ops, err, &set, &c->out);
+		} else {
+			/* A framing error is answered, then the connection closes.
+			 * What was read goes with it: closing a socket with unread
+			 * data resets the client before it reads the answer. */
+			wg_uapi_put_errno(&c->out, op);
+			c->closing = true;
+			off = len;
+		}
+	}
+	return off;
+}
+
+/* An unfinished request gives the client stall_ms from its last byte. */
+static void conn_arm_stall(struct conn *c)
+{
+	struct timeval tv = {c->ctl->stall_ms / 1000, (c->ctl->stall_ms % 1000) * 1000};
+
+	if (!c->closing && wg_uapi_reader_busy(&c->in))
+		event_add(c->ev_stall, &tv);
+	else
+		event_del(c->ev_stall);
+}
+
+static void conn_on_stall(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	wg_log_info("UAPI: closing a connection that sent part of a request and then nothing for "
+		    "%u ms",
+		    c->ctl->stall_ms);
+	conn_free(c);
+}
+
+/* Drops n bytes that conn_consume used from the socket (they were only
+ * peeked at). */
+static int conn_drain(struct conn *c, char *buf, size_t n)
+{
+	ssize_t got;
+
+	while (n) {
+		got = recv(c->fd, buf, n, 0);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -EIO;
+		wg_memzero(buf, (size_t)got);
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+/* Bytes are peeked, not read: whatever follows a request that makes the
+ * connection wait (a streaming get, a full output) stays in the socket, so
+ * no request text is buffered here. */
 static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	char buf[READ_CHUNK];
-	ssize_t n = recv(fd, buf, sizeof(buf), 0);
-	int ret;
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK);
+	size_t used;
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
 		/* EOF: finish sending what is queued, then close */
 		c->closing = true;
+		conn_arm_stall(c);
 		conn_process(c);
 		return;
 	}
-	ret = wg_uapi_reader_feed(&c->in, buf, (size_t)n);
+	used = conn_consume(c, buf, (size_t)n);
 	wg_memzero(buf, (size_t)n);
-	if (ret)
-		conn_reject(c, ret);
-	else
-		conn_process(c);
+	if (conn_drain(c, buf, used)) {
+		conn_free(c);
+		return;
+	}
+	conn_arm_stall(c);
+	conn_process(c);
 }
 
 static int conn_new(struct wg_control *ctl, evutil_socket_t fd)
@@ -314,15 +393,18 @@ static int conn_new(struct wg_control *ctl, evutil_socket_t fd)
 	c->fd = fd;
 	c->ev_read = event_new(ctl->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
 	c->ev_write = event_new(ctl->base, fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
-	if (!c->ev_read || !c->ev_write || event_add(c->ev_read, NULL)) {
+	c->ev_stall = evtimer_new(ctl->base, conn_on_stall, c);
+	if (!c->ev_read || !c->ev_write || !c->ev_stall || event_add(c->ev_read, NULL)) {
 		if (c->ev_read)
 			event_free(c->ev_read);
 		if (c->ev_write)
 			event_free(c->ev_write);
+		if (c->ev_stall)
+			event_free(c->ev_stall);
 		free(c);
 		return -ENOMEM;
 	}
-	wg_uapi_reader_init(&c->in);
+	wg_uapi_reader_init(&c->in, &ctl->budget);
 	wg_uapi_writer_init(&c->out);
 	c->next = ctl->conns;
 	if (ctl->conns)
@@ -392,6 +474,8 @@ int wg_control_start_ops(struct event_base *base, int listen_fd, const struct wg
 	ctl->base = base;
 	ctl->ops = *ops;
 	ctl->listen_fd = listen_fd;
+	ctl->budget.limit = WG_CONTROL_REQUEST_BUDGET;
+	ctl->stall_ms = WG_CONTROL_STALL_MS;
 	if (evutil_make_socket_nonblocking(listen_fd)) {
 		free(ctl);
 		return -EINVAL;
@@ -422,4 +506,15 @@ void wg_control_stop(struct wg_control *ctl)
 size_t wg_control_conn_count(const struct wg_control *ctl)
 {
 	return ctl->n_conns;
+}
+
+void wg_control_set_limits(struct wg_control *ctl, size_t budget, unsigned int stall_ms)
+{
+	ctl->budget.limit = budget;
+	ctl->stall_ms = stall_ms;
+}
+
+size_t wg_control_budget_used(const struct wg_control *ctl)
+{
+	return ctl->budget.used;
 }

@@ -31,8 +31,8 @@ static void *secure_grow(void *old, size_t old_size, size_t new_size)
 	return p;
 }
 
-/* Buffers holding keys (request text, get replies, the change set's
- * peers) are sodium_malloc'd: locked, out of core dumps, and zeroed by
+/* Buffers holding keys (get replies, the change set's peers) are
+ * sodium_malloc'd: locked, out of core dumps, and zeroed by
  * sodium_free. Few and short-lived, so the pages per block do not matter;
  * the 16-byte rounding keeps libsodium's block aligned. */
 static void *locked_grow(void *old, size_t old_size, size_t new_size)
@@ -52,9 +52,32 @@ static void *locked_grow(void *old, size_t old_size, size_t new_size)
 	return p;
 }
 
+/* The change set's arrays are charged to its budget before they are
+ * allocated, so a budget is never overrun, not even while an array grows
+ * (old and new block both count until the old one is freed). */
+static int charge(struct wg_uapi_set *set, size_t n)
+{
+	struct wg_uapi_budget *b = set->budget;
+
+	if (b && (b->used > b->limit || n > b->limit - b->used))
+		return -ENOBUFS;
+	if (b)
+		b->used += n;
+	set->charged += n;
+	return 0;
+}
+
+static void uncharge(struct wg_uapi_set *set, size_t n)
+{
+	if (set->budget)
+		set->budget->used -= n;
+	set->charged -= n;
+}
+
 /* Room for one more element of size elem in *arr (n used, *cap allocated),
  * in locked memory if it will hold keys. */
-static int reserve(void **arr, size_t n, size_t *cap, size_t elem, bool locked)
+static int reserve(struct wg_uapi_set *set, void **arr, size_t n, size_t *cap, size_t elem,
+		   bool locked)
 {
 	size_t new_cap;
 	void *p;
@@ -64,9 +87,14 @@ static int reserve(void **arr, size_t n, size_t *cap, size_t elem, bool locked)
 	new_cap = *cap ? *cap * 2 : 4;
 	if (new_cap > SIZE_MAX / elem)
 		return -ENOMEM;
+	if (charge(set, new_cap * elem))
+		return -ENOBUFS;
 	p = (locked ? locked_grow : secure_grow)(*arr, *cap * elem, new_cap * elem);
-	if (!p)
+	if (!p) {
+		uncharge(set, new_cap * elem);
 		return -ENOMEM;
+	}
+	uncharge(set, *cap * elem);
 	*arr = p;
 	*cap = new_cap;
 	return 0;
@@ -226,13 +254,14 @@ static const struct {
 
 /* ---- peer keys ---- */
 
-static void peer_clear(struct wg_uapi_peer *p)
+static void peer_clear(struct wg_uapi_set *set, struct wg_uapi_peer *p)
 {
+	uncharge(set, p->cap_aips * sizeof(*p->aips));
 	free(p->aips);
 	wg_memzero(p, sizeof(*p));
 }
 
-static int peer_remove(struct wg_uapi_peer *p, const char *v)
+static int peer_remove(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
 {
 	uint8_t pub[WG_KEY_LEN];
 
@@ -240,13 +269,13 @@ static int peer_remove(struct wg_uapi_peer *p, const char *v)
 		return -EINVAL;
 	/* Everything set before in this entry would be undone by the removal. */
 	memcpy(pub, p->public_key, WG_KEY_LEN);
-	peer_clear(p);
+	peer_clear(set, p);
 	memcpy(p->public_key, pub, WG_KEY_LEN);
 	p->remove = true;
 	return 0;
 }
 
-static int peer_update_only(struct wg_uapi_peer *p, const char *v)
+static int peer_update_only(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
 {
 	if (parse_true(v))
 		return -EINVAL;
@@ -254,7 +283,7 @@ static int peer_update_only(struct wg_uapi_peer *p, const char *v)
 	return 0;
 }
 
-static int peer_preshared_key(struct wg_uapi_peer *p, const char *v)
+static int peer_preshared_key(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
 {
 	if (parse_key(p->preshared_key, v))
 		return -EINVAL;
@@ -262,7 +291,7 @@ static int peer_preshared_key(struct wg_uapi_peer *p, const char *v)
 	return 0;
 }
 
-static int peer_endpoint(struct wg_uapi_peer *p, const char *v)
+static int peer_endpoint(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
 {
 	if (wg_sockaddr_parse(&p->endpoint, v))
 		return -EINVAL;
@@ -270,7 +299,7 @@ static int peer_endpoint(struct wg_uapi_peer *p, const char *v)
 	return 0;
 }
 
-static int peer_keepalive(struct wg_uapi_peer *p, const char *v)
+static int peer_keepalive(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
 {
 	unsigned long secs;
 
@@ -281,7 +310,7 @@ static int peer_keepalive(struct wg_uapi_peer *p, const char *v)
 	return 0;
 }
 
-static int peer_replace_aips(struct wg_uapi_peer *p, const char *v)
+static int peer_replace_aips(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
 {
 	if (parse_true(v))
 		return -EINVAL;
@@ -291,9 +320,10 @@ static int peer_replace_aips(struct wg_uapi_peer *p, const char *v)
 	return 0;
 }
 
-static int peer_allowed_ip(struct wg_uapi_peer *p, const char *v)
+static int peer_allowed_ip(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
 {
 	struct wg_uapi_aip aip = {0};
+	int ret;
 
 	if (v[0] == '-') {
 		aip.remove = true;
@@ -301,20 +331,21 @@ static int peer_allowed_ip(struct wg_uapi_peer *p, const char *v)
 	}
 	if (parse_prefix(&aip, v))
 		return -EINVAL;
-	if (reserve((void **)&p->aips, p->n_aips, &p->cap_aips, sizeof(aip), false))
-		return -ENOMEM;
+	ret = reserve(set, (void **)&p->aips, p->n_aips, &p->cap_aips, sizeof(aip), false);
+	if (ret)
+		return ret;
 	p->aips[p->n_aips++] = aip;
 	return 0;
 }
 
-static int peer_protocol_version(struct wg_uapi_peer *p, const char *v)
+static int peer_protocol_version(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
 {
 	return strcmp(v, "1") ? -EPROTONOSUPPORT : 0;
 }
 
 static const struct {
 	const char *key;
-	int (*parse)(struct wg_uapi_peer *p, const char *value);
+	int (*parse)(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *value);
 } peer_keys[] = {
 	{"remove", peer_remove},
 	{"update_only", peer_update_only},
@@ -340,7 +371,8 @@ static int device_line(struct wg_uapi_set *set, const char *key, const char *val
 
 /* After remove=true the entry keeps only the removal; later lines are still
  * validated, on a scratch entry that is then dropped. */
-static int peer_line(struct wg_uapi_peer *p, const char *key, const char *value)
+static int peer_line(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *key,
+		     const char *value)
 {
 	struct wg_uapi_peer scratch = {0};
 	struct wg_uapi_peer *target = p->remove ? &scratch : p;
@@ -349,19 +381,21 @@ static int peer_line(struct wg_uapi_peer *p, const char *key, const char *value)
 
 	for (i = 0; i < sizeof(peer_keys) / sizeof(peer_keys[0]); i++)
 		if (!strcmp(key, peer_keys[i].key)) {
-			ret = peer_keys[i].parse(target, value);
+			ret = peer_keys[i].parse(set, target, value);
 			break;
 		}
-	peer_clear(&scratch);
+	peer_clear(set, &scratch);
 	return ret;
 }
 
 static int public_key_line(struct wg_uapi_set *set, const char *value)
 {
 	struct wg_uapi_peer *p;
+	int ret =
+		reserve(set, (void **)&set->peers, set->n_peers, &set->cap_peers, sizeof(*p), true);
 
-	if (reserve((void **)&set->peers, set->n_peers, &set->cap_peers, sizeof(*p), true))
-		return -ENOMEM;
+	if (ret)
+		return ret;
 	p = &set->peers[set->n_peers];
 	memset(p, 0, sizeof(*p));
 	if (parse_key(p->public_key, value))
@@ -370,10 +404,12 @@ static int public_key_line(struct wg_uapi_set *set, const char *value)
 	return 0;
 }
 
-/* line is NUL-terminated scratch space of WG_UAPI_MAX_LINE + 1 bytes. */
-static int set_line(struct wg_uapi_set *set, const char *text, size_t n, char *line)
+/* One line of a set body: text, n bytes, no '\n'. */
+static int set_line(struct wg_uapi_set *set, const char *text, size_t n)
 {
+	char line[WG_UAPI_MAX_LINE + 1];
 	char *value;
+	int ret;
 
 	if (n > WG_UAPI_MAX_LINE)
 		return -EMSGSIZE;
@@ -385,18 +421,22 @@ static int set_line(struct wg_uapi_set *set, const char *text, size_t n, char *l
 	line[n] = '\0';
 	value = strchr(line, '=');
 	if (!value)
-		return -EPROTO;
-	*value++ = '\0';
-	if (!strcmp(line, "public_key"))
-		return public_key_line(set, value);
-	if (!set->n_peers)
-		return device_line(set, line, value);
-	return peer_line(&set->peers[set->n_peers - 1], line, value);
+		ret = -EPROTO;
+	else {
+		*value++ = '\0';
+		if (!strcmp(line, "public_key"))
+			ret = public_key_line(set, value);
+		else if (!set->n_peers)
+			ret = device_line(set, line, value);
+		else
+			ret = peer_line(set, &set->peers[set->n_peers - 1], line, value);
+	}
+	wg_memzero(line, n + 1);
+	return ret;
 }
 
 int wg_uapi_parse_set(const char *body, size_t len, struct wg_uapi_set *out)
 {
-	char line[WG_UAPI_MAX_LINE + 1];
 	const char *nl;
 	size_t off = 0, n;
 	int ret = 0;
@@ -405,10 +445,9 @@ int wg_uapi_parse_set(const char *body, size_t len, struct wg_uapi_set *out)
 	while (off < len && !ret) {
 		nl = memchr(body + off, '\n', len - off);
 		n = nl ? (size_t)(nl - (body + off)) : len - off;
-		ret = set_line(out, body + off, n, line);
+		ret = set_line(out, body + off, n);
 		off += n + 1;
 	}
-	wg_memzero(line, sizeof(line));
 	if (ret)
 		wg_uapi_set_free(out);
 	return ret;
@@ -421,119 +460,150 @@ void wg_uapi_set_free(struct wg_uapi_set *set)
 	for (i = 0; i < set->n_peers; i++)
 		free(set->peers[i].aips);
 	sodium_free(set->peers); /* zeroes the PSKs */
+	if (set->budget)
+		set->budget->used -= set->charged;
 	wg_memzero(set, sizeof(*set));
 }
 
 /* ---- request framing ---- */
 
-void wg_uapi_reader_init(struct wg_uapi_reader *r)
+void wg_uapi_reader_init(struct wg_uapi_reader *r, struct wg_uapi_budget *budget)
 {
 	memset(r, 0, sizeof(*r));
+	r->budget = budget;
+}
+
+/* Back to a request boundary; the line buffer goes too (between requests a
+ * connection holds nothing). */
+static void reader_reset(struct wg_uapi_reader *r)
+{
+	wg_uapi_set_free(&r->set);
+	if (r->line) {
+		wg_memzero(r->line, r->line_cap);
+		free(r->line);
+	}
+	r->line = NULL;
+	r->line_len = r->line_cap = 0;
+	r->op = WG_UAPI_NONE;
+	r->err = 0;
 }
 
 void wg_uapi_reader_free(struct wg_uapi_reader *r)
 {
-	sodium_free(r->buf); /* zeroes */
-	memset(r, 0, sizeof(*r));
+	reader_reset(r);
 }
 
-/* Tracks the open line and request across feeds to enforce the limits
- * before the data is buffered. */
-static int reader_account(struct wg_uapi_reader *r, const char *data, size_t len)
+bool wg_uapi_reader_busy(const struct wg_uapi_reader *r)
 {
-	const char *nl;
-	size_t n;
-
-	while (len) {
-		nl = memchr(data, '\n', len);
-		n = nl ? (size_t)(nl - data) : len;
-		r->line_len += n;
-		r->tail += n;
-		if (r->line_len > WG_UAPI_MAX_LINE || r->tail > WG_UAPI_MAX_REQUEST)
-			return -EMSGSIZE;
-		if (!nl)
-			break;
-		/* an empty line closes the request */
-		r->tail = r->line_len ? r->tail + 1 : 0;
-		r->line_len = 0;
-		data += n + 1;
-		len -= n + 1;
-	}
-	return 0;
+	return r->op != WG_UAPI_NONE || r->line_len;
 }
 
-int wg_uapi_reader_feed(struct wg_uapi_reader *r, const char *data, size_t len)
+int wg_uapi_reader_error(const struct wg_uapi_reader *r)
+{
+	return r->err;
+}
+
+/* Keeps the start of a line that has not ended yet (the caller checked
+ * that it stays within WG_UAPI_MAX_LINE). */
+static int line_append(struct wg_uapi_reader *r, const char *data, size_t n)
 {
 	size_t cap;
 	char *p;
 
-	if (reader_account(r, data, len))
-		return -EMSGSIZE;
-	if (len > r->cap - r->len) {
-		for (cap = r->cap ? r->cap : 256; cap - r->len < len; cap *= 2)
+	if (n > r->line_cap - r->line_len) {
+		for (cap = r->line_cap ? r->line_cap : 128; cap - r->line_len < n; cap *= 2)
 			;
-		p = locked_grow(r->buf, r->len, cap);
+		p = secure_grow(r->line, r->line_len, cap);
 		if (!p)
 			return -ENOMEM;
-		r->buf = p;
-		r->cap = cap;
+		r->line = p; /* the old block was wiped: past line_len it was zero */
+		r->line_cap = cap;
 	}
-	memcpy(r->buf + r->len, data, len);
-	r->len += len;
+	memcpy(r->line + r->line_len, data, n);
+	r->line_len += n;
 	return 0;
 }
 
-/* Drops the request returned by the previous call. */
-static void reader_consume(struct wg_uapi_reader *r)
+static int first_line_op(const char *text, size_t n)
 {
-	if (!r->done)
-		return;
-	memmove(r->buf, r->buf + r->done, r->len - r->done);
-	wg_memzero(r->buf + r->len - r->done, r->done);
-	r->len -= r->done;
-	r->scanned = 0;
-	r->done = 0;
-	if (!r->len && r->cap > 65536) {
-		sodium_free(r->buf);
-		r->buf = NULL;
-		r->cap = 0;
-	}
-}
-
-/* Offset of the '\n' that forms the empty line ending the first request. */
-static bool reader_find_end(struct wg_uapi_reader *r, size_t *end)
-{
-	size_t i;
-
-	for (i = r->scanned; i < r->len; i++)
-		if (r->buf[i] == '\n' && (i == 0 || r->buf[i - 1] == '\n')) {
-			*end = i;
-			return true;
-		}
-	r->scanned = r->len;
-	return false;
-}
-
-int wg_uapi_reader_next(struct wg_uapi_reader *r, const char **body, size_t *body_len)
-{
-	const char *nl;
-	size_t end, first;
-
-	reader_consume(r);
-	if (!reader_find_end(r, &end))
-		return WG_UAPI_NONE;
-	r->done = end + 1;
-	if (end == 0)
-		return -EINVAL;
-	nl = memchr(r->buf, '\n', end);
-	first = (size_t)(nl - r->buf);
-	*body = nl + 1;
-	*body_len = end - first - 1;
-	if (first == 5 && !memcmp(r->buf, "get=1", 5))
+	if (n == 5 && !memcmp(text, "get=1", 5))
 		return WG_UAPI_GET;
-	if (first == 5 && !memcmp(r->buf, "set=1", 5))
+	if (n == 5 && !memcmp(text, "set=1", 5))
 		return WG_UAPI_SET;
 	return -EINVAL;
+}
+
+/* One complete line. Returns WG_UAPI_NONE, or at the empty line that ends
+ * a request its op (-EINVAL: unknown). After the first error in a body the
+ * rest of the request is only skipped. */
+static int reader_line(struct wg_uapi_reader *r, const char *text, size_t n)
+{
+	if (r->op == WG_UAPI_NONE) {
+		if (!n)
+			return -EINVAL;
+		r->op = first_line_op(text, n);
+		memset(&r->set, 0, sizeof(r->set));
+		r->set.budget = r->budget;
+		return WG_UAPI_NONE;
+	}
+	if (!n)
+		return r->op;
+	if (r->err)
+		return WG_UAPI_NONE;
+	if (r->op == WG_UAPI_GET)
+		r->err = -EINVAL;
+	else if (r->op == WG_UAPI_SET)
+		r->err = set_line(&r->set, text, n);
+	if (r->err)
+		wg_uapi_set_free(&r->set); /* releases the budget now, not at the end */
+	return WG_UAPI_NONE;
+}
+
+/* Hands a finished request over and starts the next. */
+static int reader_finish(struct wg_uapi_reader *r, int op, int *err, struct wg_uapi_set *set)
+{
+	if (op > 0) {
+		*err = r->err;
+		if (op == WG_UAPI_SET && !r->err) {
+			*set = r->set;
+			memset(&r->set, 0, sizeof(r->set));
+		}
+	}
+	reader_reset(r);
+	return op;
+}
+
+int wg_uapi_reader_feed(struct wg_uapi_reader *r, const char *data, size_t len, size_t *used,
+			int *err, struct wg_uapi_set *set)
+{
+	const char *nl;
+	size_t off = 0, n;
+	int ret = WG_UAPI_NONE;
+
+	*err = 0;
+	memset(set, 0, sizeof(*set));
+	while (off < len && ret == WG_UAPI_NONE) {
+		nl = memchr(data + off, '\n', len - off);
+		n = nl ? (size_t)(nl - (data + off)) : len - off;
+		if (n > WG_UAPI_MAX_LINE - r->line_len) {
+			ret = -EMSGSIZE;
+			break;
+		}
+		if (!nl || r->line_len)
+			ret = line_append(r, data + off, n);
+		off += n + (nl != NULL);
+		if (!nl || ret)
+			break;
+		if (r->line_len) {
+			ret = reader_line(r, r->line, r->line_len);
+			wg_memzero(r->line, r->line_len);
+			r->line_len = 0;
+		} else {
+			ret = reader_line(r, data + off - n - 1, n);
+		}
+	}
+	*used = off;
+	return ret == WG_UAPI_NONE ? ret : reader_finish(r, ret, err, set);
 }
 
 /* ---- get replies ---- */

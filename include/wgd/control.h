@@ -1,7 +1,10 @@
 /* The UAPI control server: serves get/set requests on an AF_UNIX stream
  * listener through a libevent base. Each connection may carry several
- * requests; replies go out with non-blocking writes from a buffer that is
- * wiped when freed (get replies hold the private key). */
+ * requests; set requests are parsed as their lines arrive (no request text
+ * is buffered beyond one unfinished line), and the change sets of all
+ * unfinished requests share one memory budget. Replies go out with
+ * non-blocking writes from a buffer that is wiped when freed (get replies
+ * hold the private key). */
 #ifndef WGD_CONTROL_H
 #define WGD_CONTROL_H
 
@@ -16,6 +19,20 @@ struct wg_control;
 
 #define WG_CONTROL_MAX_CONNS 1024	/* further clients are accepted and closed */
 #define WG_CONTROL_OUT_HIGH  (1u << 20) /* stop reading while this much is unsent */
+
+/* Bytes that the change sets of unfinished set requests may hold, all
+ * connections together (peer entries, locked, and allowed-IP arrays). A
+ * set of 100,000 peers with two allowed IPs each peaks at 31 MiB (arrays
+ * grow by doubling and old and new count while one grows), so one such
+ * setconf fits with room to spare, two at once may not. A set that would
+ * go over is answered errno=-ENOBUFS once it ends; others are unaffected. */
+#define WG_CONTROL_REQUEST_BUDGET (64u << 20)
+/* A connection that has sent part of a request and then nothing for this
+ * long is closed, which releases its share of the budget. wg sends a whole
+ * request at once; 20 s leaves room for a client descheduled on a loaded
+ * machine or a person pasting lines into socat, and still frees the budget
+ * promptly. An idle connection between requests is left alone. */
+#define WG_CONTROL_STALL_MS 20000
 
 /* What the server calls for each request; the device in production, fakes
  * in tests. A get is written in steps so that a device with 100,000 peers
@@ -34,8 +51,9 @@ struct wg_control_ops {
 /* Peers written per event-loop turn while a get streams: about 64 KiB. */
 #define WG_CONTROL_GET_STEP 256
 
-/* Answers one request returned by wg_uapi_reader_next (op is its return
- * value) by appending the reply to out. Get: the lines, then "errno=0", or
+/* Answers one request given whole as text (op as wg_uapi_reader_feed
+ * returns it, body the lines after the first) by appending the reply to
+ * out; for callers without a connection. Get: the lines, then "errno=0", or
  * only "errno=N" with N the positive errno (wg parses a get's errno only
  * unsigned). Set: "errno=N", N 0 or the negative errno (wg negates it).
  * Unknown op: "errno=-EINVAL". Returns 0 to keep serving the connection,
@@ -52,6 +70,11 @@ int wg_control_start_ops(struct event_base *base, int listen_fd, const struct wg
 void wg_control_stop(struct wg_control *c);
 /* Open connections (for tests and status). */
 size_t wg_control_conn_count(const struct wg_control *c);
+/* Replaces the defaults WG_CONTROL_REQUEST_BUDGET and WG_CONTROL_STALL_MS
+ * (tests use small ones); applies to requests read from then on. */
+void wg_control_set_limits(struct wg_control *c, size_t budget, unsigned int stall_ms);
+/* Bytes of the budget held by unfinished requests right now. */
+size_t wg_control_budget_used(const struct wg_control *c);
 
 /* The server bound to a device. Inline so that the server itself does not
  * reference the device and can be linked into tests with fakes. */
@@ -65,8 +88,7 @@ static inline int wg_control_dev_get_begin(struct wg_device *dev, struct wg_uapi
 	return ret;
 }
 
-static inline bool wg_control_dev_get_next(void *cursor, struct wg_uapi_writer *w,
-					   size_t max_peers)
+static inline bool wg_control_dev_get_next(void *cursor, struct wg_uapi_writer *w, size_t max_peers)
 {
 	return wg_device_dump_next(cursor, w, max_peers);
 }

@@ -12,8 +12,15 @@
 #include "addr.h"
 #include "wire.h"
 
-#define WG_UAPI_MAX_LINE    4096	/* longest accepted line */
-#define WG_UAPI_MAX_REQUEST (64u << 20) /* largest accepted set request */
+#define WG_UAPI_MAX_LINE 4096 /* longest accepted line */
+
+/* Memory that change sets being parsed may hold, shared by every reader
+ * (connection) that points at it: the bytes of their peer and allowed-IP
+ * arrays (the text itself is not kept, see wg_uapi_reader). */
+struct wg_uapi_budget {
+	size_t limit;
+	size_t used;
+};
 
 struct wg_uapi_aip {
 	int family; /* AF_INET or AF_INET6 */
@@ -47,6 +54,9 @@ struct wg_uapi_set {
 	bool replace_peers;
 	struct wg_uapi_peer *peers;
 	size_t n_peers, cap_peers;
+	/* private: the budget charged for the arrays (NULL: none) and how much */
+	struct wg_uapi_budget *budget;
+	size_t charged;
 };
 
 /* Parses the body of a set request: the lines after "set=1\n", up to but
@@ -60,6 +70,7 @@ struct wg_uapi_set {
  *                 unknown peer key, as in wireguard-go), bad value, empty value
  *   -EPROTONOSUPPORT protocol_version other than 1 (the kernel's answer)
  *   -EMSGSIZE     a line longer than WG_UAPI_MAX_LINE
+ *   -ENOBUFS      (only through a reader) its budget would be exceeded
  *   -ENOMEM
  * On error *out is freed and zeroed. Keys in *out are secret: release with
  * wg_uapi_set_free.
@@ -75,32 +86,47 @@ struct wg_uapi_set {
 int wg_uapi_parse_set(const char *body, size_t len, struct wg_uapi_set *out);
 void wg_uapi_set_free(struct wg_uapi_set *set);
 
-/* Request framing on a connection. Feed bytes as they arrive; a request is
- * complete at the first empty line. */
+/* Requests on a connection, read incrementally: each line is parsed as
+ * soon as its '\n' arrives, so the only request text held is one unfinished
+ * line (at most WG_UAPI_MAX_LINE bytes, in ordinary memory that is wiped as
+ * each line is consumed); a set's state is its change set so far, whose
+ * secrets sit in locked memory and whose arrays are charged to the budget.
+ * A request is complete at the first empty line; its first line must be
+ * exactly "get=1" or "set=1". */
 enum wg_uapi_op { WG_UAPI_NONE, WG_UAPI_GET, WG_UAPI_SET };
 
 struct wg_uapi_reader {
-	char *buf;
-	size_t len, cap;
-	size_t scanned; /* bytes already searched for the terminator */
 	/* private */
-	size_t done;	 /* request returned last, dropped on the next call */
-	size_t line_len; /* bytes of the unterminated last line */
-	size_t tail;	 /* bytes of the unterminated last request */
+	struct wg_uapi_budget *budget; /* not owned; NULL: no limit */
+	int op;			       /* request being read; NONE before its first line */
+	int err;		       /* first error in its body, 0 if none */
+	struct wg_uapi_set set;	       /* a set's change set so far */
+	char *line;		       /* the unfinished line */
+	size_t line_len, line_cap;
 };
 
-void wg_uapi_reader_init(struct wg_uapi_reader *r);
+void wg_uapi_reader_init(struct wg_uapi_reader *r, struct wg_uapi_budget *budget);
+/* Drops an unfinished request (its change set is freed and uncharged). */
 void wg_uapi_reader_free(struct wg_uapi_reader *r);
-/* Appends data. 0, or -EMSGSIZE when the pending request would exceed
- * WG_UAPI_MAX_REQUEST or a line WG_UAPI_MAX_LINE (the connection should
- * then be answered with that errno and closed). */
-int wg_uapi_reader_feed(struct wg_uapi_reader *r, const char *data, size_t len);
-/* If a complete request is buffered: returns its op (or -EINVAL for an
- * unknown first line, which still consumes the request), sets *body and *body_len
- * to the lines after the first (valid until the next call to _next or _feed)
- * and consumes it. WG_UAPI_NONE if more bytes are needed. The first line must
- * be exactly "get=1" or "set=1". */
-int wg_uapi_reader_next(struct wg_uapi_reader *r, const char **body, size_t *body_len);
+/* Reads data up to the end of at most one request; *used is set to the
+ * bytes consumed (the rest belongs to the next request). Returns:
+ *   WG_UAPI_NONE  all of data was consumed, no request ended;
+ *   WG_UAPI_GET, WG_UAPI_SET  a request ended. *err is its outcome: 0, or
+ *                 the first error of its body as wg_uapi_parse_set returns
+ *                 them (a get with any body line: -EINVAL; the budget
+ *                 exceeded: -ENOBUFS, the change set is dropped at once and
+ *                 the rest of the request only skipped). A set without
+ *                 error moves its change set into *set (free it with
+ *                 wg_uapi_set_free); otherwise *set is zeroed;
+ *   -EINVAL       an unknown first line or a lone empty line (once its
+ *                 request ended), -EMSGSIZE a line over WG_UAPI_MAX_LINE
+ *                 (at once), -ENOMEM: answer the connection and close it. */
+int wg_uapi_reader_feed(struct wg_uapi_reader *r, const char *data, size_t len, size_t *used,
+			int *err, struct wg_uapi_set *set);
+/* Whether part of a request has been read (the connection owes the rest). */
+bool wg_uapi_reader_busy(const struct wg_uapi_reader *r);
+/* The first error of the request being read (0: none so far). */
+int wg_uapi_reader_error(const struct wg_uapi_reader *r);
 
 /* Growable output buffer for get replies. */
 struct wg_uapi_writer {

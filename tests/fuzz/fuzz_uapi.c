@@ -1,7 +1,8 @@
-/* The UAPI text protocol without a device: request framing
- * (wg_uapi_reader_*) fed in fuzzer-sized chunks, each complete request
- * answered by wg_control_handle with fake get/set operations, and the
- * set parser on the raw body. Every parsed change set is checked (families,
+/* The UAPI text protocol without a device: the incremental request reader
+ * (wg_uapi_reader_*) fed in fuzzer-sized chunks under a small budget (its
+ * accounting must balance), each complete set's change set checked, the
+ * text path wg_control_handle with fake get/set operations on the raw
+ * input, and the set parser on the raw body. Every parsed change set is checked (families,
  * prefix lengths, masked host bits) and must survive a round trip: written
  * back as UAPI text it parses to the same change set.
  *
@@ -191,27 +192,79 @@ static void check_reply(const struct wg_uapi_writer *out)
 		   out->buf[out->len - 2] == '\n');
 }
 
-static int serve(struct wg_uapi_reader *r)
-{
-	static const struct wg_control_ops ops = {.get_begin = fake_get, .set = fake_set};
-	const char *body;
-	size_t len;
-	int op;
+/* Budget for the reader: small enough that long inputs hit it. */
+#define FUZZ_BUDGET 2048
 
-	while ((op = wg_uapi_reader_next(r, &body, &len)) != WG_UAPI_NONE) {
-		struct wg_uapi_writer out;
-		int ret;
-		FUZZ_CHECK(op == WG_UAPI_GET || op == WG_UAPI_SET || op == -EINVAL);
-		if (op != -EINVAL)
-			FUZZ_CHECK(body >= r->buf && body + len <= r->buf + r->len);
-		wg_uapi_writer_init(&out);
-		ret = wg_control_handle(&ops, op, body, len, &out);
-		check_reply(&out);
-		wg_uapi_writer_free(&out);
-		if (ret < 0)
-			return ret;
+/* Feeds one chunk; every request it completes is checked. Returns < 0 once
+ * the reader gave up on the stream. */
+static int feed(struct wg_uapi_reader *r, const struct wg_uapi_budget *b, const char *data,
+		size_t len)
+{
+	struct wg_uapi_set set;
+	size_t off = 0, used;
+	int op, err;
+
+	while (off < len) {
+		op = wg_uapi_reader_feed(r, data + off, len - off, &used, &err, &set);
+		FUZZ_CHECK(used <= len - off);
+		FUZZ_CHECK(b->used <= b->limit);
+		off += used;
+		if (op == WG_UAPI_NONE) {
+			FUZZ_CHECK(off == len);
+			break;
+		}
+		if (op < 0) {
+			FUZZ_CHECK(op == -EINVAL || op == -EMSGSIZE || op == -ENOMEM);
+			FUZZ_CHECK(b->used == 0);
+			return op;
+		}
+		FUZZ_CHECK(op == WG_UAPI_GET || op == WG_UAPI_SET);
+		FUZZ_CHECK(err == 0 || err == -EPROTO || err == -EINVAL ||
+			   err == -EPROTONOSUPPORT || err == -ENOBUFS || err == -ENOMEM);
+		FUZZ_CHECK(op == WG_UAPI_SET || err == 0 || err == -EINVAL);
+		if (op == WG_UAPI_SET && !err) {
+			FUZZ_CHECK(b->used == set.charged);
+			check_set(&set);
+		} else {
+			FUZZ_CHECK(!set.peers && !set.n_peers);
+		}
+		wg_uapi_set_free(&set);
+		FUZZ_CHECK(b->used == 0); /* between requests nothing is charged */
 	}
 	return 0;
+}
+
+/* The whole input through the text path: framing as the server did before
+ * the incremental reader, to keep wg_control_handle fuzzed. */
+static void serve_text(const uint8_t *data, size_t size)
+{
+	static const struct wg_control_ops ops = {.get_begin = fake_get, .set = fake_set};
+	const char *s = (const char *)data, *end = s + size, *p, *body;
+	struct wg_uapi_writer out;
+	int op;
+
+	while (s < end) {
+		for (p = s; p < end && !(*p == '\n' && (p == s || p[-1] == '\n')); p++)
+			;
+		if (p == end)
+			return;
+		body = memchr(s, '\n', (size_t)(p - s) + 1);
+		op = -EINVAL;
+		if (body - s == 5 && !memcmp(s, "get=1", 5))
+			op = WG_UAPI_GET;
+		else if (body - s == 5 && !memcmp(s, "set=1", 5))
+			op = WG_UAPI_SET;
+		wg_uapi_writer_init(&out);
+		if (body < p)
+			wg_control_handle(&ops, op, body + 1, (size_t)(p - body - 1), &out);
+		else
+			wg_control_handle(&ops, op, "", 0, &out);
+		check_reply(&out);
+		wg_uapi_writer_free(&out);
+		if (op < 0)
+			return;
+		s = p + 1;
+	}
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -222,6 +275,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct wg_uapi_budget budget = {.limit = FUZZ_BUDGET};
 	struct wg_uapi_reader r;
 	size_t chunk, off;
 	int repeat;
@@ -234,16 +288,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	check_parse(data, size);
-	wg_uapi_reader_init(&r);
+	serve_text(data, size);
+	wg_uapi_reader_init(&r, &budget);
 	for (int i = 0; i < repeat; i++) {
 		for (off = 0; off < size; off += chunk) {
 			size_t n = size - off < chunk ? size - off : chunk;
-			if (wg_uapi_reader_feed(&r, (const char *)data + off, n) < 0 ||
-			    serve(&r) < 0)
+			if (feed(&r, &budget, (const char *)data + off, n) < 0)
 				goto out;
 		}
 	}
 out:
 	wg_uapi_reader_free(&r);
+	FUZZ_CHECK(budget.used == 0);
 	return 0;
 }

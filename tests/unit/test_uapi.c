@@ -537,31 +537,37 @@ static void test_set_line_too_long(void **state)
 /* ---- reader ---- */
 
 struct req {
-	int op;
-	char body[128];
+	int op, err;
+	int port;    /* -1: none */
+	long fwmark; /* -1: none */
+	size_t n_peers;
 };
 
 /* Feeds data in chunks of step bytes and collects every request. */
 static size_t feed_all(const char *data, size_t len, size_t step, struct req *out, size_t max)
 {
 	struct wg_uapi_reader r;
-	const char *body;
-	size_t body_len, n = 0, off, chunk;
-	int op;
+	struct wg_uapi_set set;
+	size_t n = 0, off, chunk, pos, used;
+	int op, err;
 
-	wg_uapi_reader_init(&r);
+	wg_uapi_reader_init(&r, NULL);
 	for (off = 0; off < len; off += chunk) {
 		chunk = len - off < step ? len - off : step;
-		assert_int_equal(wg_uapi_reader_feed(&r, data + off, chunk), 0);
-		while ((op = wg_uapi_reader_next(&r, &body, &body_len)) != WG_UAPI_NONE) {
+		for (pos = 0; pos < chunk; pos += used) {
+			op = wg_uapi_reader_feed(&r, data + off + pos, chunk - pos, &used, &err,
+						 &set);
+			if (op == WG_UAPI_NONE) {
+				assert_int_equal(pos + used, chunk);
+				break;
+			}
 			assert_true(n < max);
 			out[n].op = op;
-			out[n].body[0] = '\0';
-			if (op > 0) {
-				assert_true(body_len < sizeof(out[n].body));
-				memcpy(out[n].body, body, body_len);
-				out[n].body[body_len] = '\0';
-			}
+			out[n].err = err;
+			out[n].port = set.has_listen_port ? set.listen_port : -1;
+			out[n].fwmark = set.has_fwmark ? (long)set.fwmark : -1;
+			out[n].n_peers = set.n_peers;
+			wg_uapi_set_free(&set);
 			n++;
 		}
 	}
@@ -579,16 +585,20 @@ static void check_pipelined(size_t step)
 
 	assert_int_equal(n, 7);
 	assert_int_equal(reqs[0].op, WG_UAPI_GET);
-	assert_string_equal(reqs[0].body, "");
+	assert_int_equal(reqs[0].err, 0);
 	assert_int_equal(reqs[1].op, WG_UAPI_SET);
-	assert_string_equal(reqs[1].body, "listen_port=1\npublic_key=" K1 "\n");
+	assert_int_equal(reqs[1].err, 0);
+	assert_int_equal(reqs[1].port, 1);
+	assert_int_equal(reqs[1].n_peers, 1);
 	assert_int_equal(reqs[2].op, WG_UAPI_GET);
 	assert_int_equal(reqs[3].op, WG_UAPI_SET);
-	assert_string_equal(reqs[3].body, "");
+	assert_int_equal(reqs[3].err, 0);
+	assert_int_equal(reqs[3].port, -1);
+	assert_int_equal(reqs[3].n_peers, 0);
 	assert_int_equal(reqs[4].op, -EINVAL); /* unknown first line */
 	assert_int_equal(reqs[5].op, -EINVAL); /* a lone empty line */
 	assert_int_equal(reqs[6].op, WG_UAPI_SET);
-	assert_string_equal(reqs[6].body, "fwmark=3\n");
+	assert_int_equal(reqs[6].fwmark, 3);
 }
 
 static void test_reader_one_buffer(void **state)
@@ -621,103 +631,120 @@ static void test_reader_first_line_exact(void **state)
 static void test_reader_incomplete(void **state)
 {
 	struct wg_uapi_reader r;
-	const char *body;
-	size_t len;
+	struct wg_uapi_set set;
+	size_t used;
+	int err;
 
 	(void)state;
-	wg_uapi_reader_init(&r);
-	assert_int_equal(wg_uapi_reader_next(&r, &body, &len), WG_UAPI_NONE);
-	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\nfwmark=1\n", 15), 0);
-	assert_int_equal(wg_uapi_reader_next(&r, &body, &len), WG_UAPI_NONE);
-	assert_int_equal(wg_uapi_reader_next(&r, &body, &len), WG_UAPI_NONE);
-	assert_int_equal(wg_uapi_reader_feed(&r, "\n", 1), 0);
-	assert_int_equal(wg_uapi_reader_next(&r, &body, &len), WG_UAPI_SET);
-	assert_int_equal(len, 9);
-	assert_memory_equal(body, "fwmark=1\n", 9);
-	assert_int_equal(wg_uapi_reader_next(&r, &body, &len), WG_UAPI_NONE);
-	assert_int_equal(r.len, 0);
+	wg_uapi_reader_init(&r, NULL);
+	assert_false(wg_uapi_reader_busy(&r));
+	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\nfwmark=1\n", 15, &used, &err, &set),
+			 WG_UAPI_NONE);
+	assert_int_equal(used, 15);
+	assert_true(wg_uapi_reader_busy(&r));
+	assert_int_equal(wg_uapi_reader_feed(&r, "\n", 1, &used, &err, &set), WG_UAPI_SET);
+	assert_int_equal(err, 0);
+	assert_true(set.has_fwmark);
+	assert_int_equal(set.fwmark, 1);
+	wg_uapi_set_free(&set);
+	assert_false(wg_uapi_reader_busy(&r));
 	wg_uapi_reader_free(&r);
 }
 
 static void test_reader_line_too_long(void **state)
 {
 	struct wg_uapi_reader r;
+	struct wg_uapi_set set;
 	char *big = malloc(WG_UAPI_MAX_LINE + 2);
-	const char *body;
-	size_t len;
+	size_t used;
+	int err;
 
 	(void)state;
 	assert_non_null(big);
 	memset(big, 'a', WG_UAPI_MAX_LINE + 1);
 	big[WG_UAPI_MAX_LINE + 1] = '\n';
-	/* a line of exactly WG_UAPI_MAX_LINE bytes is fine */
-	wg_uapi_reader_init(&r);
-	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\n", 6), 0);
-	assert_int_equal(wg_uapi_reader_feed(&r, big, WG_UAPI_MAX_LINE), 0);
-	assert_int_equal(wg_uapi_reader_feed(&r, "\n\n", 2), 0);
-	assert_int_equal(wg_uapi_reader_next(&r, &body, &len), WG_UAPI_SET);
-	assert_int_equal(len, WG_UAPI_MAX_LINE + 1);
+	/* a line of exactly WG_UAPI_MAX_LINE bytes is read (and has no '=') */
+	wg_uapi_reader_init(&r, NULL);
+	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\n", 6, &used, &err, &set), WG_UAPI_NONE);
+	assert_int_equal(wg_uapi_reader_feed(&r, big, WG_UAPI_MAX_LINE, &used, &err, &set),
+			 WG_UAPI_NONE);
+	assert_int_equal(wg_uapi_reader_feed(&r, "\n\n", 2, &used, &err, &set), WG_UAPI_SET);
+	assert_int_equal(err, -EPROTO);
 	/* one more byte, split across feeds */
-	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\n", 6), 0);
-	assert_int_equal(wg_uapi_reader_feed(&r, big, 100), 0);
-	assert_int_equal(wg_uapi_reader_feed(&r, big, WG_UAPI_MAX_LINE - 100), 0);
-	assert_int_equal(wg_uapi_reader_feed(&r, "a", 1), -EMSGSIZE);
+	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\n", 6, &used, &err, &set), WG_UAPI_NONE);
+	assert_int_equal(wg_uapi_reader_feed(&r, big, 100, &used, &err, &set), WG_UAPI_NONE);
+	assert_int_equal(wg_uapi_reader_feed(&r, big, WG_UAPI_MAX_LINE - 100, &used, &err, &set),
+			 WG_UAPI_NONE);
+	assert_int_equal(wg_uapi_reader_feed(&r, "a", 1, &used, &err, &set), -EMSGSIZE);
 	wg_uapi_reader_free(&r);
 	/* in one feed */
-	wg_uapi_reader_init(&r);
-	assert_int_equal(wg_uapi_reader_feed(&r, big, WG_UAPI_MAX_LINE + 2), -EMSGSIZE);
+	wg_uapi_reader_init(&r, NULL);
+	assert_int_equal(wg_uapi_reader_feed(&r, big, WG_UAPI_MAX_LINE + 2, &used, &err, &set),
+			 -EMSGSIZE);
 	wg_uapi_reader_free(&r);
 	free(big);
 }
 
-static void test_reader_request_too_big(void **state)
+/* The change set is charged to the budget as it grows; going over drops it
+ * at once and the rest of the request is only skipped. */
+static void test_reader_budget(void **state)
 {
-	enum { LINE = 4000 };
+	static const char line[] = "public_key=" K1 "\nallowed_ip=10.0.0.0/8\n";
+	struct wg_uapi_budget budget = {.limit = 16384};
 	struct wg_uapi_reader r;
-	char *line = malloc(LINE);
-	size_t total = 6;
-	int ret = 0;
+	struct wg_uapi_set set;
+	size_t used, i;
+	int err;
 
 	(void)state;
-	assert_non_null(line);
-	memset(line, 'b', LINE - 1);
-	line[LINE - 1] = '\n';
-	wg_uapi_reader_init(&r);
-	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\n", 6), 0);
-	while (!ret && total <= WG_UAPI_MAX_REQUEST) {
-		ret = wg_uapi_reader_feed(&r, line, LINE);
-		total += LINE;
+	wg_uapi_reader_init(&r, &budget);
+	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\n", 6, &used, &err, &set), WG_UAPI_NONE);
+	for (i = 0; i < 1000 && !wg_uapi_reader_error(&r); i++) {
+		assert_int_equal(wg_uapi_reader_feed(&r, line, sizeof(line) - 1, &used, &err, &set),
+				 WG_UAPI_NONE);
+		assert_true(budget.used <= budget.limit);
 	}
-	assert_int_equal(ret, -EMSGSIZE);
-	assert_true(total > WG_UAPI_MAX_REQUEST);
-	assert_true(r.len <= WG_UAPI_MAX_REQUEST);
+	assert_int_equal(wg_uapi_reader_error(&r), -ENOBUFS);
+	assert_true(i > 40); /* 64 peers of 128 bytes and their arrays fit */
+	assert_int_equal(budget.used, 0);
+	assert_int_equal(wg_uapi_reader_feed(&r, line, sizeof(line) - 1, &used, &err, &set),
+			 WG_UAPI_NONE);
+	assert_int_equal(budget.used, 0);
+	assert_int_equal(wg_uapi_reader_feed(&r, "\n", 1, &used, &err, &set), WG_UAPI_SET);
+	assert_int_equal(err, -ENOBUFS);
+	assert_null(set.peers);
+	/* the next request starts afresh */
+	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\n", 6, &used, &err, &set), WG_UAPI_NONE);
+	assert_int_equal(wg_uapi_reader_feed(&r, line, sizeof(line) - 1, &used, &err, &set),
+			 WG_UAPI_NONE);
+	assert_true(budget.used > 0);
+	assert_int_equal(wg_uapi_reader_feed(&r, "\n", 1, &used, &err, &set), WG_UAPI_SET);
+	assert_int_equal(err, 0);
+	assert_int_equal(set.n_peers, 1);
+	assert_int_equal(budget.used, set.charged);
+	wg_uapi_set_free(&set);
+	assert_int_equal(budget.used, 0);
 	wg_uapi_reader_free(&r);
-	free(line);
 }
 
-static void test_reader_shrinks_after_big_request(void **state)
+/* Between requests a reader holds no memory. */
+static void test_reader_releases_line(void **state)
 {
-	enum { N = 100000 };
 	struct wg_uapi_reader r;
-	char *data = malloc(N);
-	const char *body;
-	size_t len, i;
+	struct wg_uapi_set set;
+	size_t used;
+	int err;
 
 	(void)state;
-	assert_non_null(data);
-	for (i = 0; i < N; i++)
-		data[i] = (i % 100 == 99) ? '\n' : 'c';
-	memcpy(data, "set=1\n", 6);
-	data[N - 1] = '\n';
-	data[N - 2] = '\n';
-	wg_uapi_reader_init(&r);
-	assert_int_equal(wg_uapi_reader_feed(&r, data, N), 0);
-	assert_int_equal(wg_uapi_reader_next(&r, &body, &len), WG_UAPI_SET);
-	assert_int_equal(wg_uapi_reader_next(&r, &body, &len), WG_UAPI_NONE);
-	assert_null(r.buf);
-	assert_int_equal(r.cap, 0);
+	wg_uapi_reader_init(&r, NULL);
+	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\nfwmark=12", 15, &used, &err, &set),
+			 WG_UAPI_NONE);
+	assert_non_null(r.line);
+	assert_int_equal(wg_uapi_reader_feed(&r, "3\n\n", 3, &used, &err, &set), WG_UAPI_SET);
+	assert_int_equal(set.fwmark, 123);
+	assert_null(r.line);
+	assert_int_equal(r.line_cap, 0);
 	wg_uapi_reader_free(&r);
-	free(data);
 }
 
 /* ---- writer ---- */
@@ -872,7 +899,7 @@ static int fake_set(struct wg_device *dev, const struct wg_uapi_set *set)
 static void handle_str(struct fake_dev *f, int op, const char *body, char *reply, size_t cap)
 {
 	const struct wg_control_ops ops = {fake_get, fake_get_next, fake_get_end, fake_set,
-					  (struct wg_device *)f};
+					   (struct wg_device *)f};
 	struct wg_uapi_writer w;
 
 	wg_uapi_writer_init(&w);
@@ -887,7 +914,7 @@ static void test_control_handle(void **state)
 {
 	struct fake_dev f = {.listen_port = 7};
 	const struct wg_control_ops ops = {fake_get, fake_get_next, fake_get_end, fake_set,
-					  (struct wg_device *)&f};
+					   (struct wg_device *)&f};
 	struct wg_uapi_writer w;
 	char reply[512];
 
@@ -1360,8 +1387,8 @@ int main(void)
 		cmocka_unit_test(test_reader_first_line_exact),
 		cmocka_unit_test(test_reader_incomplete),
 		cmocka_unit_test(test_reader_line_too_long),
-		cmocka_unit_test(test_reader_request_too_big),
-		cmocka_unit_test(test_reader_shrinks_after_big_request),
+		cmocka_unit_test(test_reader_budget),
+		cmocka_unit_test(test_reader_releases_line),
 		cmocka_unit_test(test_writer_get_reply),
 		cmocka_unit_test(test_writer_errno_and_growth),
 		cmocka_unit_test(test_writer_parse_roundtrip),
