@@ -224,3 +224,11 @@ void wg_memzero(void *buf, size_t len)
 {
 	sodium_memzero(buf, len);
 }
+
+__attribute__((noinline)) void wg_stack_wipe(void)
+{
+	unsigned char below[WG_STACK_WIPE_BYTES];
+
+	sodium_memzero(below, sizeof(below));
+	__asm__ volatile("" : : "r"(below) : "memory"); /* keep the array */
+}

@@ -589,7 +589,13 @@ static int run(struct daemon *d)
 	if (ret)
 		return 1;
 	wg_log_info("device started");
-	ret = event_base_dispatch(d->base);
+	/* One turn at a time, then the stack the callbacks used is wiped:
+	 * request text, keys in get replies and handshake state leave
+	 * copies there that no function of ours owns (keys.sh looks). */
+	do {
+		ret = event_base_loop(d->base, EVLOOP_ONCE);
+		wg_stack_wipe();
+	} while (!ret && !event_base_got_exit(d->base) && !event_base_got_break(d->base));
 	wg_log_info("shutting down");
 	service_notify(d, "STOPPING=1\nSTATUS=Stopping: %s",
 		       d->stop_why ? d->stop_why : "event loop ended");

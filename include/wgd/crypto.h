@@ -71,5 +71,11 @@ uint32_t wg_random_u32(void);
 uint32_t wg_random_uniform(uint32_t upper);
 /* Zeroes memory in a way the compiler cannot elide. */
 void wg_memzero(void *buf, size_t len);
+/* Zeroes WG_STACK_WIPE_BYTES of stack below the caller's frame: what the
+ * calls it made left behind where their own wiping cannot reach (libraries'
+ * locals, the compiler's copies). Deeper than the event loop's callbacks
+ * go (about 30 KiB under ASan); costs about 0.3 us. */
+#define WG_STACK_WIPE_BYTES (48u << 10)
+void wg_stack_wipe(void);
 
 #endif
