@@ -100,7 +100,7 @@ ssize_t wg_linux_tun_readv(struct wg_tun *tun, uint8_t *buf, size_t len, struct 
 		return -EPROTO;
 	memcpy(&h, hdr, sizeof(h));
 	hdr_to_gso(&h, gso);
-	return n - tun->vnet_hdr_len;
+	return wg_posix_read_len(n - tun->vnet_hdr_len, len);
 }
 
 ssize_t wg_linux_tun_writev(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,

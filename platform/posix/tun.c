@@ -125,7 +125,8 @@ static ssize_t pair_read(struct wg_tun *tun, uint8_t *buf, size_t len)
 
 ssize_t wg_tun_read(struct wg_tun *tun, uint8_t *buf, size_t len)
 {
-	return tun->is_tun ? wg_os_tun_read(tun, buf, len) : pair_read(tun, buf, len);
+	return wg_posix_read_len(
+		tun->is_tun ? wg_os_tun_read(tun, buf, len) : pair_read(tun, buf, len), len);
 }
 
 ssize_t wg_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len)

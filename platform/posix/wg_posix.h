@@ -4,6 +4,7 @@
 #ifndef WGD_PLATFORM_POSIX_H
 #define WGD_PLATFORM_POSIX_H
 
+#include <errno.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,6 +56,14 @@ union wg_cmsg_buf {
 };
 
 /* --- helpers in platform/posix --- */
+/* A read's result as the caller may use it: the OS, or a descriptor of
+ * another kind inherited through WG_TUN_FD, is not trusted to have stayed
+ * inside the buffer. */
+static inline ssize_t wg_posix_read_len(ssize_t n, size_t len)
+{
+	return n > 0 && (size_t)n > len ? -EMSGSIZE : n;
+}
+
 int wg_posix_set_nonblock_cloexec(int fd);
 /* A throwaway datagram socket for interface ioctls. fd or -errno. */
 int wg_posix_ctl_socket(void);

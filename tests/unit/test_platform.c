@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "wgd/constants.h"
+#include "wg_posix.h"
 #include "wgd/platform.h"
 
 #define WAIT_MS 5000 /* upper bound only: loopback delivers at once */
@@ -293,6 +294,11 @@ static void test_tun_socketpair(void **state)
 
 	assert_int_equal(wg_tun_write(tun, pkt, 40), 40);
 	assert_int_equal(read(sv[1], buf, sizeof(buf)), 40);
+
+	/* A read that claims more than the buffer held is not believed. */
+	assert_int_equal(wg_posix_read_len(sizeof(buf) + 1, sizeof(buf)), -EMSGSIZE);
+	assert_int_equal(wg_posix_read_len(sizeof(buf), sizeof(buf)), sizeof(buf));
+	assert_int_equal(wg_posix_read_len(-EAGAIN, sizeof(buf)), -EAGAIN);
 
 	close(sv[1]);
 	assert_int_equal(wg_tun_read(tun, buf, sizeof(buf)), -ENODEV);
