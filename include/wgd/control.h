@@ -21,11 +21,13 @@ struct wg_control;
 #define WG_CONTROL_OUT_HIGH  (1u << 20) /* stop reading while this much is unsent */
 
 /* Bytes that the change sets of unfinished set requests may hold, all
- * connections together (peer entries, locked, and allowed-IP arrays). A
- * set of 100,000 peers with two allowed IPs each peaks at 31 MiB (arrays
- * grow by doubling and old and new count while one grows), so one such
- * setconf fits with room to spare, two at once may not. A set that would
- * go over is answered errno=-ENOBUFS once it ends; others are unaffected. */
+ * connections together (peer entries, locked, and allowed-IP arrays; the
+ * text is not kept). `wg setconf` of 100,000 peers with two allowed IPs
+ * each (bench/scale_gen.py) sends 16.2 MiB of text whose change set peaks
+ * at 25.2 MiB (arrays grow by doubling; old and new count while one grows),
+ * so such a set fits alone with room to spare (about 250,000 peers would
+ * fit). A set that would go over is answered errno=-ENOBUFS once it ends;
+ * the other connections are unaffected. */
 #define WG_CONTROL_REQUEST_BUDGET (64u << 20)
 /* A connection that has sent part of a request and then nothing for this
  * long is closed, which releases its share of the budget. wg sends a whole
