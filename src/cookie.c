@@ -84,6 +84,16 @@ void wg_cookie_init(struct wg_cookie *ck, const uint8_t peer_public[WG_KEY_LEN])
 	derive_key(ck->cookie_decryption_key, label_cookie, peer_public);
 }
 
+static void refresh_secret(struct wg_cookie_checker *c, uint64_t now_ns)
+{
+	if (!c->has_secret ||
+	    has_expired(c->secret_birthdate_ns, WG_COOKIE_SECRET_MAX_AGE, now_ns)) {
+		wg_random_bytes(c->secret, sizeof(c->secret));
+		c->secret_birthdate_ns = now_ns;
+		c->has_secret = true;
+	}
+}
+
 /* The cookie src would get from us now, rotating the secret when due. */
 static void make_cookie(uint8_t cookie[WG_COOKIE_LEN], struct wg_cookie_checker *c,
 			const union wg_sockaddr *src, uint64_t now_ns)
@@ -91,12 +101,7 @@ static void make_cookie(uint8_t cookie[WG_COOKIE_LEN], struct wg_cookie_checker 
 	uint8_t bytes[SRC_BYTES_MAX];
 	size_t n;
 
-	if (!c->has_secret ||
-	    has_expired(c->secret_birthdate_ns, WG_COOKIE_SECRET_MAX_AGE, now_ns)) {
-		wg_random_bytes(c->secret, sizeof(c->secret));
-		c->secret_birthdate_ns = now_ns;
-		c->has_secret = true;
-	}
+	refresh_secret(c, now_ns);
 	n = wg_sockaddr_bytes(src, bytes);
 	wg_blake2s(cookie, WG_COOKIE_LEN, c->secret, sizeof(c->secret), bytes, n);
 }
@@ -133,6 +138,13 @@ enum wg_cookie_verdict wg_cookie_validate(struct wg_cookie_checker *c, const voi
 {
 	if (!c->has_identity || !msg_len_ok(len) || !mac1_valid(c, msg, len))
 		return WG_COOKIE_INVALID;
+	/* A sender without a cookie sends mac2 as zeros: no need for the two
+	 * BLAKE2s (cookie, mac2) a flood would cost per message. The secret
+	 * still ages from its first use, as when the mac2 is checked. */
+	if (wg_ct_is_zero(msg_mac2(msg, len), WG_MAC_LEN)) {
+		refresh_secret(c, now_ns);
+		return WG_COOKIE_VALID_NO_COOKIE;
+	}
 	if (!mac2_valid(c, msg, len, src, now_ns))
 		return WG_COOKIE_VALID_NO_COOKIE;
 	/* Only under load does a source pay for its handshakes; a NULL rl

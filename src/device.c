@@ -331,10 +331,11 @@ static int alloc_state(struct wg_device *dev)
 		return -ENOMEM;
 	memset(dev->id, 0, sizeof(*dev->id));
 	dev->rl = wg_ratelimiter_new(0);
+	dev->cookie_rl = wg_ratelimiter_new(0);
 	dev->hsq = calloc(WG_MAX_QUEUED_HANDSHAKES, sizeof(*dev->hsq));
 	dev->txbuf = malloc(WG_TX_BUF_LEN);
 	dev->rxbuf = malloc(WG_RX_BUF_LEN);
-	if (!dev->rl || !dev->hsq || !dev->txbuf || !dev->rxbuf)
+	if (!dev->rl || !dev->cookie_rl || !dev->hsq || !dev->txbuf || !dev->rxbuf)
 		return -ENOMEM;
 	if (wg_index_table_init(&dev->index) < 0 || wg_pubkey_table_init(&dev->pubkeys) < 0)
 		return -ENOMEM;
@@ -431,6 +432,7 @@ static const struct {
 	STAT(mac_invalid),
 	STAT(handshake_ratelimited),
 	STAT(cookie_replies_sent),
+	STAT(cookie_replies_ratelimited),
 	STAT(initiation_unknown_peer),
 	STAT(initiation_replay),
 	STAT(initiation_flood),
@@ -516,6 +518,8 @@ void wg_device_destroy(struct wg_device *dev)
 	wg_timer_heap_free(&dev->timers);
 	if (dev->rl)
 		wg_ratelimiter_free(dev->rl);
+	if (dev->cookie_rl)
+		wg_ratelimiter_free(dev->cookie_rl);
 	wg_memzero(&dev->cookie_checker, sizeof(dev->cookie_checker));
 	if (dev->id)
 		sodium_free(dev->id);

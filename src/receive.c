@@ -40,39 +40,6 @@ static void after_authenticated_rx(struct wg_peer *peer, size_t len)
 
 /* --- backlog --- */
 
-/* True if msg may take a reserved backlog slot: initiation or response
- * with valid MACs including mac2, within its source's rate. */
-static bool may_use_reserve(struct wg_device *dev, const uint8_t *buf, size_t len,
-			    const struct wg_endpoint *from)
-{
-	if (wg_msg_header_type(buf) == WG_MSG_COOKIE_REPLY)
-		return false;
-	return wg_cookie_validate(&dev->cookie_checker, buf, len, &from->addr, true, dev->rl,
-				  wg_dev_now(dev)) == WG_COOKIE_VALID_WITH_COOKIE;
-}
-
-static void enqueue_handshake(struct wg_device *dev, const uint8_t *buf, size_t len,
-			      const struct wg_endpoint *from)
-{
-	struct wg_hs_job *job;
-	bool admitted = false;
-
-	if (dev->hsq_len >= WG_HS_RESERVED_FROM) {
-		admitted = dev->hsq_len < WG_MAX_QUEUED_HANDSHAKES &&
-			   may_use_reserve(dev, buf, len, from);
-		if (!admitted) {
-			dev->stats.handshake_queue_full++;
-			return;
-		}
-	}
-	job = &dev->hsq[(dev->hsq_head + dev->hsq_len) % WG_MAX_QUEUED_HANDSHAKES];
-	job->from = *from;
-	job->len = len;
-	job->admitted = admitted;
-	memcpy(job->msg, buf, len);
-	dev->hsq_len++;
-}
-
 /* Under load while the backlog is deep, and for WG_UNDER_LOAD_LINGER after,
  * so an attacker cannot toggle it by pausing. */
 static bool under_load(struct wg_device *dev, uint64_t now)
@@ -96,6 +63,123 @@ static void ratelimiter_gc(struct wg_device *dev, uint64_t now)
 		return;
 	dev->last_rl_gc_ns = now;
 	wg_ratelimiter_gc(dev->rl, now);
+	wg_ratelimiter_gc(dev->cookie_rl, now);
+}
+
+static const char *hs_name(uint32_t type)
+{
+	return type == WG_MSG_INITIATION ? "initiation" : "response";
+}
+
+static void log_mac_invalid(struct wg_device *dev, const struct wg_endpoint *from, uint32_t type)
+{
+	char ep[WG_SOCKADDR_STRLEN];
+
+	dev->stats.mac_invalid++;
+	if (wg_dev_log_ok(dev, WG_LOGR_MAC))
+		wg_log_verbose("%s from %s for a different public key (mac1 mismatch)",
+			       hs_name(type), ep_str(from, ep));
+}
+
+static void log_ratelimited(struct wg_device *dev, const struct wg_endpoint *from, uint32_t type)
+{
+	char ep[WG_SOCKADDR_STRLEN];
+
+	dev->stats.handshake_ratelimited++;
+	if (wg_dev_log_ok(dev, WG_LOGR_COOKIE))
+		wg_log_verbose("%s from %s dropped: over %d/s from that address while under load",
+			       hs_name(type), ep_str(from, ep), WG_RATELIMIT_PACKETS_PER_SECOND);
+}
+
+/* Within the per-source and the global cookie-reply limits. A flood from
+ * a few hundred addresses then costs a few thousand replies a second, and
+ * a peer's first initiation from an address of its own is always
+ * answered: that reply is what its mac2 retry needs. */
+static bool cookie_reply_allowed(struct wg_device *dev, const union wg_sockaddr *src, uint64_t now)
+{
+	if (now - dev->cookie_window_ns >= WG_NSEC_PER_SEC) {
+		dev->cookie_window_ns = now;
+		dev->cookie_window_sent = 0;
+	}
+	if (dev->cookie_window_sent >= WG_COOKIE_REPLIES_PER_SECOND ||
+	    !wg_ratelimiter_allow(dev->cookie_rl, src, now)) {
+		dev->stats.cookie_replies_ratelimited++;
+		return false;
+	}
+	dev->cookie_window_sent++;
+	return true;
+}
+
+static void cookie_reply(struct wg_device *dev, const struct wg_hs_job *job, uint64_t now)
+{
+	/* The sender index sits at the same offset in both messages. */
+	if (cookie_reply_allowed(dev, &job->from.addr, now))
+		wg_send_cookie_reply(dev, job, wg_le32_get(job->msg + 4));
+}
+
+/* MACs and load, at read time before a message takes a backlog slot (so
+ * reading stays cheap enough to drain the socket during a flood: a full
+ * socket buffer drops a peer's initiation, its retry and its data at
+ * random), and again when a message queued while not under load has its
+ * turn. A wrong mac1 or an over-rate mac2 is dropped; under load, a
+ * message without mac2 gets its cookie reply (within the limits) and goes
+ * no further. True if it may go on: with a valid mac2 it is marked
+ * admitted; without, it came while not under load. */
+static bool check_macs(struct wg_device *dev, struct wg_hs_job *job, uint32_t type)
+{
+	uint64_t now = wg_dev_now(dev);
+	bool load = under_load(dev, now);
+
+	if (load)
+		ratelimiter_gc(dev, now);
+	switch (wg_cookie_validate(&dev->cookie_checker, job->msg, job->len, &job->from.addr, load,
+				   dev->rl, now)) {
+	case WG_COOKIE_INVALID:
+		log_mac_invalid(dev, &job->from, type);
+		return false;
+	case WG_COOKIE_RATELIMITED:
+		log_ratelimited(dev, &job->from, type);
+		return false;
+	case WG_COOKIE_VALID_NO_COOKIE:
+		if (!load)
+			return true;
+		cookie_reply(dev, job, now);
+		return false;
+	case WG_COOKIE_VALID_WITH_COOKIE:
+		job->admitted = true;
+		return true;
+	}
+	return false;
+}
+
+/* The last eighth of the backlog only for admitted messages (valid mac2
+ * within their source's rate), so cookie-reply messages or a burst that
+ * came before the device was under load cannot lock a retry out. */
+static void enqueue_handshake(struct wg_device *dev, const uint8_t *buf, size_t len,
+			      const struct wg_endpoint *from)
+{
+	struct wg_hs_job *job;
+	uint32_t type = wg_msg_header_type(buf);
+	size_t limit;
+
+	/* Built in place in the next slot; it counts only once queued. */
+	if (dev->hsq_len >= WG_MAX_QUEUED_HANDSHAKES) {
+		dev->stats.handshake_queue_full++;
+		return;
+	}
+	job = &dev->hsq[(dev->hsq_head + dev->hsq_len) % WG_MAX_QUEUED_HANDSHAKES];
+	job->from = *from;
+	job->len = len;
+	job->admitted = false;
+	memcpy(job->msg, buf, len);
+	if (type != WG_MSG_COOKIE_REPLY && !check_macs(dev, job, type))
+		return;
+	limit = job->admitted ? WG_MAX_QUEUED_HANDSHAKES : WG_HS_RESERVED_FROM;
+	if (dev->hsq_len >= limit) {
+		dev->stats.handshake_queue_full++;
+		return;
+	}
+	dev->hsq_len++;
 }
 
 /* --- handshake messages --- */
@@ -225,57 +309,8 @@ static void handle_cookie_reply(struct wg_device *dev, const struct wg_hs_job *j
 		wg_log_verbose("cookie reply from %s: peer is under load", ep_str(&job->from, ep));
 }
 
-static void log_mac_invalid(struct wg_device *dev, const struct wg_hs_job *job, uint32_t type)
-{
-	char ep[WG_SOCKADDR_STRLEN];
-
-	dev->stats.mac_invalid++;
-	if (wg_dev_log_ok(dev, WG_LOGR_MAC))
-		wg_log_verbose("%s from %s for a different public key (mac1 mismatch)",
-			       type == WG_MSG_INITIATION ? "initiation" : "response",
-			       ep_str(&job->from, ep));
-}
-
-/* MAC checks, then cookie reply or rate limiting under load. True if the
- * message may go on to the (expensive) Noise processing. */
-static bool admit_handshake(struct wg_device *dev, const struct wg_hs_job *job, uint32_t type)
-{
-	uint64_t now = wg_dev_now(dev);
-	bool load = under_load(dev, now);
-	enum wg_cookie_verdict v;
-
-	if (load)
-		ratelimiter_gc(dev, now);
-	v = wg_cookie_validate(&dev->cookie_checker, job->msg, job->len, &job->from.addr, load,
-			       dev->rl, now);
-	switch (v) {
-	case WG_COOKIE_INVALID:
-		log_mac_invalid(dev, job, type);
-		return false;
-	case WG_COOKIE_RATELIMITED:
-		dev->stats.handshake_ratelimited++;
-		if (wg_dev_log_ok(dev, WG_LOGR_COOKIE)) {
-			char ep[WG_SOCKADDR_STRLEN];
-			wg_log_verbose("%s from %s dropped: over %d/s from that address while "
-				       "under load",
-				       type == WG_MSG_INITIATION ? "initiation" : "response",
-				       ep_str(&job->from, ep), WG_RATELIMIT_PACKETS_PER_SECOND);
-		}
-		return false;
-	case WG_COOKIE_VALID_NO_COOKIE:
-		if (!load)
-			return true;
-		/* The sender index sits at the same offset in both messages. */
-		wg_send_cookie_reply(dev, job, wg_le32_get(job->msg + 4));
-		return false;
-	case WG_COOKIE_VALID_WITH_COOKIE:
-		return true;
-	}
-	return false;
-}
-
 /* Judges one backlog message; returns what it cost (WG_HS_COST_*). */
-static unsigned int process_job(struct wg_device *dev, const struct wg_hs_job *job)
+static unsigned int process_job(struct wg_device *dev, struct wg_hs_job *job)
 {
 	uint32_t type = wg_msg_header_type(job->msg);
 
@@ -283,7 +318,7 @@ static unsigned int process_job(struct wg_device *dev, const struct wg_hs_job *j
 		handle_cookie_reply(dev, job);
 		return 1;
 	}
-	if (!job->admitted && !admit_handshake(dev, job, type))
+	if (!job->admitted && !check_macs(dev, job, type))
 		return 1;
 	if (type == WG_MSG_INITIATION)
 		handle_initiation(dev, job);

@@ -86,6 +86,7 @@ struct wg_device_stats {
 	uint64_t mac_invalid; /* mac1 wrong: not for our key */
 	uint64_t handshake_ratelimited;
 	uint64_t cookie_replies_sent;
+	uint64_t cookie_replies_ratelimited; /* under load: over a reply limit */
 	uint64_t initiation_unknown_peer;
 	uint64_t initiation_replay;
 	uint64_t initiation_flood;

@@ -25,7 +25,6 @@ struct wg_gso;
 struct wg_udp;
 struct wg_ratelimiter;
 
-
 /* A session's keys plus its entry in the receiver-index table. */
 struct wg_peer_keypair {
 	struct wg_keypair kp;	     /* secret: zeroed before it is freed */
@@ -103,6 +102,11 @@ enum wg_log_reason {
  * pass the per-source rate limit, so a flood from spoofed addresses never
  * locks a legitimate peer's retry out. */
 #define WG_HS_RESERVED_FROM (WG_MAX_QUEUED_HANDSHAKES - WG_MAX_QUEUED_HANDSHAKES / 8)
+/* Cookie replies under load: at most WG_RATELIMIT_PACKETS_PER_SECOND per
+ * source address (a separate rate limiter: spoofing a peer's address must
+ * not use up the tokens of its mac2 retries), and this many per second in
+ * all, so answering a flood stays a few percent of a core. */
+#define WG_COOKIE_REPLIES_PER_SECOND 8192
 
 /* A received handshake message waiting in the backlog. */
 struct wg_hs_job {
@@ -129,6 +133,9 @@ struct wg_device {
 	struct wg_static_identity *id;		 /* sodium_malloc'd, owned */
 	struct wg_cookie_checker cookie_checker; /* secret */
 	struct wg_ratelimiter *rl;		 /* owned */
+	struct wg_ratelimiter *cookie_rl;	 /* owned: cookie replies per source */
+	uint64_t cookie_window_ns;		 /* start of the current second */
+	uint32_t cookie_window_sent;		 /* cookie replies in it */
 	uint64_t last_rl_gc_ns;
 	struct wg_index_table index;
 	struct wg_pubkey_table pubkeys;

@@ -19,6 +19,7 @@
  *            sends initiations with valid mac1 and mac2, which only the
  *            per-source rate limiter can stop
  *
+ * Sources: every host of -s PREFIX/LEN, or only the first -n of them.
  * Rate: -r datagrams per second (0 = as fast as possible), spread evenly, or
  * with -b N in bursts of N back to back (same average rate): a pulsed flood
  * deepens the victim's handshake backlog at once, so it stays under load
@@ -76,7 +77,8 @@ struct opts {
 	int64_t ts_offset_s;	   /* replay: timestamp offset from now */
 	uint32_t src_base;	   /* first spoofed source, host order */
 	uint32_t src_count;
-	double rate; /* datagrams per second, 0 = as fast as possible */
+	uint32_t src_limit; /* -n: only the first this many sources, 0 = all */
+	double rate;	    /* datagrams per second, 0 = as fast as possible */
 	double duration;
 	int burst;	    /* >0: send in bursts of this many, same average rate */
 	const char *ifname; /* capture interface, NULL = all */
@@ -578,11 +580,11 @@ static int pool_cookie(struct flood *f)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: wgflood -m garbage|init|noise|replay|data|cookie -d IPv4:PORT\n"
-		"               -s SRC_PREFIX/LEN [-k VICTIM_PUBKEY] [-p PEER_PRIVKEY_FILE]\n"
-		"               [-T TS_OFFSET_S] [-r PPS] [-b BURST] [-t SECONDS] [-i "
-		"CAPTURE_IFACE]\n");
+	fprintf(stderr, "usage: wgflood -m garbage|init|noise|replay|data|cookie -d IPv4:PORT\n"
+			"               -s SRC_PREFIX/LEN [-n SOURCES] [-k VICTIM_PUBKEY] [-p "
+			"PEER_PRIVKEY_FILE]\n"
+			"               [-T TS_OFFSET_S] [-r PPS] [-b BURST] [-t SECONDS] [-i "
+			"CAPTURE_IFACE]\n");
 	exit(1);
 }
 
@@ -635,7 +637,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
 	int c, m = -1;
 	bool dst = false, src = false;
 
-	while ((c = getopt(argc, argv, "m:d:s:k:p:T:r:t:i:b:")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:s:n:k:p:T:r:t:i:b:")) != -1) {
 		switch (c) {
 		case 'm':
 			m = parse_mode(optarg);
@@ -645,6 +647,9 @@ static void parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case 's':
 			src = parse_src(o, optarg) == 0;
+			break;
+		case 'n':
+			o->src_limit = (uint32_t)atoi(optarg);
 			break;
 		case 'k':
 			o->have_pub = decode_key(o->victim_pub, optarg) == 0;
@@ -673,6 +678,8 @@ static void parse_args(struct opts *o, int argc, char **argv)
 	}
 	if (m < 0 || !dst || !src || o->duration <= 0)
 		usage();
+	if (o->src_limit && o->src_limit < o->src_count)
+		o->src_count = o->src_limit;
 	o->mode = (enum mode)m;
 	if (o->mode != M_GARBAGE && o->mode != M_DATA && !o->have_pub)
 		usage();

@@ -47,14 +47,14 @@ static int setup(void **state)
 	node_init(&e->a, &e->clock, "tunA");
 	node_init(&e->b, &e->clock, "tunB");
 	assert_int_equal(node_apply(&e->a,
-			       "private_key=%s\npublic_key=%s\nendpoint=127.0.0.1:%u\n"
-			       "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n",
-			       e->a.priv_hex, e->b.pub_hex, wg_device_listen_port(e->b.dev)),
+				    "private_key=%s\npublic_key=%s\nendpoint=127.0.0.1:%u\n"
+				    "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n",
+				    e->a.priv_hex, e->b.pub_hex, wg_device_listen_port(e->b.dev)),
 			 0);
 	assert_int_equal(node_apply(&e->b,
-			       "private_key=%s\npublic_key=%s\n"
-			       "allowed_ip=10.0.0.1/32\nallowed_ip=fd00::1/128\n",
-			       e->b.priv_hex, e->a.pub_hex),
+				    "private_key=%s\npublic_key=%s\n"
+				    "allowed_ip=10.0.0.1/32\nallowed_ip=fd00::1/128\n",
+				    e->b.priv_hex, e->a.pub_hex),
 			 0);
 	*state = e;
 	return 0;
@@ -241,7 +241,7 @@ static void test_ipv6_underlay(void **state)
 	char line[128], *t;
 
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nendpoint=[::1]:%u\n", e->b.pub_hex,
-			       wg_device_listen_port(e->b.dev)),
+				    wg_device_listen_port(e->b.dev)),
 			 0);
 	establish(e);
 	t = get_text(&e->b);
@@ -278,7 +278,8 @@ static void test_staging_drops_oldest(void **state)
 	uint8_t pkt[128];
 
 	/* B has no endpoint for A yet: to stage, give A's peer a dead one. */
-	assert_int_equal(node_apply(&e->a, "public_key=%s\nendpoint=127.0.0.1:9\n", e->b.pub_hex), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nendpoint=127.0.0.1:9\n", e->b.pub_hex),
+			 0);
 	for (int i = 0; i < WG_MAX_STAGED_PACKETS + 3; i++) {
 		size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 8, (uint8_t)i);
 		tun_inject(&e->a, pkt, len);
@@ -471,11 +472,12 @@ static void test_set_fields(void **state)
 	char *t;
 
 	assert_int_equal(
-		node_apply(&e->a,
-		      "fwmark=0\npublic_key=%s\npreshared_key=%s\n"
-		      "persistent_keepalive_interval=0\nreplace_allowed_ips=true\n"
-		      "allowed_ip=10.1.0.0/16\nallowed_ip=10.2.0.0/16\nallowed_ip=-10.1.0.0/16\n",
-		      e->b.pub_hex, e->a.pub_hex),
+		node_apply(
+			&e->a,
+			"fwmark=0\npublic_key=%s\npreshared_key=%s\n"
+			"persistent_keepalive_interval=0\nreplace_allowed_ips=true\n"
+			"allowed_ip=10.1.0.0/16\nallowed_ip=10.2.0.0/16\nallowed_ip=-10.1.0.0/16\n",
+			e->b.pub_hex, e->a.pub_hex),
 		0);
 	t = get_text(&e->a);
 	expect_line(t, "allowed_ip=10.2.0.0/16");
@@ -486,7 +488,7 @@ static void test_set_fields(void **state)
 	free(t);
 	/* update_only never creates; remove takes the peer away. */
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nupdate_only=true\nendpoint=1.2.3.4:5\n",
-			       e->a.priv_hex),
+				    e->a.priv_hex),
 			 0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), 1);
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nremove=true\n", e->b.pub_hex), 0);
@@ -509,9 +511,9 @@ static void test_set_is_atomic(void **state)
 	before = get_text(&e->a);
 	/* Everything valid except the port, which B holds: nothing changes. */
 	ret = node_apply(&e->a,
-		    "private_key=%s\nlisten_port=%u\nreplace_peers=true\n"
-		    "public_key=%s\nallowed_ip=10.5.0.0/16\n",
-		    other_hex, wg_device_listen_port(e->b.dev), other_hex);
+			 "private_key=%s\nlisten_port=%u\nreplace_peers=true\n"
+			 "public_key=%s\nallowed_ip=10.5.0.0/16\n",
+			 other_hex, wg_device_listen_port(e->b.dev), other_hex);
 	assert_int_equal(ret, -EADDRINUSE);
 	after = get_text(&e->a);
 	assert_string_equal(before, after);
@@ -600,12 +602,14 @@ static void test_replace_peers(void **state)
 		hex(h[i], k[i]);
 	}
 	/* Create, remove and re-create in one request, then replace all. */
-	assert_int_equal(node_apply(&e->a, "public_key=%s\npublic_key=%s\nremove=true\npublic_key=%s\n",
-			       h[0], h[0], h[0]),
+	assert_int_equal(node_apply(&e->a,
+				    "public_key=%s\npublic_key=%s\nremove=true\npublic_key=%s\n",
+				    h[0], h[0], h[0]),
 			 0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), 2);
 	assert_int_equal(
-		node_apply(&e->a, "replace_peers=true\npublic_key=%s\npublic_key=%s\n", h[1], h[2]), 0);
+		node_apply(&e->a, "replace_peers=true\npublic_key=%s\npublic_key=%s\n", h[1], h[2]),
+		0);
 	assert_int_equal(wg_device_peer_count(e->a.dev), 2);
 	assert_null(wg_peer_lookup(e->a.dev, e->b.pub));
 	assert_non_null(wg_peer_lookup(e->a.dev, k[1]));
@@ -631,8 +635,9 @@ static size_t scale_peer_text(char *out, size_t cap, uint32_t i)
 
 	scale_key(k, i);
 	hex(h, k);
-	n = snprintf(out, cap, "public_key=%s\nallowed_ip=10.%u.%u.%u/32\nallowed_ip=fd00::%x:%x/128\n",
-		     h, (i >> 16) & 255, (i >> 8) & 255, i & 255, i >> 16, i & 0xffff);
+	n = snprintf(out, cap,
+		     "public_key=%s\nallowed_ip=10.%u.%u.%u/32\nallowed_ip=fd00::%x:%x/128\n", h,
+		     (i >> 16) & 255, (i >> 8) & 255, i & 255, i >> 16, i & 0xffff);
 	if (i % 2 == 0)
 		n += snprintf(out + n, cap - (size_t)n, "endpoint=192.0.2.%u:%u\n", i % 250 + 1,
 			      1024 + i % 60000);
@@ -729,9 +734,10 @@ static void test_scale_set_get(void **state)
 	/* one peer changed, one removed */
 	scale_key(k, 50000);
 	hex(h, k);
-	assert_int_equal(node_apply(&e->a, "public_key=%s\nendpoint=198.51.100.7:9\n"
-				      "allowed_ip=10.200.0.0/16\n",
-			       h),
+	assert_int_equal(node_apply(&e->a,
+				    "public_key=%s\nendpoint=198.51.100.7:9\n"
+				    "allowed_ip=10.200.0.0/16\n",
+				    h),
 			 0);
 	scale_key(k, 3);
 	hex(h, k);
@@ -764,9 +770,9 @@ static void test_dump_survives_changes(void **state)
 	wg_uapi_writer_init(&w);
 	assert_int_equal(wg_device_dump_begin(e->a.dev, &w, &d), 0);
 	assert_int_equal(wg_device_dump_begin(e->a.dev, &w, &d2), 0);
-	wg_device_dump_end(d2); /* unlinked from the middle of nothing */
+	wg_device_dump_end(d2);			    /* unlinked from the middle of nothing */
 	assert_true(wg_device_dump_next(d, &w, 2)); /* 0, 1 */
-	scale_key(k, 2); /* the next one the dump would write */
+	scale_key(k, 2);			    /* the next one the dump would write */
 	hex(h, k);
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nremove=true\n", h), 0);
 	scale_key(k, 0); /* already written */
@@ -870,8 +876,9 @@ static void test_persistent_keepalive(void **state)
 	establish(e);
 	advance_steps(e, 20 * SEC);
 	assert_int_equal(stats(&e->a).keepalives_sent, 0);
-	assert_int_equal(
-		node_apply(&e->a, "public_key=%s\npersistent_keepalive_interval=25\n", e->b.pub_hex), 0);
+	assert_int_equal(node_apply(&e->a, "public_key=%s\npersistent_keepalive_interval=25\n",
+				    e->b.pub_hex),
+			 0);
 	pump(e);
 	assert_int_equal(stats(&e->a).keepalives_sent, 1); /* at once */
 	advance(e, 25 * SEC - 1);
@@ -882,7 +889,8 @@ static void test_persistent_keepalive(void **state)
 	assert_int_equal(stats(&e->a).keepalives_sent, 3);
 	/* Turning it off cancels it. */
 	assert_int_equal(
-		node_apply(&e->a, "public_key=%s\npersistent_keepalive_interval=0\n", e->b.pub_hex), 0);
+		node_apply(&e->a, "public_key=%s\npersistent_keepalive_interval=0\n", e->b.pub_hex),
+		0);
 	advance_steps(e, 60 * SEC);
 	assert_int_equal(stats(&e->a).keepalives_sent, 3);
 }
@@ -1057,14 +1065,20 @@ static void test_under_load_demands_cookie(void **state)
 	wg_cookie_init(&ck, e->a.pub);
 	make_initiation(e, &hs, &ck, &msg);
 	/* A backlog deeper than WG_UNDER_LOAD_BACKLOG builds up within one
-	 * loop turn; feed it directly. */
+	 * loop turn; feed it directly. Past that depth each message is judged
+	 * as it is read, and those queued before are judged under load too:
+	 * none reaches Noise, and the one source gets its burst of cookie
+	 * replies, no more. */
 	for (int i = 0; i < n; i++)
 		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	assert_int_equal(a->hsq_len, WG_UNDER_LOAD_BACKLOG);
 	while (wg_receive_handshake_batch(a))
 		;
-	assert_int_equal(stats(&e->a).cookie_replies_sent, n);
+	assert_int_equal(stats(&e->a).cookie_replies_sent, WG_RATELIMIT_BURST);
+	assert_int_equal(stats(&e->a).cookie_replies_ratelimited, n - WG_RATELIMIT_BURST);
 	assert_int_equal(stats(&e->a).handshake_responses_sent, 0);
-	assert_true(count_type(sink, WG_MSG_COOKIE_REPLY, sizeof(reply), (uint8_t *)&reply) > 0);
+	assert_int_equal(count_type(sink, WG_MSG_COOKIE_REPLY, sizeof(reply), (uint8_t *)&reply),
+			 WG_RATELIMIT_BURST);
 	/* With the cookie, mac2 is valid and the handshake goes through while
 	 * the device is still under load (it lingers for a second). */
 	assert_int_equal(wg_cookie_reply_consume(&ck, &reply, e->clk.mono), 0);
@@ -1084,10 +1098,69 @@ static void test_under_load_demands_cookie(void **state)
 	close(sink);
 }
 
+/* Under load, cookie replies are limited per source: a flood from other
+ * addresses, however fast, leaves a peer's own initiation its reply (the
+ * one its mac2 retry needs); and in all, per second. */
+static void test_flood_leaves_peer_its_cookie(void **state)
+{
+	struct env *e = *state;
+	struct wg_device *a = e->a.dev;
+	struct wg_msg_cookie_reply reply;
+	struct wg_msg_initiation msg, flood;
+	struct wg_handshake hs, hs2;
+	struct wg_cookie ck;
+	struct wg_endpoint from, src;
+	int sink = open_sink(&from);
+	const uint32_t per_src = 2 * WG_RATELIMIT_BURST;
+	const uint32_t n_src = WG_COOKIE_REPLIES_PER_SECOND / WG_RATELIMIT_BURST + 10;
+	uint64_t sent;
+
+	wg_cookie_init(&ck, e->a.pub);
+	make_initiation(e, &hs2, &ck, &flood);
+	/* Spoofed loopback sources (their replies go nowhere): one of them
+	 * fills the backlog (under load), then 8 flood at twice their burst. */
+	src = from;
+	src.addr.in4.sin_addr.s_addr = htonl(0x7f000164u);
+	for (int i = 0; i < WG_UNDER_LOAD_BACKLOG; i++)
+		wg_receive_datagram(a, (uint8_t *)&flood, sizeof(flood), &src);
+	while (wg_receive_handshake_batch(a))
+		;
+	for (uint32_t i = 0; i < 8 * per_src; i++) {
+		src.addr.in4.sin_addr.s_addr = htonl(0x7f000101u + i % 8);
+		wg_receive_datagram(a, (uint8_t *)&flood, sizeof(flood), &src);
+	}
+	assert_int_equal(stats(&e->a).cookie_replies_sent, 9 * WG_RATELIMIT_BURST);
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 0);
+	/* the peer, from an address of its own, is answered at once */
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	assert_int_equal(count_type(sink, WG_MSG_COOKIE_REPLY, sizeof(reply), (uint8_t *)&reply),
+			 1);
+	assert_int_equal(wg_cookie_reply_consume(&ck, &reply, e->clk.mono), 0);
+	/* many sources: no more than the global limit in one second */
+	for (uint32_t i = 0; i < n_src * WG_RATELIMIT_BURST; i++) {
+		src.addr.in4.sin_addr.s_addr = htonl(0x7f010000u + i / WG_RATELIMIT_BURST);
+		wg_receive_datagram(a, (uint8_t *)&flood, sizeof(flood), &src);
+	}
+	sent = stats(&e->a).cookie_replies_sent;
+	assert_int_equal(sent, WG_COOKIE_REPLIES_PER_SECOND);
+	/* and its retry with mac2 completes the handshake */
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	while (wg_receive_handshake_batch(a))
+		;
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 1);
+	assert_int_equal(count_type(sink, WG_MSG_RESPONSE, WG_MSG_RESPONSE_LEN, NULL), 1);
+	wg_memzero(&hs, sizeof(hs));
+	wg_memzero(&hs2, sizeof(hs2));
+	close(sink);
+}
+
 static void test_backlog_bounded_and_mac1(void **state)
 {
 	struct env *e = *state;
 	struct wg_device *a = e->a.dev;
+	struct wg_msg_cookie_reply junk;
 	struct wg_msg_initiation msg;
 	struct wg_handshake hs;
 	struct wg_cookie ck;
@@ -1096,14 +1169,24 @@ static void test_backlog_bounded_and_mac1(void **state)
 
 	wg_cookie_init(&ck, e->b.pub); /* mac1 for the wrong key */
 	make_initiation(e, &hs, &ck, &msg);
+	/* a wrong mac1 is dropped as it is read: no backlog slot */
 	for (int i = 0; i < WG_MAX_QUEUED_HANDSHAKES + 10; i++)
 		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
-	/* the reserved last eighth is not for messages without mac2 */
+	assert_int_equal(stats(&e->a).mac_invalid, WG_MAX_QUEUED_HANDSHAKES + 10);
+	assert_int_equal(stats(&e->a).handshake_queue_full, 0);
+	assert_int_equal(a->hsq_len, 0);
+	/* cookie-reply messages are queued; the reserved last eighth is not
+	 * for them */
+	memset(&junk, 0x5a, sizeof(junk));
+	wg_msg_header_put(junk.header, WG_MSG_COOKIE_REPLY);
+	for (int i = 0; i < WG_MAX_QUEUED_HANDSHAKES + 10; i++)
+		wg_receive_datagram(a, (uint8_t *)&junk, sizeof(junk), &from);
+	assert_int_equal(a->hsq_len, WG_HS_RESERVED_FROM);
 	assert_int_equal(stats(&e->a).handshake_queue_full,
 			 WG_MAX_QUEUED_HANDSHAKES + 10 - WG_HS_RESERVED_FROM);
 	while (wg_receive_handshake_batch(a))
 		;
-	assert_int_equal(stats(&e->a).mac_invalid, WG_HS_RESERVED_FROM);
+	assert_int_equal(stats(&e->a).cookie_reply_unknown_index, WG_HS_RESERVED_FROM);
 	assert_int_equal(stats(&e->a).cookie_replies_sent, 0);
 	/* Truncated or unknown messages never reach the backlog. */
 	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg) - 1, &from);
@@ -1117,11 +1200,12 @@ static void test_backlog_bounded_and_mac1(void **state)
 
 /* One batch per loop turn: reading the sockets is not starved by the
  * backlog. A batch is a budget: 64 messages that need Noise, or 4 times
- * as many that end at their MACs or in a cookie reply. */
+ * as many that end cheaply (a cookie-reply message for no handshake). */
 static void test_backlog_budget_per_turn(void **state)
 {
 	struct env *e = *state;
 	struct wg_device *a = e->a.dev;
+	struct wg_msg_cookie_reply junk;
 	struct wg_msg_initiation msg;
 	struct wg_handshake hs;
 	struct wg_cookie ck;
@@ -1132,20 +1216,20 @@ static void test_backlog_budget_per_turn(void **state)
 	memset(&to, 0, sizeof(to));
 	assert_int_equal(wg_sockaddr_parse(&to.addr, "127.0.0.1:0"), 0);
 	to.addr.in4.sin_port = htons(wg_device_listen_port(a));
-	wg_cookie_init(&ck, e->b.pub); /* wrong mac1: cheap to reject */
-	make_initiation(e, &hs, &ck, &msg);
+	memset(&junk, 0x5a, sizeof(junk));
+	wg_msg_header_put(junk.header, WG_MSG_COOKIE_REPLY);
 	for (int i = 0; i < n; i++)
 		assert_int_equal(
-			sendto(sink, &msg, sizeof(msg), 0, &to.addr.sa, sizeof(to.addr.in4)),
-			(ssize_t)sizeof(msg));
+			sendto(sink, &junk, sizeof(junk), 0, &to.addr.sa, sizeof(to.addr.in4)),
+			(ssize_t)sizeof(junk));
 	event_base_loop(e->a.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	assert_int_equal(a->hsq_len, n); /* read, not yet judged */
 	event_base_loop(e->a.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	assert_int_equal(a->hsq_len, 0); /* all cheap: one turn */
-	assert_int_equal(stats(&e->a).mac_invalid, n);
+	assert_int_equal(stats(&e->a).cookie_reply_unknown_index, n);
 
 	for (int i = 0; i < cheap; i++)
-		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+		wg_receive_datagram(a, (uint8_t *)&junk, sizeof(junk), &from);
 	assert_true(wg_receive_handshake_batch(a));
 	assert_int_equal(a->hsq_len, cheap - WG_HS_BUDGET);
 	while (wg_receive_handshake_batch(a))
@@ -1164,35 +1248,35 @@ static void test_backlog_budget_per_turn(void **state)
 }
 
 /* A full backlog still takes a peer's retry that carries a cookie (valid
- * mac2), within its source's rate; the flood without mac2 is refused. */
+ * mac2), within its source's rate; nothing else enters its last eighth. */
 static void test_backlog_reserve_for_cookies(void **state)
 {
 	struct env *e = *state;
 	struct wg_device *a = e->a.dev;
-	struct wg_msg_cookie_reply reply;
-	struct wg_msg_initiation flood, msg;
-	struct wg_handshake hs, hs2;
-	struct wg_cookie ck, ck_flood;
+	struct wg_msg_cookie_reply reply, junk;
+	struct wg_msg_initiation msg;
+	struct wg_handshake hs;
+	struct wg_cookie ck;
 	struct wg_endpoint from, from_flood;
 	int sink = open_sink(&from), sink_flood = open_sink(&from_flood);
-	uint64_t full;
+	uint64_t full, limited;
 	int responses;
 
 	/* get a cookie: under load, an initiation is answered with one */
 	wg_cookie_init(&ck, e->a.pub);
 	make_initiation(e, &hs, &ck, &msg);
-	for (int i = 0; i < WG_UNDER_LOAD_BACKLOG; i++)
+	for (int i = 0; i <= WG_UNDER_LOAD_BACKLOG; i++)
 		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
 	while (wg_receive_handshake_batch(a))
 		;
 	assert_true(count_type(sink, WG_MSG_COOKIE_REPLY, sizeof(reply), (uint8_t *)&reply) > 0);
 	assert_int_equal(wg_cookie_reply_consume(&ck, &reply, e->clk.mono), 0);
 
-	/* fill the backlog to the brim with mac1-valid initiations, no mac2 */
-	wg_cookie_init(&ck_flood, e->a.pub);
-	make_initiation(e, &hs2, &ck_flood, &flood);
+	/* fill the backlog to the brim with cookie-reply messages */
+	memset(&junk, 0x5a, sizeof(junk));
+	wg_msg_header_put(junk.header, WG_MSG_COOKIE_REPLY);
 	for (int i = 0; i < WG_MAX_QUEUED_HANDSHAKES; i++)
-		wg_receive_datagram(a, (uint8_t *)&flood, sizeof(flood), &from_flood);
+		wg_receive_datagram(a, (uint8_t *)&junk, sizeof(junk), &from_flood);
 	assert_int_equal(a->hsq_len, WG_HS_RESERVED_FROM);
 	full = stats(&e->a).handshake_queue_full;
 	assert_int_equal(full, WG_MAX_QUEUED_HANDSHAKES - WG_HS_RESERVED_FROM);
@@ -1202,10 +1286,11 @@ static void test_backlog_reserve_for_cookies(void **state)
 	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
 	assert_int_equal(a->hsq_len, WG_HS_RESERVED_FROM + 1);
 	assert_int_equal(stats(&e->a).handshake_queue_full, full);
-	/* beyond its rate (burst 5) the same source is refused */
+	/* beyond its rate (burst 5) the same source is refused as it is read */
+	limited = stats(&e->a).handshake_ratelimited;
 	for (int i = 0; i < 2 * WG_RATELIMIT_BURST; i++)
 		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
-	assert_true(stats(&e->a).handshake_queue_full > full);
+	assert_true(stats(&e->a).handshake_ratelimited > limited);
 	assert_true(a->hsq_len < WG_HS_RESERVED_FROM + 1 + 2 * WG_RATELIMIT_BURST);
 	while (wg_receive_handshake_batch(a))
 		;
@@ -1213,7 +1298,6 @@ static void test_backlog_reserve_for_cookies(void **state)
 	assert_int_equal(stats(&e->a).handshake_responses_sent, 1);
 	assert_int_equal(responses, 1);
 	wg_memzero(&hs, sizeof(hs));
-	wg_memzero(&hs2, sizeof(hs2));
 	close(sink_flood);
 	close(sink);
 }
@@ -1284,6 +1368,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rekey_on_receive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_under_load_demands_cookie, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_leaves_peer_its_cookie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_bounded_and_mac1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_budget_per_turn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_reserve_for_cookies, setup, teardown),
