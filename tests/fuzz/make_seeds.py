@@ -15,7 +15,9 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 (TIME, FLUSH, TUN, INIT, RESP, COOKIE, DATA, RAW, MACFIX, REPLAY, FLOOD,
- ESTABLISH, BATCH, GSO) = range(14)
+ ESTABLISH, BATCH, GSO, TRAIN, FAULT, SUPER) = range(17)
+# run modes of rxbatch/tunsuper (their first input byte)
+VNET, VNET12, THREADS = 1, 2, 4
 
 TABLES = {
     "initiation": [INIT, INIT, INIT, MACFIX, MACFIX, RAW, REPLAY, FLOOD, TIME,
@@ -28,6 +30,10 @@ TABLES = {
              ESTABLISH, TUN, TIME, TIME, INIT, RESP, FLUSH],
     "tun": [TUN, TUN, TUN, TUN, GSO, ESTABLISH, ESTABLISH, DATA, TIME, TIME,
             RESP, INIT, FLUSH, COOKIE, RAW, GSO],
+    "rxbatch": [BATCH, TRAIN, TRAIN, DATA, DATA, DATA, DATA, RAW, ESTABLISH,
+                ESTABLISH, TIME, REPLAY, FAULT, INIT, RESP, FLUSH],
+    "tunsuper": [SUPER, SUPER, SUPER, SUPER, SUPER, ESTABLISH, ESTABLISH,
+                 ESTABLISH, TIME, TIME, DATA, FAULT, INIT, RESP, FLUSH, TUN],
 }
 
 A, B, U = 0, 1, 2
@@ -38,9 +44,9 @@ T0, T1MS, T50MS, T500MS, T1S, T2S, T5S, T5_4S, T10S, T15S, T25S, T60S, \
 
 
 class Seq:
-    def __init__(self, target):
+    def __init__(self, target, mode=None):
         self.table = TABLES[target]
-        self.b = bytearray()
+        self.b = bytearray() if mode is None else bytearray([mode])
 
     def op(self, code, *args):
         self.b.append(self.table.index(code))
@@ -95,11 +101,46 @@ class Seq:
     def batch(self, n):
         return self.op(BATCH, n)
 
+    def train(self, sel, count):
+        """sel bit 0: a chosen segment size (sel >> 1 indexes op_train's
+        table), else the datagrams' own; count: datagrams in trains"""
+        return self.op(TRAIN, sel, count)
+
+    def fault(self, sel):
+        """sel % 6: EIO ENOBUFS EAGAIN EINVAL EADDRNOTAVAIL EPERM;
+        (sel >> 4) % 4 + 1 sends"""
+        return self.op(FAULT, sel)
+
+    def super_(self, pkts):
+        """pkts: super_pkt() byte strings, 1-4 read in one operation"""
+        return self.op(SUPER, len(pkts) - 1, *pkts)
+
     def gso(self, kind, dst, payload, size, flags=0, fill=b"", extra=b""):
         """kind: 0 TCP4, 1 TCP6, 2 UDP4, 3 UDP6; fill: first payload bytes;
         extra (flags 1): type, needs_csum, csum_start, csum_offset, hdr_len"""
         return self.op(GSO, kind, dst, flags, struct.pack("<H", payload),
                        fill.ljust(min(payload, 64), b"\0"), struct.pack("<H", size), extra)
+
+
+def super_pkt(kind, dst, hmode, gso_size, payload, fill=b"\xab" * 32, tcp_flags=0x10,
+              hdr=b"", vnet12=False):
+    """op_super's packet: kind bit 0 IPv6, bit 1 UDP, bit 2 large; dst
+    index (v4: A, B, C, nobody; v6: A, B, nobody); hmode bits 0-1: 0/1
+    consistent header, 2 checksum only, 3 raw (hdr: flags, gso_type,
+    hdr_len, csum_start, csum_offset); bit 2 chosen hdr_len (hdr), bit 3
+    ECN, bit 4 no NEEDS_CSUM (bit 5: DATA_VALID)."""
+    out = bytes([kind, dst, hmode]) + struct.pack("<H", gso_size)
+    out += struct.pack("<H", payload) + fill[:min(payload, 32)].ljust(min(payload, 32), b"\0")
+    if not kind & 1:
+        out += bytes([0, 0, 0x40, 0])  # id 0, DF
+    if kind & 2:
+        out += struct.pack(">HH", 1000, 2000)
+    else:
+        out += struct.pack(">HHI", 1000, 2000, 1) + bytes([tcp_flags])
+    out += hdr
+    if vnet12:
+        out += bytes([1, 0])
+    return out
 
 
 def v4(flags=0, proto=0, src=0, dst=0, payload=b"\x11" * 12, extra=b""):
@@ -286,6 +327,39 @@ def text_seeds():
     return uapi, config
 
 
+def batch_seeds():
+    r, t = "rxbatch", "tunsuper"
+    p20 = plain_v4(payload=b"\x33" * 20)
+    return {r: {
+        "natural_train": Seq(r, 0).establish(A, 0).train(0, 3).data(A, p20).data(A, p20)
+        .data(A, p20),
+        "threads_vnet": Seq(r, VNET | THREADS).establish(A, 0).establish(B, 0).train(0, 8)
+        .data(A, p20).data(A, p20).data(A, p20).data(A, p20).data(B, plain_v6()),
+        "odd_segments": Seq(r, VNET).establish(A, 0).train(1 | 2 << 1, 3).data(A, p20)
+        .data(A, p20).data(A, p20),
+        "seg_1452": Seq(r, 0).establish(B, 0).train(1 | 8 << 1, 4).data(B, plain_v6())
+        .data(B, plain_v6()),
+        "batch_mixed": Seq(r, THREADS).establish(A, 0).batch(5).data(A, p20)
+        .init(B).data(A, plain_v6()).raw(bytes([4, 0, 0, 0]) + bytes(44), flags=8),
+        "big_inline": Seq(r, VNET12).establish(A, 0).train(0, 4)
+        .data(A, bytes([4, 0]) + struct.pack("<H", 1300)).data(A, bytes([4, 0]) + struct.pack("<H", 1300)),
+    }, t: {
+        "tso4_a": Seq(t, 0).establish(A, 0).super_([super_pkt(4, 0, 0, 1000, 20000)]),
+        "uso6_b_threads": Seq(t, THREADS).establish(B, 0)
+        .super_([super_pkt(7, 1, 0, 1200, 30000)]),
+        "staged_no_session": Seq(t, 0).super_([super_pkt(4, 0, 0, 1400, 9000)]),
+        "raw_header": Seq(t, 0).establish(A, 0).super_([super_pkt(
+            0, 0, 3, 100, 1000, hdr=bytes([1, 1]) + struct.pack("<HHH", 40, 20, 16))]),
+        "hdr_len_ecn": Seq(t, 0).establish(A, 0).super_([super_pkt(
+            4, 0, 4 | 8, 500, 4000, hdr=struct.pack("<H", 1200))]),
+        "csum_only_multi": Seq(t, VNET12).establish(A, 0).establish(B, 0).super_([
+            super_pkt(2, 0, 2, 0, 300, vnet12=True), super_pkt(0, 1, 0, 0, 800, vnet12=True),
+            super_pkt(1, 2, 0, 700, 3000, vnet12=True)]),
+        "fault_eio": Seq(t, 0).establish(A, 0).fault(0).super_([super_pkt(4, 0, 0, 1200, 30000)]),
+        "tiny_segments": Seq(t, THREADS).establish(A, 0).super_([super_pkt(6, 0, 0, 1, 300)]),
+    }}
+
+
 def ipv4(proto, l4, tot=None):
     n = 20 + len(l4)
     h = bytearray(20)
@@ -350,6 +424,9 @@ def write(target, name, data):
 
 def main():
     for target, group in seeds().items():
+        for name, seq in group.items():
+            write(target, name, bytes(seq.b))
+    for target, group in batch_seeds().items():
         for name, seq in group.items():
             write(target, name, bytes(seq.b))
     for name, data in offload_seeds().items():

@@ -32,7 +32,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../platform/posix/wg_posix.h"
 #include "common.h"
+#include "fakenet.h"
 #include "wgd/cookie.h"
 #include "wgd/datapath.h"
 #include "wgd/device.h"
@@ -53,6 +55,7 @@
 #define TUN_CAPTURE (WG_MAX_PACKET + 1)
 
 enum { ACT_A, ACT_B, ACT_U, N_ACT };
+#define ACT_KPS 4
 enum { PEER_A, PEER_B, PEER_C, PEER_Z, N_PEERS };
 
 enum op {
@@ -70,7 +73,15 @@ enum op {
 	OP_ESTABLISH,
 	OP_BATCH,
 	OP_GSO,
+	OP_TRAIN,
+	OP_FAULT,
+	OP_SUPER,
 };
+
+/* Run modes (rxbatch, tunsuper: the first input byte). */
+#define MODE_VNET    1 /* offloading TUN with a virtio-net header */
+#define MODE_VNET12  2 /* of 12 bytes (num_buffers), else 10 */
+#define MODE_THREADS 4 /* crypto on the worker threads */
 
 enum { LAST_INIT, LAST_RESP, LAST_COOKIE, LAST_DATA, N_LAST };
 
@@ -81,8 +92,10 @@ struct actor {
 	struct wg_cookie_checker checker, checker0; /* mints cookies for D */
 	int fd[2];				    /* IPv4, IPv6 */
 	union wg_sockaddr addr[2];
-	struct wg_keypair kp[2]; /* [0] newest session */
-	bool kp_ok[2];
+	/* [0] newest session; [1] the one before (both usable for sending);
+	 * older ones only to open what D still sends under them. */
+	struct wg_keypair kp[ACT_KPS];
+	bool kp_ok[ACT_KPS];
 	uint8_t d_init[WG_MSG_INITIATION_LEN]; /* D's last initiation to us */
 	union wg_sockaddr d_src;	       /* where it came from */
 	bool has_d_init;
@@ -132,9 +145,40 @@ struct world {
 	int sink_fd[2];
 	uint16_t sink_port[2]; /* network order */
 	/* Batch mode (fast receive path): for this many more operations,
-	 * datagrams go through D's real sockets, read at the end by
-	 * wg_receive_batch. */
+	 * datagrams queue for D's sockets, read at the end by
+	 * wg_receive_batch (recvmmsg of the fake network). */
 	int batch_left;
+	/* Batch trains: the next train_left datagrams of the batch from one
+	 * source join one GRO train of train_seg bytes per segment (0: their
+	 * own length, as the kernel coalesces). */
+	int train_left;
+	bool train_natural;
+	size_t train_seg;
+	uint8_t *train_buf; /* WG_DP_BUF_LEN */
+	size_t train_len;
+	union wg_sockaddr train_from;
+	struct wg_endpoint train_local;
+	/* The run's TUN: socketpair (bare packets; coalesced ones refused
+	 * and cut again) or an offloading TUN with a virtio-net header. */
+	bool vnet;
+	uint16_t vnet_len;
+	struct wg_workers *pool; /* crypto threads, lent to D when asked */
+	unsigned int udp_offload0;
+	uint8_t *seg_buf; /* WG_DP_BUF_LEN: a TUN super-packet cut again */
+	/* Packets D wrote to its TUN since the previous operation ended
+	 * (coalesced ones counted per segment), and the counters then. */
+	uint64_t tun_pkts, data_rx0, icmp0, tun_err0;
+	/* Authentic data messages of the open batch, each deliverable once. */
+	struct ledger {
+		uint8_t *plain, *msg;
+		size_t len, msg_len;
+		struct wg_peer *peer;
+		bool used;
+	} ledger[256];
+	size_t n_ledger;
+	/* A target's look at every data packet D sealed for an actor. */
+	void (*on_data)(struct actor *a, const uint8_t *pkt, size_t len);
+	uint64_t data_unknown;
 };
 
 static struct world W;
@@ -280,26 +324,29 @@ static void world_init(void)
 	uint8_t dpriv[WG_KEY_LEN], psk[WG_KEY_LEN], c_priv[WG_KEY_LEN], c_pub[WG_KEY_LEN];
 	char psk_hex[65], ep_a[64], ep_b[80];
 	struct wg_tun *tun;
-	int sv[2];
+	int sv[2], fds[2];
 
 	fuzz_common_init();
 	sinks_init();
 	W.scratch = malloc(MAX_DGRAM);
+	W.train_buf = malloc(WG_DP_BUF_LEN);
+	W.seg_buf = malloc(WG_DP_BUF_LEN);
 	W.mono = START_MONO;
 	W.unix_ns = START_UNIX;
 	W.clock = (struct wg_clock){w_mono, w_unix, &W};
-	if (!W.scratch || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0 ||
-	    fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0)
+	if (!W.scratch || !W.train_buf || !W.seg_buf || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0)
 		abort();
-	/* Room for bursts of staged data without drops on our side. */
-	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &(int){1 << 22}, sizeof(int));
 	if (wg_tun_from_fd(sv[0], false, "fuzz", &tun) < 0)
 		abort();
-	W.tun_fd = sv[1];
+	W.tun_fd = sv[1]; /* never read: the fake network takes D's writes */
 	p.tun = tun;
 	p.clock = &W.clock;
 	if (wg_device_create(&p, &W.dev) < 0)
 		abort();
+	/* From here on D's sockets and TUN never reach the kernel. */
+	wg_udp_fds(W.dev->udp, fds);
+	fn_attach(fds, wg_device_listen_port(W.dev), sv[0]);
+	W.udp_offload0 = W.dev->udp->offload;
 	fixed_key(dpriv, 9);
 	wg_x25519_public(W.dpub, dpriv);
 	for (int i = 0; i < WG_KEY_LEN; i++)
@@ -331,31 +378,6 @@ static void world_init(void)
 
 /* --- reset between runs --- */
 
-static void drain_fd_discard(int fd)
-{
-	while (recv(fd, W.scratch, MAX_DGRAM, MSG_DONTWAIT) >= 0)
-		;
-}
-
-/* Empties every socket the harness reads, asking the kernel once. */
-static void drain_all_discard(void)
-{
-	struct pollfd p[2 * N_ACT + 3];
-	int n = 0;
-
-	for (int i = 0; i < N_ACT; i++)
-		for (int k = 0; k < 2; k++)
-			p[n++] = (struct pollfd){.fd = W.act[i].fd[k], .events = POLLIN};
-	p[n++] = (struct pollfd){.fd = W.tun_fd, .events = POLLIN};
-	p[n++] = (struct pollfd){.fd = W.sink_fd[0], .events = POLLIN};
-	p[n++] = (struct pollfd){.fd = W.sink_fd[1], .events = POLLIN};
-	if (poll(p, (nfds_t)n, 0) <= 0)
-		return;
-	for (int i = 0; i < n; i++)
-		if (p[i].revents)
-			drain_fd_discard(p[i].fd);
-}
-
 static void reset_limit(struct wg_log_limit *l)
 {
 	l->last_ns = 0;
@@ -383,6 +405,38 @@ static void reset_peer(struct peer_snap *s)
 		wg_timers_persistent_keepalive_changed(p);
 }
 
+/* The TUN of this run: the socketpair, or (vnet) an offloading Linux TUN
+ * whose virtio-net header of vnet_len bytes the platform writes and reads. */
+static void tun_mode(bool vnet, uint16_t vnet_len)
+{
+	struct wg_tun *tun = W.dev->tun;
+	unsigned int all = WG_TUN_OFFLOAD_CSUM | WG_TUN_OFFLOAD_TSO | WG_TUN_OFFLOAD_USO;
+
+	W.vnet = vnet;
+	W.vnet_len = vnet_len;
+	tun->is_tun = vnet;
+	tun->vnet_hdr_len = vnet ? vnet_len : 0;
+	tun->offload = vnet ? all : 0;
+	if (W.dev->dp)
+		W.dev->dp->tun_offload = tun->offload;
+}
+
+/* The MTU the harness chose stands: D asks its TUN again after a second,
+ * which for an offloading TUN is an ioctl. */
+static void mtu_hold(void)
+{
+	W.dev->mtu_checked = true;
+	W.dev->mtu_checked_ns = W.mono;
+}
+
+static void tun_count_start(void)
+{
+	W.tun_pkts = 0;
+	W.data_rx0 = W.dev->stats.data_packets_received;
+	W.icmp0 = W.dev->stats.icmp_sent;
+	W.tun_err0 = W.dev->stats.tun_write_errors;
+}
+
 static void reset_device(void)
 {
 	struct wg_device *dev = W.dev;
@@ -400,14 +454,18 @@ static void reset_device(void)
 	for (int i = 0; i < WG_LOGR_COUNT; i++)
 		reset_limit(&dev->limits[i]);
 	reset_limit(&dev->icmp_limit);
-	dev->mtu_checked = false;
+	dev->mtu = WG_DEFAULT_MTU;
 	if (dev->dp) {
 		/* Coalesce as if the TUN had offloads (the socketpair refuses a
 		 * super-packet, which is cut again: that path too). */
-		FUZZ_CHECK(dev->dp->n_trains == 0);
+		FUZZ_CHECK(dev->dp->n_trains == 0 && dev->dp->n_jobs == 0);
 		wg_gro_init(&dev->dp->gro, true, true);
+		dev->dp->workers = NULL;
 	}
+	dev->udp->offload = W.udp_offload0;
+	tun_mode(false, 0);
 	W.batch_left = 0;
+	W.train_left = 0;
 	FUZZ_CHECK(dev->index.h.count == 0);
 }
 
@@ -417,7 +475,7 @@ static void reset_actor(struct actor *a, uint32_t index_base)
 	a->ck = a->ck0;
 	a->checker = a->checker0;
 	wg_memzero(a->kp, sizeof(a->kp));
-	a->kp_ok[0] = a->kp_ok[1] = false;
+	memset(a->kp_ok, 0, sizeof(a->kp_ok));
 	a->has_d_init = a->has_resp = false;
 	a->next_index = index_base;
 }
@@ -429,6 +487,8 @@ static void last_clear(struct last_msg *l)
 	memset(l, 0, sizeof(*l));
 }
 
+static void ledger_clear(void);
+
 static void world_reset(void)
 {
 	fuzz_rng_seed(0x5eed);
@@ -439,8 +499,10 @@ static void world_reset(void)
 		reset_actor(&W.act[i], 0x100 * (uint32_t)(i + 1));
 	for (int i = 0; i < N_LAST; i++)
 		last_clear(&W.last[i]);
-	drain_all_discard();
+	fn_reset();
+	ledger_clear();
 	W.exp = EXP_NONE;
+	tun_count_start();
 }
 
 /* --- checks on what D wrote to its TUN --- */
@@ -505,19 +567,138 @@ static void check_any(const uint8_t *pkt, size_t n)
 	FUZZ_CHECK(wg_allowedips_lookup(&W.dev->aips, family, src) != NULL);
 }
 
+/* Equal, except for the IPv4 identification, the IPv4 header and the
+ * TCP/UDP checksums: a packet that was coalesced (GRO) and cut again
+ * carries computed ones and consecutive identifications. */
+static bool same_but_checksums(const uint8_t *a, const uint8_t *b, size_t n, int family)
+{
+	size_t l4 = family == AF_INET ? (size_t)(a[0] & 0x0f) * 4 : 40, ck = 0;
+	uint8_t proto = family == AF_INET ? a[9] : a[6];
+
+	if (proto == 6)
+		ck = l4 + 16;
+	else if (proto == 17)
+		ck = l4 + 6;
+	for (size_t i = 0; i < n; i++) {
+		bool skip = (family == AF_INET && (i == 4 || i == 5 || i == 10 || i == 11)) ||
+			    (ck && (i == ck || i == ck + 1));
+		if (!skip && a[i] != b[i])
+			return false;
+	}
+	return true;
+}
+
+/* A whole packet delivered by a batch: the plaintext of one authentic
+ * message of that batch not delivered before, from its peer's sources. */
+static void check_ledger(const uint8_t *pkt, size_t n)
+{
+	const uint8_t *src, *dst;
+	size_t ip_len;
+	int family;
+
+	FUZZ_CHECK(wg_ip_parse(pkt, n, &family, &ip_len, &src, &dst) == 0 && ip_len == n);
+	for (size_t i = 0; i < W.n_ledger; i++) {
+		struct ledger *e = &W.ledger[i];
+		if (e->used || n > e->len || !same_but_checksums(pkt, e->plain, n, family))
+			continue;
+		if (wg_allowedips_lookup(&W.dev->aips, family, src) != &e->peer->aips)
+			continue;
+		e->used = true;
+		return;
+	}
+	if (getenv("WGD_FUZZ_TRACE")) {
+		fprintf(fuzz_report, "delivered %zu:", n);
+		for (size_t k = 0; k < n && k < 64; k++)
+			fprintf(fuzz_report, "%02x", pkt[k]);
+		fprintf(fuzz_report, "\n");
+		for (size_t i = 0; i < W.n_ledger; i++) {
+			fprintf(fuzz_report, "ledger %zu used %d len %zu:", i, W.ledger[i].used,
+				W.ledger[i].len);
+			for (size_t k = 0; k < W.ledger[i].len && k < 64; k++)
+				fprintf(fuzz_report, "%02x", W.ledger[i].plain[k]);
+			fprintf(fuzz_report, "\n");
+		}
+	}
+	FUZZ_CHECK(!"delivered packet matches no authentic message of the batch");
+}
+
+static void ledger_clear(void)
+{
+	for (size_t i = 0; i < W.n_ledger; i++) {
+		free(W.ledger[i].plain);
+		free(W.ledger[i].msg);
+	}
+	W.n_ledger = 0;
+}
+
+/* An authentic message joins the batch; a copy of one already there
+ * (a replay) adds nothing, and one beyond the ledger is unverifiable:
+ * the batch then checks sources only. */
+static void ledger_add(const struct last_msg *l)
+{
+	struct ledger *e;
+
+	for (size_t i = 0; i < W.n_ledger; i++)
+		if (W.ledger[i].msg_len == l->len && !memcmp(W.ledger[i].msg, l->buf, l->len))
+			return;
+	if (W.n_ledger == sizeof(W.ledger) / sizeof(W.ledger[0]))
+		return;
+	e = &W.ledger[W.n_ledger++];
+	e->plain = malloc(l->plain_len ? l->plain_len : 1);
+	e->msg = malloc(l->len);
+	if (!e->plain || !e->msg)
+		abort();
+	if (l->plain_len)
+		memcpy(e->plain, l->plain, l->plain_len);
+	memcpy(e->msg, l->buf, l->len);
+	e->msg_len = l->len;
+	e->len = l->plain_len;
+	e->peer = l->peer;
+	e->used = false;
+}
+
+static void check_tun_packet(const uint8_t *pkt, size_t n, bool whole)
+{
+	FUZZ_CHECK(W.exp != EXP_NONE);
+	W.tun_pkts++;
+	if (W.exp == EXP_ANY && whole && W.n_ledger < sizeof(W.ledger) / sizeof(W.ledger[0]))
+		check_ledger(pkt, n);
+	else if (W.exp == EXP_ICMP)
+		check_icmp(pkt, n);
+	else if (W.exp == EXP_ANY)
+		check_any(pkt, n);
+	else
+		check_delivered(pkt, n);
+}
+
+/* Everything D wrote to its TUN. A super-packet (offloading TUN only, and
+ * only from a receive batch) must be one the kernel accepts: it is cut with
+ * the engine's own splitter (the offload target checks that one against an
+ * independent model) and each segment judged alone. */
 static void drain_tun(void)
 {
-	ssize_t n;
+	struct fn_queue *q = &FN.tun_out;
 
-	while ((n = recv(W.tun_fd, W.scratch, TUN_CAPTURE, MSG_DONTWAIT)) >= 0) {
-		FUZZ_CHECK(W.exp != EXP_NONE);
-		if (W.exp == EXP_ICMP)
-			check_icmp(W.scratch, (size_t)n);
-		else if (W.exp == EXP_ANY)
-			check_any(W.scratch, (size_t)n);
-		else
-			check_delivered(W.scratch, (size_t)n);
+	for (size_t i = 0; i < q->n; i++) {
+		const struct fn_pkt *p = &q->pkts[i];
+		const uint8_t *pkt = fn_data(q, p);
+		struct wg_gso_split s;
+
+		if (p->gso.type == WG_GSO_NONE && !p->gso.needs_csum) {
+			check_tun_packet(pkt, p->len, true);
+			continue;
+		}
+		FUZZ_CHECK(W.vnet && W.exp == EXP_ANY);
+		FUZZ_CHECK(p->gso.type == WG_GSO_NONE ||
+			   (p->gso.gso_size && p->len > p->gso.hdr_len &&
+			    p->gso.csum_start + p->gso.csum_offset + 2 <= p->gso.hdr_len));
+		FUZZ_CHECK(wg_gso_split_init(&s, pkt, p->len, &p->gso) == 0);
+		while (wg_gso_split_peek(&s)) {
+			size_t n = wg_gso_split_next(&s, W.seg_buf);
+			check_tun_packet(W.seg_buf, n, false);
+		}
 	}
+	fn_queue_clear(q);
 }
 
 /* --- actors answering what D sent --- */
@@ -533,8 +714,8 @@ static struct actor *mac1_owner(const uint8_t *msg, size_t len, const union wg_s
 
 static void actor_push_session(struct actor *a)
 {
-	a->kp[1] = a->kp[0];
-	a->kp_ok[1] = a->kp_ok[0];
+	memmove(a->kp + 1, a->kp, (ACT_KPS - 1) * sizeof(a->kp[0]));
+	memmove(a->kp_ok + 1, a->kp_ok, (ACT_KPS - 1) * sizeof(a->kp_ok[0]));
 	a->kp_ok[0] = wg_noise_derive_keypair(&a->kp[0], &a->hs, W.mono) == 0;
 }
 
@@ -586,18 +767,24 @@ static void actor_got_data(const uint8_t *msg, size_t len)
 
 	for (int i = 0; i < N_ACT; i++) {
 		struct actor *a = &W.act[i];
-		for (int s = 0; s < 2; s++) {
+		for (int s = 0; s < ACT_KPS; s++) {
 			if (!a->kp_ok[s] || a->kp[s].local_index != idx)
 				continue;
-			if (wg_noise_open(&a->kp[s], (void *)W.scratch, len, NULL) < 0 || !plain)
+			/* Sealed by D under a session we share: authentic,
+			 * never replayed (D's counter only moves forward). */
+			FUZZ_CHECK(wg_noise_open(&a->kp[s], (void *)W.scratch, len, NULL) == 0);
+			if (!plain)
 				return;
 			FUZZ_CHECK(wg_ip_parse(W.scratch + WG_MSG_DATA_HEADER_LEN, plain, &family,
 					       &ip_len, &src, &dst) == 0);
 			FUZZ_CHECK(wg_allowedips_lookup(&W.dev->aips, family, dst) ==
 				   &peer_of(a)->aips);
+			if (W.on_data)
+				W.on_data(a, W.scratch + WG_MSG_DATA_HEADER_LEN, ip_len);
 			return;
 		}
 	}
+	W.data_unknown++; /* a session whose keys the actor no longer keeps */
 }
 
 static void actor_receive(size_t len, const union wg_sockaddr *src)
@@ -633,33 +820,48 @@ static void actor_receive(size_t len, const union wg_sockaddr *src)
 	}
 }
 
-static void drain_actor_fd(int fd)
+/* Everything D sent: to an actor's address it is that actor's to answer
+ * (as it arrived: from D's port and chosen source); to any other address
+ * ("other hosts") it is gone, as on the wire. */
+static void drain_udp(void)
 {
-	union wg_sockaddr src;
-	socklen_t sl = sizeof(src);
-	ssize_t n;
+	struct fn_queue *q = &FN.udp_out;
+	static int trace = -1;
 
-	while ((n = recvfrom(fd, W.scratch, MAX_DGRAM, MSG_DONTWAIT, &src.sa, &sl)) >= 0) {
-		actor_receive((size_t)n, &src);
-		sl = sizeof(src);
+	if (trace < 0)
+		trace = getenv("WGD_FUZZ_TRACE") != NULL;
+	for (size_t i = 0; i < q->n; i++) {
+		const struct fn_pkt *p = &q->pkts[i];
+		if (trace) {
+			char to[WG_SOCKADDR_STRLEN];
+			fprintf(fuzz_report, "  D sent %zu bytes type %u index %08x to %s\n",
+				p->len, p->len >= 4 ? wg_msg_header_type(fn_data(q, p)) : 0,
+				p->len >= 8 ? wg_le32_get(fn_data(q, p) + 4) : 0,
+				wg_sockaddr_format(&p->to, to, sizeof(to)));
+		}
+		for (int a = 0; a < N_ACT * 2; a++) {
+			if (!wg_sockaddr_equal(&W.act[a / 2].addr[a % 2], &p->to))
+				continue;
+			memcpy(W.scratch, fn_data(q, p), p->len);
+			actor_receive(p->len, &p->src);
+			break;
+		}
 	}
+	fn_queue_clear(q);
 }
 
-/* Loopback and socketpairs deliver at once: one poll finds everything. */
+/* What D wrote to its TUN since the previous operation: exactly one packet
+ * per data packet it counted as received and per ICMP error it sent. */
 static void drain_all(void)
 {
-	struct pollfd pfd[1 + 2 * N_ACT];
+	const struct wg_device_stats *st = &W.dev->stats;
 
-	pfd[0] = (struct pollfd){.fd = W.tun_fd, .events = POLLIN};
-	for (int i = 0; i < 2 * N_ACT; i++)
-		pfd[1 + i] = (struct pollfd){.fd = W.act[i / 2].fd[i % 2], .events = POLLIN};
-	if (poll(pfd, 1 + 2 * N_ACT, 0) <= 0)
-		return;
-	if (pfd[0].revents)
-		drain_tun();
-	for (int i = 0; i < 2 * N_ACT; i++)
-		if (pfd[1 + i].revents)
-			drain_actor_fd(pfd[1 + i].fd);
+	drain_tun();
+	FUZZ_CHECK(st->tun_write_errors == W.tun_err0);
+	FUZZ_CHECK(W.tun_pkts ==
+		   (st->data_packets_received - W.data_rx0) + (st->icmp_sent - W.icmp0));
+	tun_count_start();
+	drain_udp();
 }
 
 /* --- invariants of D --- */
@@ -775,27 +977,61 @@ static void remember(int kind, const uint8_t *msg, size_t len)
 	l->len = len;
 }
 
-/* Batch mode: the datagram really travels, from the actor socket with
- * from's address (else a sink socket of its family) to D's socket. */
+/* The local address a datagram from `from` arrives on: its sticky source
+ * if it names one, else loopback on lo. */
+static void local_of(const struct wg_endpoint *from, struct wg_endpoint *local)
+{
+	memset(local, 0, sizeof(*local));
+	if (from->has_src) {
+		*local = *from;
+		return;
+	}
+	local->src_ifindex = 1;
+	if (from->addr.sa.sa_family == AF_INET)
+		local->src4.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		local->src6 = in6addr_loopback;
+}
+
+/* The pending GRO train goes to D's socket as one receive. */
+static void train_flush(void)
+{
+	if (!W.train_len)
+		return;
+	fn_udp_deliver(W.train_buf, W.train_len, W.train_seg, &W.train_from, &W.train_local);
+	W.train_len = 0;
+}
+
+/* Batch mode: the datagram queues for D's socket of its family, alone or
+ * (while a train is open) appended to a GRO train from its source. A train
+ * of the datagrams' own size ends, as in the kernel, at a datagram of
+ * another size or after a shorter one; a train of a chosen segment size
+ * takes anything, so segments need not be messages. */
 static void send_to_device(const uint8_t *msg, size_t len, const struct wg_endpoint *from)
 {
-	int family = from->addr.sa.sa_family, fd = W.sink_fd[family == AF_INET6];
-	union wg_sockaddr to = {0};
-	uint16_t port = htons(wg_device_listen_port(W.dev));
+	struct wg_endpoint local;
 
-	for (int i = 0; i < N_ACT; i++)
-		for (int k = 0; k < 2; k++)
-			if (wg_sockaddr_equal(&W.act[i].addr[k], &from->addr))
-				fd = W.act[i].fd[k];
-	to.sa.sa_family = (sa_family_t)family;
-	if (family == AF_INET) {
-		to.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		to.in4.sin_port = port;
-	} else {
-		to.in6.sin6_addr = in6addr_loopback;
-		to.in6.sin6_port = port;
+	local_of(from, &local);
+	if (!W.train_left) {
+		fn_udp_deliver(msg, len, 0, &from->addr, &local);
+		return;
 	}
-	sendto(fd, msg, len, 0, &to.sa, (socklen_t)wg_sockaddr_len(&to));
+	if (W.train_len &&
+	    (!wg_sockaddr_equal(&from->addr, &W.train_from) || W.train_len + len > WG_DP_BUF_LEN ||
+	     (W.train_natural && (len > W.train_seg || W.train_len % W.train_seg))))
+		train_flush();
+	if (!W.train_len) {
+		W.train_from = from->addr;
+		W.train_local = local;
+		if (W.train_natural)
+			W.train_seg = len;
+	}
+	if (len && len <= WG_DP_BUF_LEN) {
+		memcpy(W.train_buf + W.train_len, msg, len);
+		W.train_len += len;
+	}
+	if (--W.train_left == 0)
+		train_flush();
 }
 
 static void inject(const uint8_t *msg, size_t len, const struct wg_endpoint *from, bool flush)
@@ -907,6 +1143,7 @@ static void op_time(struct fz *f)
 	d = sel < sizeof(steps) / sizeof(steps[0]) ? steps[sel] : fz_u16(f) * 10 * MSEC;
 	W.mono += d;
 	W.unix_ns += d;
+	mtu_hold();
 	wg_device_run_timers(W.dev);
 }
 
@@ -1162,6 +1399,8 @@ static void send_data(struct last_msg *l, const struct wg_endpoint *from)
 	bool first = !l->accepted;
 
 	if (W.batch_left) { /* judged together at the end of the batch */
+		if (l->authentic && first && l->peer)
+			ledger_add(l);
 		inject(l->buf, l->len, from, false);
 		last_clear(l); /* its fate is unknown: no replay oracle */
 		return;
@@ -1440,14 +1679,16 @@ static void batch_end(void)
 {
 	int fds[2];
 
+	train_flush();
 	W.batch_left = 0;
+	W.train_left = 0;
 	W.exp = EXP_ANY;
 	wg_udp_fds(W.dev->udp, fds);
-	for (int i = 0; i < 2; i++) {
-		struct pollfd p = {.fd = fds[i], .events = POLLIN};
-		for (int k = 0; fds[i] >= 0 && k < 64 && poll(&p, 1, 0) > 0; k++)
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; fds[i] >= 0 && k < 64 && fn_udp_pending(i); k++)
 			wg_receive_batch(W.dev, fds[i]);
-	}
+	drain_tun();
+	ledger_clear();
 	wg_device_run_handshakes(W.dev);
 }
 
@@ -1516,11 +1757,263 @@ static void op_gso(struct fz *f)
 	free(p);
 }
 
+/* --- TUN super-packets (offloading TUN) --- */
+
+#define SUPER_SEGS 1024
+
+/* What op_super expects its actors to open, in order per actor: the
+ * segments of each super-packet routed to them. */
+static struct {
+	uint8_t *buf; /* SUPER_SEGS * (WG_MAX_PACKET) would be too much: packed */
+	size_t used, cap;
+	size_t off[SUPER_SEGS], len[SUPER_SEGS];
+	struct actor *to[SUPER_SEGS];
+	size_t n, next[N_ACT]; /* next[a]: index into the list scanned so far */
+	bool overflow, mismatch;
+	size_t opened;
+} SX;
+
+static void super_on_data(struct actor *a, const uint8_t *pkt, size_t len)
+{
+	size_t i;
+
+	SX.opened++;
+	for (i = SX.next[a - W.act]; i < SX.n && SX.to[i] != a; i++)
+		;
+	if (i == SX.n) {
+		SX.mismatch = true; /* not one of this operation's segments */
+		return;
+	}
+	SX.next[a - W.act] = i + 1;
+	if (SX.len[i] != len || memcmp(SX.buf + SX.off[i], pkt, len))
+		SX.mismatch = true;
+}
+
+static struct actor *actor_at(const union wg_sockaddr *addr)
+{
+	for (int a = 0; a < N_ACT * 2; a++)
+		if (wg_sockaddr_equal(&W.act[a / 2].addr[a % 2], addr))
+			return &W.act[a / 2];
+	return NULL;
+}
+
+/* The segments the engine's splitter makes of pkt, as the packets the
+ * actor behind peer should open (if its endpoint is an actor's). */
+static void super_expect(struct wg_peer *peer, const uint8_t *pkt, size_t len,
+			 const struct wg_gso *gso)
+{
+	struct actor *a = peer ? actor_at(&peer->endpoint.addr) : NULL;
+	struct wg_gso_split sp;
+
+	if (!a || wg_gso_split_init(&sp, pkt, len, gso) < 0)
+		return;
+	while (wg_gso_split_peek(&sp)) {
+		size_t n = wg_gso_split_peek(&sp);
+		if (SX.n == SUPER_SEGS || SX.used + n > SX.cap) {
+			SX.overflow = true;
+			return;
+		}
+		SX.off[SX.n] = SX.used;
+		SX.len[SX.n] = wg_gso_split_next(&sp, SX.buf + SX.used);
+		SX.to[SX.n++] = a;
+		SX.used += n;
+	}
+}
+
+static struct wg_peer *super_route(const uint8_t *pkt, size_t len)
+{
+	const uint8_t *src, *dst;
+	struct wg_aip_owner *o;
+	size_t ip_len;
+	int family;
+
+	if (wg_ip_parse(pkt, len, &family, &ip_len, &src, &dst) < 0)
+		return NULL;
+	o = wg_allowedips_lookup(&W.dev->aips, family, dst);
+	return o ? wg_container_of(o, struct wg_peer, aips) : NULL;
+}
+
+/* A TCP or UDP packet of up to 64 KiB and the virtio-net header the kernel
+ * hands over with it: consistent with the packet (a TSO/USO super-packet
+ * of a chosen gso_size, ECN bit, or a plain packet with a partial or valid
+ * checksum), with chosen hdr_len/csum fields, or all fields raw. */
+static size_t super_build(struct fz *f, uint8_t *p, uint8_t *vnet)
+{
+	static const char *dst4[] = {"10.0.0.2", "10.0.1.7", "10.0.3.1", "192.0.2.1"};
+	static const char *dst6[] = {"fd00::2", "fd00:1::7", "2001:db8::1"};
+	uint8_t kind = fz_u8(f), dsel = fz_u8(f), hmode = fz_u8(f);
+	bool v6 = kind & 1, tcp = !(kind & 2);
+	size_t l3 = v6 ? 40 : 20, l4 = tcp ? 20 : 8, payload, len;
+	struct virtio_net_hdr h = {0};
+	uint16_t gso_size = fz_u16(f);
+
+	payload = (kind & 4) ? fz_u16(f) % (65535 - 60) : fz_u16(f) % 3000;
+	len = l3 + l4 + payload;
+	memset(p, 0, l3 + l4);
+	memset(p + l3 + l4, 0x6b, payload);
+	fz_bytes(f, p + l3 + l4, payload < 32 ? payload : 32);
+	if (v6) {
+		p[0] = 0x60;
+		p[4] = (uint8_t)((len - 40) >> 8);
+		p[5] = (uint8_t)(len - 40);
+		p[6] = tcp ? 6 : 17;
+		p[7] = 64;
+		inet_pton(AF_INET6, "fd00::1", p + 8);
+		inet_pton(AF_INET6, dst6[dsel % 3], p + 24);
+	} else {
+		p[0] = 0x45;
+		p[2] = (uint8_t)(len >> 8);
+		p[3] = (uint8_t)len;
+		fz_bytes(f, p + 4, 4); /* id, fragment fields */
+		p[8] = 64;
+		p[9] = tcp ? 6 : 17;
+		inet_pton(AF_INET, "10.0.0.1", p + 12);
+		inet_pton(AF_INET, dst4[dsel % 4], p + 16);
+	}
+	if (tcp) {
+		fz_bytes(f, p + l3, 8); /* ports, sequence number */
+		p[l3 + 12] = 5 << 4;
+		p[l3 + 13] = fz_u8(f); /* flags: PSH, FIN, CWR... */
+	} else {
+		fz_bytes(f, p + l3, 4);
+		p[l3 + 4] = (uint8_t)((len - l3) >> 8);
+		p[l3 + 5] = (uint8_t)(len - l3);
+	}
+	switch (hmode & 3) {
+	case 0: /* what TSO/USO or a partial checksum hands over */
+	case 1:
+		h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h.csum_start = (uint16_t)l3;
+		h.csum_offset = tcp ? 16 : 6;
+		if (gso_size && payload > gso_size) {
+			h.gso_type =
+				tcp ? (v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4)
+				    : 5 /* UDP_L4 */;
+			h.gso_size = gso_size;
+			/* skb_headlen: the headers, or more of the packet */
+			h.hdr_len = (uint16_t)((hmode & 4) ? fz_u16(f) % (len + 1) : l3 + l4);
+		}
+		if (hmode & 8)
+			h.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+		if (hmode & 16)
+			h.flags = (hmode & 32) ? VIRTIO_NET_HDR_F_DATA_VALID : 0;
+		break;
+	case 2: /* checksummed packet, no offload */
+		h.flags = (hmode & 4) ? VIRTIO_NET_HDR_F_DATA_VALID : 0;
+		break;
+	default: /* any fields */
+		h.flags = fz_u8(f);
+		h.gso_type = fz_u8(f);
+		h.hdr_len = fz_u16(f);
+		h.gso_size = gso_size;
+		h.csum_start = fz_u16(f);
+		h.csum_offset = fz_u16(f);
+		break;
+	}
+	memset(vnet, 0, 12);
+	memcpy(vnet, &h, sizeof(h));
+	if (W.vnet_len == 12) { /* num_buffers */
+		vnet[10] = fz_u8(f);
+		vnet[11] = fz_u8(f);
+	}
+	return len;
+}
+
+/* 1-4 reads of the offloading TUN, each through the platform's reader
+ * (wg_tun_read_gso: the virtio-net header decoded) and the engine's
+ * super-packet path, as the device's TUN event does (its callback is
+ * static: this is its body), then one flush. Whatever D seals for an
+ * actor must open there; when every segment left at once, the actors
+ * open exactly the segments of the packets, in order. */
+static void op_super(struct fz *f)
+{
+	struct wg_device *dev = W.dev;
+	uint8_t count = 1 + fz_u8(f) % 4, vnet[12];
+	uint64_t sent0 = dev->stats.data_packets_sent, err0 = dev->stats.udp_send_errors;
+	uint64_t unknown0 = W.data_unknown;
+	bool clean = !FN.fail_count;
+	static uint8_t *pkt;
+	struct wg_gso gso;
+
+	if (!dev->dp || !W.vnet)
+		return;
+	if (!pkt && !(pkt = malloc(WG_DP_BUF_LEN)))
+		abort();
+	if (!SX.buf && !(SX.buf = malloc(SX.cap = 4 * WG_DP_BUF_LEN + SUPER_SEGS * 64)))
+		abort();
+	SX.n = SX.used = SX.opened = 0;
+	SX.overflow = SX.mismatch = false;
+	memset(SX.next, 0, sizeof(SX.next));
+	for (int i = 0; i < count; i++) {
+		size_t len = super_build(f, pkt, vnet);
+		ssize_t n;
+		FUZZ_CHECK(fn_tun_queue(vnet, W.vnet_len, pkt, len));
+		n = wg_tun_read_gso(dev->tun, dev->dp->tx_read, WG_DP_BUF_LEN, &gso);
+		FUZZ_CHECK(n == (ssize_t)len);
+		/* The splitter cuts in place: expect from a copy first. */
+		memcpy(pkt, dev->dp->tx_read, len);
+		super_expect(super_route(pkt, len), pkt, len, &gso);
+		W.exp = EXP_ICMP;
+		W.exp_buf = pkt;
+		W.exp_len = len;
+		dev->stats.tun_rx_packets++;
+		wg_send_tun_gso(dev, dev->dp->tx_read, len, &gso);
+		drain_tun();
+		W.exp = EXP_NONE;
+	}
+	FUZZ_CHECK(wg_tun_read_gso(dev->tun, dev->dp->tx_read, WG_DP_BUF_LEN, &gso) == -EAGAIN);
+	wg_send_flush(dev);
+	wg_dp_busy(dev);
+	W.on_data = super_on_data;
+	drain_all();
+	W.on_data = NULL;
+	/* Segments add up: every segment sealed reached its actor whole. */
+	if (getenv("WGD_FUZZ_TRACE"))
+		fprintf(fuzz_report, "super: %zu segments expected, %zu opened, %llu sealed%s%s\n",
+			SX.n, SX.opened, (unsigned long long)(dev->stats.data_packets_sent - sent0),
+			SX.mismatch ? ", mismatch" : "", SX.overflow ? ", overflow" : "");
+	if (clean && !FN.fail_count && dev->stats.udp_send_errors == err0 && !SX.overflow &&
+	    dev->stats.data_packets_sent - sent0 == SX.n && W.data_unknown == unknown0)
+		FUZZ_CHECK(SX.opened == SX.n && !SX.mismatch);
+}
+
+/* The next 1-64 datagrams of a batch (one starts if none is open) join GRO
+ * trains: of their own size (as the kernel coalesces), or of a segment size
+ * from the input, so that segments cut across messages. */
+static void op_train(struct fz *f)
+{
+	uint8_t sel = fz_u8(f), count = fz_u8(f);
+
+	if (!W.dev->dp)
+		return;
+	if (!W.batch_left)
+		W.batch_left = 2 + count % 8;
+	train_flush();
+	W.train_left = 1 + count % 64;
+	W.train_natural = !(sel & 1);
+	if (!W.train_natural) {
+		static const uint16_t segs[] = {1, 15, 16, 31, 32, 48, 92, 148, 1452, 65535};
+		W.train_seg = (sel >> 1) < 10 ? segs[sel >> 1] : 1 + fz_u16(f);
+	}
+}
+
+/* The next 1-4 sends on D's sockets fail: EIO (what a GSO send gets from
+ * a device without checksum offload), a full buffer, or a refused source. */
+static void op_fault(struct fz *f)
+{
+	static const int errs[] = {EIO, ENOBUFS, EAGAIN, EINVAL, EADDRNOTAVAIL, EPERM};
+	uint8_t sel = fz_u8(f);
+
+	FN.fail_errno = errs[sel % 6];
+	FN.fail_count = 1 + (sel >> 4) % 4;
+}
+
 static void run_op(uint8_t op, struct fz *f, uint32_t focus)
 {
 	static const char *const names[] = {"time",   "flush",	   "tun",   "init",   "resp",
 					    "cookie", "data",	   "raw",   "macfix", "replay",
-					    "flood",  "establish", "batch", "gso"};
+					    "flood",  "establish", "batch", "gso",    "train",
+					    "fault",  "super"};
 	static int trace = -1;
 
 	if (trace < 0)
@@ -1570,26 +2063,40 @@ static void run_op(uint8_t op, struct fz *f, uint32_t focus)
 	case OP_GSO:
 		op_gso(f);
 		break;
+	case OP_TRAIN:
+		op_train(f);
+		break;
+	case OP_FAULT:
+		op_fault(f);
+		break;
+	case OP_SUPER:
+		op_super(f);
+		break;
 	}
 }
 
 /* The body of a message target: ops[] weights the opcodes (the first input
  * byte of each operation indexes it), focus is the message type raw and
  * MAC-fixed operations default to. */
-static int session_run(const uint8_t *data, size_t size, const uint8_t *ops, size_t n_ops,
-		       uint32_t focus)
+static int session_run_mode(const uint8_t *data, size_t size, const uint8_t *ops, size_t n_ops,
+			    uint32_t focus, uint8_t mode)
 {
 	struct fz f = {data, size};
 
 	if (!W.dev)
 		world_init();
 	world_reset();
+	if (mode & MODE_VNET)
+		tun_mode(true, (mode & MODE_VNET12) ? 12 : 10);
+	if ((mode & MODE_THREADS) && W.dev->dp)
+		W.dev->dp->workers = W.pool;
 	for (int i = 0; i < MAX_OPS && f.n; i++) {
 		uint8_t op = ops[fz_u8(&f) % n_ops];
 		/* Randomness (ephemeral keys, indices) depends only on where
 		 * the operation stands, so earlier operations do not change
 		 * it and the X25519 memo keeps hitting across runs. */
 		fuzz_rng_seed(0x5eed + (uint64_t)i * 0x100 + op);
+		mtu_hold();
 		run_op(op, &f, focus);
 		if (W.batch_left && --W.batch_left == 0)
 			batch_end();
@@ -1620,6 +2127,12 @@ static int session_run(const uint8_t *data, size_t size, const uint8_t *ops, siz
 	}
 	world_reset();
 	return 0;
+}
+
+static __attribute__((unused)) int session_run(const uint8_t *data, size_t size, const uint8_t *ops,
+					       size_t n_ops, uint32_t focus)
+{
+	return session_run_mode(data, size, ops, n_ops, focus, 0);
 }
 
 #endif
