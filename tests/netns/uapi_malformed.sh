@@ -6,7 +6,10 @@
 # (listen_port, keepalive...) before the bad line, so applying a request
 # partially is caught too. wgd applies a request as a whole; wireguard-go,
 # which applies line by line, fails the "unchanged" checks by design.
-# Env: WGDT_UAPI_IMPL (default wgd).
+# test_stalled_requests: many connections that stall in the middle of big
+# set requests hold no more than the request budget and are closed by the
+# stall timeout. Env: WGDT_UAPI_IMPL (default wgd), WGDT_STALL_CONNS (8),
+# WGDT_STALL_PEERS (50000 a connection).
 . "$(dirname "$0")/lib.sh"
 
 IMPL_KEY=${WGDT_UAPI_IMPL:-wgd}
@@ -151,5 +154,106 @@ print(buf.count(b"errno=0\n\n"))' "/run/wireguard/${IFACE[a]}.sock")
 	pair_down
 }
 
+# Opens N connections that each send "set=1" and P peers (about 170 bytes
+# of text a peer, as `wg setconf` sends them) and then stall without the
+# blank line; prints "sent", then waits up to WAIT seconds for the daemon
+# to close them and prints "closed C/N".
+STALL_PY='
+import os, socket, sys, time
+path, n, peers, wait = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+conns = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    body = b"".join(b"public_key=%s\nendpoint=198.18.%d.%d:51820\nreplace_allowed_ips=true\n"
+                    b"allowed_ip=10.%d.%d.%d/32\nallowed_ip=fd01::%x/128\n"
+                    % (os.urandom(32).hex().encode(), k >> 8 & 255, k & 255,
+                       i, k >> 8 & 255, k & 255, k + 1) for k in range(peers))
+    s.sendall(b"set=1\n" + body)
+    conns.append(s)
+print("sent", flush=True)
+sys.stdin.readline()  # measured
+closed, deadline = 0, time.monotonic() + wait
+for s in conns:
+    s.settimeout(max(0.1, deadline - time.monotonic()))
+    try:
+        while s.recv(4096):
+            pass
+        closed += 1
+    except (socket.timeout, ConnectionResetError):
+        pass
+print("closed %d/%d" % (closed, n), flush=True)
+'
+
+status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+# key_kb PID: kB of the process's sodium_malloc'd memory, recognised by its
+# guard pages (a one-page PROT_NONE mapping right below, one right above).
+# This is what is locked when RLIMIT_MEMLOCK allows (the shipped unit sets
+# LimitMEMLOCK=infinity); VmLck stops at a lower hard limit.
+key_kb()
+{
+	python3 -c '
+import os, sys
+maps = []
+for line in open("/proc/%s/maps" % sys.argv[1]):
+    f = line.split()
+    a, b = (int(x, 16) for x in f[0].split("-"))
+    maps.append((a, b, f[1], f[4]))
+page, total = os.sysconf("SC_PAGE_SIZE"), 0
+for i in range(1, len(maps) - 1):
+    (a, b, perms, inode), p, n = maps[i], maps[i - 1], maps[i + 1]
+    if (perms == "rw-p" and inode == "0" and p[2] == "---p" and p[1] == a and
+            p[1] - p[0] == page and n[2] == "---p" and n[0] == b):
+        total += b - a
+print(total // 1024)' "$1"
+}
+
+# Stalled requests pin at most the request budget (64 MiB of change sets,
+# src/control.c) however many connections send them, `wg show` keeps
+# working meanwhile, and the stall timeout (20 s) closes them.
+STALL_CONNS=${WGDT_STALL_CONNS:-8}
+STALL_PEERS=${WGDT_STALL_PEERS:-50000}
+test_stalled_requests()
+{
+	local rss0 lck0 key0 rss1 lck1 key1 line fifo
+	[ "$IMPL_KEY" = wgd ] || { log "   (stalled requests: wgd only)"; return 0; }
+	node_add a
+	keygen a
+	daemon_start a wgd
+	wgx a set "${IFACE[a]}" private-key "$T_STATE/a.key" listen-port 51821 || die "wg set failed"
+	rss0=$(status_kb "${PID[a]}" VmRSS) lck0=$(status_kb "${PID[a]}" VmLck) key0=$(key_kb "${PID[a]}")
+	fifo=$T_STATE/stall.in
+	mkfifo "$fifo"
+	nsx a python3 -c "$STALL_PY" "/run/wireguard/${IFACE[a]}.sock" "$STALL_CONNS" "$STALL_PEERS" 60 \
+		<"$fifo" >"$T_STATE/stall.out" 2>&1 &
+	exec 7>"$fifo"
+	for _ in $(seq 600); do
+		grep -q '^sent' "$T_STATE/stall.out" && break
+		sleep 0.1
+	done
+	grep -q '^sent' "$T_STATE/stall.out" || { cat "$T_STATE/stall.out"; die "the stalling client did not send"; }
+	sleep 1 # the daemon reads what is in its sockets
+	rss1=$(status_kb "${PID[a]}" VmRSS) lck1=$(status_kb "${PID[a]}" VmLck) key1=$(key_kb "${PID[a]}")
+	log "   $STALL_CONNS stalled sets of $STALL_PEERS peers: VmRSS ${rss0} -> ${rss1} kB," \
+		"VmLck ${lck0} -> ${lck1} kB (limit $(awk '/^Max locked/ { print $4 }' "/proc/${PID[a]}/limits") B)," \
+		"sodium_malloc'd ${key0} -> ${key1} kB"
+	check "stalled requests: VmLck under 64 MiB + 4 MiB" test "$lck1" -lt $(((64 + 4) * 1024))
+	check "stalled requests: sodium_malloc'd memory under 64 MiB + 4 MiB" test "$key1" -lt $(((64 + 4) * 1024))
+	check "stalled requests: VmRSS grew less than 96 MiB" test $((rss1 - rss0)) -lt $((96 * 1024))
+	check "wg show works meanwhile" quiet wgx a show "${IFACE[a]}"
+	check "the budget refusal is logged" grep -q "set refused" "$(dlog a)"
+	echo >&7
+	exec 7>&-
+	wait $!
+	line=$(tail -n 1 "$T_STATE/stall.out")
+	eq "the stall timeout closes every stalled connection" "$line" "closed $STALL_CONNS/$STALL_CONNS"
+	check "the close is logged" grep -q "sent part of a request and then nothing" "$(dlog a)"
+	log "   after the close: VmRSS $(status_kb "${PID[a]}" VmRSS) kB, VmLck $(status_kb "${PID[a]}" VmLck) kB," \
+		"sodium_malloc'd $(key_kb "${PID[a]}") kB"
+	check "wg show works afterwards" quiet wgx a show "${IFACE[a]}"
+	pair_down
+}
+
 lib_init
-run_tests test_malformed
+run_tests test_malformed test_stalled_requests
