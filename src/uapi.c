@@ -486,6 +486,7 @@ static void reader_reset(struct wg_uapi_reader *r)
 	r->line_len = r->line_cap = 0;
 	r->op = WG_UAPI_NONE;
 	r->err = 0;
+	r->size = 0;
 }
 
 void wg_uapi_reader_free(struct wg_uapi_reader *r)
@@ -585,10 +586,11 @@ int wg_uapi_reader_feed(struct wg_uapi_reader *r, const char *data, size_t len, 
 	while (off < len && ret == WG_UAPI_NONE) {
 		nl = memchr(data + off, '\n', len - off);
 		n = nl ? (size_t)(nl - (data + off)) : len - off;
-		if (n > WG_UAPI_MAX_LINE - r->line_len) {
+		if (n > WG_UAPI_MAX_LINE - r->line_len || n >= WG_UAPI_MAX_REQUEST - r->size) {
 			ret = -EMSGSIZE;
 			break;
 		}
+		r->size += n + (nl != NULL);
 		if (!nl || r->line_len)
 			ret = line_append(r, data + off, n);
 		off += n + (nl != NULL);

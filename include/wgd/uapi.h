@@ -13,6 +13,9 @@
 #include "wire.h"
 
 #define WG_UAPI_MAX_LINE 4096 /* longest accepted line */
+/* Largest accepted request. Its text is not kept (see wg_uapi_reader), so
+ * this bounds the work one request may cause, not memory. */
+#define WG_UAPI_MAX_REQUEST (64u << 20)
 
 /* Memory that change sets being parsed may hold, shared by every reader
  * (connection) that points at it: the bytes of their peer and allowed-IP
@@ -101,6 +104,7 @@ struct wg_uapi_reader {
 	int op;			       /* request being read; NONE before its first line */
 	int err;		       /* first error in its body, 0 if none */
 	struct wg_uapi_set set;	       /* a set's change set so far */
+	size_t size;		       /* bytes of it read so far */
 	char *line;		       /* the unfinished line */
 	size_t line_len, line_cap;
 };
@@ -120,7 +124,8 @@ void wg_uapi_reader_free(struct wg_uapi_reader *r);
  *                 wg_uapi_set_free); otherwise *set is zeroed;
  *   -EINVAL       an unknown first line or a lone empty line (once its
  *                 request ended), -EMSGSIZE a line over WG_UAPI_MAX_LINE
- *                 (at once), -ENOMEM: answer the connection and close it. */
+ *                 or a request over WG_UAPI_MAX_REQUEST (at once),
+ *                 -ENOMEM: answer the connection and close it. */
 int wg_uapi_reader_feed(struct wg_uapi_reader *r, const char *data, size_t len, size_t *used,
 			int *err, struct wg_uapi_set *set);
 /* Whether part of a request has been read (the connection owes the rest). */

@@ -685,6 +685,34 @@ static void test_reader_line_too_long(void **state)
 	free(big);
 }
 
+/* Lines within every limit, but the request grows past
+ * WG_UAPI_MAX_REQUEST (a set that only fails, so nothing is kept). */
+static void test_reader_request_too_big(void **state)
+{
+	enum { LINE = 4000 };
+	struct wg_uapi_reader r;
+	struct wg_uapi_set set;
+	char *line = malloc(LINE);
+	size_t total = 6, used;
+	int ret = WG_UAPI_NONE, err;
+
+	(void)state;
+	assert_non_null(line);
+	memset(line, 'b', LINE - 1);
+	line[LINE - 1] = '\n';
+	wg_uapi_reader_init(&r, NULL);
+	assert_int_equal(wg_uapi_reader_feed(&r, "set=1\n", 6, &used, &err, &set), WG_UAPI_NONE);
+	while (ret == WG_UAPI_NONE && total <= WG_UAPI_MAX_REQUEST) {
+		ret = wg_uapi_reader_feed(&r, line, LINE, &used, &err, &set);
+		total += LINE;
+	}
+	assert_int_equal(ret, -EMSGSIZE);
+	assert_true(total > WG_UAPI_MAX_REQUEST);
+	assert_false(wg_uapi_reader_busy(&r));
+	wg_uapi_reader_free(&r);
+	free(line);
+}
+
 /* The change set is charged to the budget as it grows; going over drops it
  * at once and the rest of the request is only skipped. */
 static void test_reader_budget(void **state)
@@ -1387,6 +1415,7 @@ int main(void)
 		cmocka_unit_test(test_reader_first_line_exact),
 		cmocka_unit_test(test_reader_incomplete),
 		cmocka_unit_test(test_reader_line_too_long),
+		cmocka_unit_test(test_reader_request_too_big),
 		cmocka_unit_test(test_reader_budget),
 		cmocka_unit_test(test_reader_releases_line),
 		cmocka_unit_test(test_writer_get_reply),
