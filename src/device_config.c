@@ -263,9 +263,14 @@ static void commit_identity(struct wg_device *dev, const struct plan *pl)
 		wg_memzero(dev->id, sizeof(*dev->id));
 	}
 	dev->id->has_identity = pl->has_identity;
+	/* A new key is a new identity to every peer: sessions and handshake
+	 * state go, and so does the initiation rate limit, so the next packet
+	 * handshakes at once (as the kernel and wireguard-go do) instead of
+	 * waiting out REKEY_TIMEOUT left from an initiation under the old key. */
 	for (peer = dev->peers_head; peer; peer = peer->list_next) {
 		wg_noise_static_changed(&peer->hs);
 		wg_peer_zero_keys(peer);
+		peer->has_sent_handshake = false;
 	}
 	wg_cookie_checker_init(&dev->cookie_checker, pl->has_identity ? pl->public_key : NULL);
 	wg_log_info("interface key %s", pl->has_identity ? "changed" : "removed");
@@ -431,8 +436,8 @@ static void get_peer(struct wg_peer *peer, struct wg_uapi_writer *w)
 }
 
 struct wg_device_dump {
-	struct wg_device *dev; /* NULL once the device is gone */
-	struct wg_peer *next;  /* the next peer to write; NULL: done */
+	struct wg_device *dev;			      /* NULL once the device is gone */
+	struct wg_peer *next;			      /* the next peer to write; NULL: done */
 	struct wg_device_dump *prev_dump, *next_dump; /* in dev->dumps */
 };
 
