@@ -50,6 +50,11 @@ ssize_t wg_os_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len)
 	return map_error(wg_bsd_tun_write(tun->fd, pkt, len));
 }
 
+int wg_os_tun_mtu(struct wg_tun *tun)
+{
+	return wg_posix_tun_mtu(tun->name);
+}
+
 bool wg_os_tun_exists(const struct wg_tun *tun)
 {
 	return if_nametoindex(tun->name) == tun->ifindex;

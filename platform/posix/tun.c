@@ -141,16 +141,19 @@ ssize_t wg_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len)
 	return n;
 }
 
-int wg_tun_mtu(struct wg_tun *tun)
+int wg_posix_tun_mtu(const char *ifname)
 {
 	struct ifreq ifr;
 	int ret;
 
-	if (!tun->is_tun)
-		return WG_DEFAULT_MTU;
 	memset(&ifr, 0, sizeof(ifr));
-	ret = ifreq_ioctl(tun->name, SIOCGIFMTU, &ifr);
+	ret = ifreq_ioctl(ifname, SIOCGIFMTU, &ifr);
 	return ret ? ret : ifr.ifr_mtu;
+}
+
+int wg_tun_mtu(struct wg_tun *tun)
+{
+	return tun->is_tun ? wg_os_tun_mtu(tun) : WG_DEFAULT_MTU;
 }
 
 bool wg_tun_exists(const struct wg_tun *tun)

@@ -47,6 +47,7 @@ struct wg_udp {
 	uint16_t port;
 	uint32_t fwmark;
 	unsigned int offload; /* WG_UDP_* usable now (GSO is dropped after EIO) */
+	struct wg_route_watch *routes; /* NULL where the OS has none */
 };
 
 /* Room for one IPv4 or IPv6 packet-info control message, aligned. */
@@ -68,6 +69,8 @@ int wg_posix_set_nonblock_cloexec(int fd);
 /* A throwaway datagram socket for interface ioctls. fd or -errno. */
 int wg_posix_ctl_socket(void);
 int wg_posix_set_mtu(const char *ifname, int mtu);
+/* SIOCGIFMTU by name in our own namespace: the MTU or -errno. */
+int wg_posix_tun_mtu(const char *ifname);
 
 /* RFC 3542 IPv6 packet info, the same on every OS. */
 int wg_posix_pktinfo6_enable(int fd);
@@ -83,6 +86,16 @@ size_t wg_posix_pktinfo_build(const struct wg_endpoint *ep, union wg_cmsg_buf *c
 bool wg_posix_pktinfo_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 bool wg_posix_source_refused(int err);
 void wg_posix_forget_source(struct wg_endpoint *to);
+/* Forgets a sticky source the routes no longer keep (see the route watch
+ * hooks below); call before building a datagram's packet info. */
+void wg_posix_source_check(struct wg_udp *udp, struct wg_endpoint *to);
+/* privs.c: the uid/gid switch of a drop, and its check afterwards (exact
+ * real, effective and saved ids and groups; setting 0 back must fail, also
+ * as uid 0 when root_powerless: no CAP_SETUID/CAP_SETGID left). 0 or
+ * -errno, -EPERM when the check fails. */
+struct wg_privs;
+int wg_posix_set_ids(const struct wg_privs *p);
+int wg_posix_check_ids(const struct wg_privs *p, bool root_powerless);
 
 /* --- OS hooks --- */
 /* TUN: learn name and ifindex of an inherited descriptor; move packets,
@@ -91,6 +104,9 @@ void wg_posix_forget_source(struct wg_endpoint *to);
 int wg_os_tun_attach(struct wg_tun *tun);
 ssize_t wg_os_tun_read(struct wg_tun *tun, uint8_t *buf, size_t len);
 ssize_t wg_os_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len);
+/* The interface's MTU wherever it is now (Linux: also in the network
+ * namespace it was moved to). The MTU or -errno. */
+int wg_os_tun_mtu(struct wg_tun *tun);
 /* The interface behind the descriptor still exists (possibly moved to
  * another network namespace). */
 bool wg_os_tun_exists(const struct wg_tun *tun);
@@ -106,5 +122,21 @@ int wg_os_pktinfo4_enable(int fd);
 bool wg_os_pktinfo4_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
 int wg_os_set_fwmark(int fd, uint32_t mark);
+/* Our own outer datagrams are never fragmented here: one larger than the
+ * egress interface's MTU is refused (EMSGSIZE), as a tunnel routed into
+ * itself would otherwise fragment and loop on. 0 or -errno. */
+int wg_os_udp_no_local_fragments(int fd, int family);
+
+/* Route watch (Linux: rtnetlink; elsewhere open returns NULL): the
+ * descriptor turns readable on route, address, link or rule changes;
+ * drain ages every verdict; keeps_source says whether the route to `to`
+ * still leaves through the interface its sticky source was learned on. */
+struct wg_route_watch;
+struct wg_route_watch *wg_os_route_watch_open(void);
+void wg_os_route_watch_close(struct wg_route_watch *rw);
+int wg_os_route_watch_fd(const struct wg_route_watch *rw);
+void wg_os_route_watch_drain(struct wg_route_watch *rw);
+bool wg_os_route_keeps_source(struct wg_route_watch *rw, uint32_t mark,
+			      const struct wg_endpoint *to);
 
 #endif
