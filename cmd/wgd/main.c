@@ -57,8 +57,9 @@ static const char help_text[] =
 	"Options:\n"
 	"  -f, --foreground  do not detach; log to stderr\n"
 	"      --user USER    after set-up, run as USER (name or number)\n"
-	"      --group GROUP  after set-up, run with GROUP (default: the primary\n"
-	"                     group of USER)\n"
+	"      --group GROUP  after set-up, run with GROUP (name or number;\n"
+	"                     default: the primary group of USER, required for\n"
+	"                     a uid without a passwd entry)\n"
 	"  -h, --help        show this help and exit\n"
 	"      --version     show the version and exit\n"
 	"\n"
@@ -83,9 +84,12 @@ static const char help_text[] =
 	"Once the interface and the socket exist, wgd gives up what it no longer\n"
 	"needs. On Linux it keeps only CAP_NET_ADMIN (firewall mark, sockets for\n"
 	"a new port) and CAP_NET_BIND_SERVICE (ports below 1024), sets\n"
-	"no_new_privs and cannot dump core. --user switches every uid for good;\n"
-	"the socket file stays root's (mode 0600), so the daemon cannot remove it\n"
-	"at exit: wg(8) or the next wgd clears such a stale socket.\n";
+	"no_new_privs and cannot dump core. --user/--group switch the uid and gid\n"
+	"for good (saved ids too), leaving that gid the only group; the socket\n"
+	"file stays root's (mode 0600), so the daemon cannot remove it at exit:\n"
+	"wg(8) or the next wgd clears such a stale socket. If the locked-memory\n"
+	"limit cannot be lifted (RLIMIT_MEMLOCK), wgd warns at start: raise it\n"
+	"with LimitMEMLOCK=infinity (systemd) or ulimit -l unlimited.\n";
 
 struct daemon {
 	const char *ifname_arg;
@@ -243,16 +247,18 @@ static void parse_env(struct daemon *d)
 }
 
 /* --user/--group are looked up before anything is created, so that a typo
- * fails the launch rather than the drop. */
+ * (or a uid without a primary group) fails the launch rather than the drop. */
 static int resolve_privs(struct daemon *d)
 {
-	int ret = wg_privs_resolve(d->user, d->group, &d->privs);
+	const char *why;
+	int ret = wg_privs_resolve(d->user, d->group, &d->privs, &why);
+	bool lookup_failed = ret != -ENOENT && ret != -EINVAL && ret != -ESRCH;
 
 	if (ret)
-		wg_log_error("cannot use %s%s%s%s: %s", d->user ? "--user " : "",
-			     d->user ? d->user : "", d->group ? " --group " : "",
-			     d->group ? d->group : "",
-			     ret == -ENOENT ? "no such user or group" : strerror(-ret));
+		wg_log_error("cannot use %s%s%s%s%s: %s%s%s", d->user ? "--user " : "",
+			     d->user ? d->user : "", d->user && d->group ? " " : "",
+			     d->group ? "--group " : "", d->group ? d->group : "", why,
+			     lookup_failed ? ": " : "", lookup_failed ? strerror(-ret) : "");
 	return ret;
 }
 
@@ -268,19 +274,38 @@ static void raise_nofile(void)
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* Secret slabs lock their memory; past the limit keys may reach swap.
+ * Said once at start, with the remedy, rather than only when a lock fails
+ * under many peers (secret.c logs that too); at the error level, the
+ * default, as there is no warning level. */
+static void raise_memlock(void)
+{
+	uint64_t bytes;
+	int ret = wg_memlock_raise(&bytes);
+
+	if (ret)
+		wg_log_error("warning: the locked-memory limit (RLIMIT_MEMLOCK) stays at %llu KiB "
+			     "(%s): keys beyond it may be swapped; raise the hard limit: "
+			     "LimitMEMLOCK=infinity (systemd), ulimit -l unlimited (shell) "
+			     "or start wgd with CAP_SYS_RESOURCE",
+			     (unsigned long long)(bytes / 1024), strerror(-ret));
+}
+
 /* Once the TUN is open and the UAPI socket listens, before the launcher
  * returns: what the daemon keeps (see wg_privs_drop). A failure is fatal:
  * never run half-reduced. */
 static int drop_privileges(struct daemon *d)
 {
-	int ret = wg_privs_drop(&d->privs);
+	int ret;
 
+	raise_memlock(); /* while CAP_SYS_RESOURCE may still be there */
+	ret = wg_privs_drop(&d->privs);
 	if (ret) {
 		wg_log_error("cannot drop privileges: %s", strerror(-ret));
 		return ret;
 	}
 	if (d->privs.set_uid || d->privs.set_gid)
-		wg_log_info("running as uid %u, gid %u", (unsigned int)getuid(),
+		wg_log_info("running as uid %u, gid %u, no other group", (unsigned int)getuid(),
 			    (unsigned int)getgid());
 	return 0;
 }

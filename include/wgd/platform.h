@@ -204,20 +204,37 @@ void wg_exit_watch_close(struct wg_exit_watch *w);
  * socket buffers) and CAP_NET_BIND_SERVICE (a listen port below 1024); the
  * inheritable, ambient and bounding sets lose everything else; then
  * no_new_privs and not dumpable (no core file or same-uid ptrace reaching
- * keys). RLIMIT_MEMLOCK is raised first, so that key memory stays
- * lockable without CAP_IPC_LOCK. Other systems: the uid/gid switch only.
- * A user switch moves every uid and gid for good (saved ids too) and sets
- * the supplementary groups to the new gid alone. */
+ * keys). Other systems: the uid/gid switch only. A switch moves every uid
+ * and gid for good (saved ids too) and leaves the new gid as the only
+ * supplementary group; it is verified, including that root cannot be
+ * regained. */
 struct wg_privs {
 	bool set_uid, set_gid;
 	uid_t uid;
 	gid_t gid;
 };
 
-/* user: a name or number, NULL = keep the uid; group likewise, NULL = the
- * user's primary group (or keep the gid without a user). 0 or -ENOENT
- * (unknown name), -EINVAL (malformed), -errno of the lookup. */
-int wg_privs_resolve(const char *user, const char *group, struct wg_privs *out);
+/* The account database as resolution sees it (the system's: NSS; the
+ * unit tests': a table). Each returns 0, -ENOENT when there is no such
+ * entry, or another -errno when the lookup itself failed. */
+struct wg_id_db {
+	int (*user_by_name)(const char *name, uid_t *uid, gid_t *gid);
+	int (*user_by_id)(uid_t uid, gid_t *gid);
+	int (*group_by_name)(const char *name, gid_t *gid);
+};
+
+/* user: a name or an all-digit uid, NULL = keep the uid; group likewise,
+ * NULL = the user's primary group from its passwd entry (or keep the gid
+ * without a user). A uid without a passwd entry has no primary group and
+ * is refused unless group is given. 0, or -errno with *why a short
+ * phrase saying what is wrong (naming user, uid, group or gid): -ENOENT
+ * (unknown name), -EINVAL (malformed or out-of-range number), -ESRCH (uid
+ * without an entry and no group), another -errno (a lookup failed). A
+ * result with set_uid always has set_gid. */
+int wg_privs_resolve_db(const struct wg_id_db *db, const char *user, const char *group,
+			struct wg_privs *out, const char **why);
+/* The same against the system's database. */
+int wg_privs_resolve(const char *user, const char *group, struct wg_privs *out, const char **why);
 /* Drops and verifies. 0 or -errno (-EPERM: some privilege survived); the
  * caller must exit on failure, the process is then half-reduced. */
 int wg_privs_drop(const struct wg_privs *p);
@@ -228,5 +245,12 @@ int wg_privs_drop(const struct wg_privs *p);
  * library keeps it otherwise: 59 MB stayed after 100,000 peers became
  * 5,000). A no-op where the C library offers no way. */
 void wg_release_free_memory(void);
+/* Key memory is locked (secret.h); once CAP_IPC_LOCK is gone only
+ * RLIMIT_MEMLOCK allows that. Lifts the limit to unlimited (needs
+ * CAP_SYS_RESOURCE unless the hard limit already is), else the soft limit
+ * to the hard one. 0 when unlimited, else -errno of the failed lift with
+ * *bytes the soft limit that remains (0 if unknown). Before
+ * wg_privs_drop. */
+int wg_memlock_raise(uint64_t *bytes);
 
 #endif

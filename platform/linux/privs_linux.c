@@ -1,22 +1,22 @@
 /* Privilege reduction on Linux with raw capget/capset (no libcap: two
  * system calls do not justify a new dependency), while the process is
- * still single-threaded (capabilities are per thread). Order matters:
- *   1. RLIMIT_MEMLOCK up while CAP_SYS_RESOURCE is still there;
- *   2. the bounding set shrinks (needs CAP_SETPCAP in effect, so first);
- *   3. the uid/gid switch under PR_SET_KEEPCAPS, which keeps the permitted
- *      set across setresuid but empties the effective set;
- *   4. capset: effective = permitted = the kept two, inheritable none;
- *   5. ambient cleared, no_new_privs, not dumpable; then verified. */
+ * still single-threaded (capabilities are per thread). The caller has
+ * lifted RLIMIT_MEMLOCK (wg_memlock_raise) while CAP_SYS_RESOURCE was
+ * still there. Order matters:
+ *   1. the bounding set shrinks (needs CAP_SETPCAP in effect, so first);
+ *   2. the uid/gid switch (posix/privs.c) under PR_SET_KEEPCAPS, which
+ *      keeps the permitted set across setuid but empties the effective set;
+ *   3. capset: effective = permitted = the kept two, inheritable none;
+ *   4. ambient cleared, no_new_privs, not dumpable; then verified. */
 #include <dirent.h>
 #include <errno.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <stdint.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "wg_posix.h"
 #include "wgd/platform.h"
 
 #define CAP_BIT(c) (1ull << (c))
@@ -50,16 +50,6 @@ static int caps_set(const struct caps *c)
 	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
 }
 
-/* Key memory is locked (secret.h); without CAP_IPC_LOCK only the limit
- * allows that, so lift it while we still may. Best effort: unprivileged,
- * the limit stays and the secret slabs say so if a lock fails. */
-static void raise_memlock(void)
-{
-	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
-
-	(void)setrlimit(RLIMIT_MEMLOCK, &rl);
-}
-
 /* Every capability the kernel knows that is not kept leaves the bounding
  * set; PR_CAPBSET_READ fails with EINVAL past the last one. */
 static int drop_bounding(void)
@@ -76,12 +66,13 @@ static int drop_bounding(void)
 
 static int switch_ids(const struct wg_privs *p)
 {
+	int ret;
+
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return -errno;
-	if (p->set_gid && (setgroups(1, &p->gid) < 0 || setresgid(p->gid, p->gid, p->gid) < 0))
-		return -errno;
-	if (p->set_uid && setresuid(p->uid, p->uid, p->uid) < 0)
-		return -errno;
+	ret = wg_posix_set_ids(p);
+	if (ret)
+		return ret;
 	return prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 ? -errno : 0;
 }
 
@@ -100,24 +91,18 @@ static int lock_down(void)
 	return 0;
 }
 
-/* What must hold afterwards, checked rather than assumed. */
+/* What must hold afterwards, checked rather than assumed. The kept two
+ * include neither CAP_SETUID nor CAP_SETGID: even uid 0 cannot set ids. */
 static int verify(const struct wg_privs *p, uint64_t keep)
 {
 	struct caps c;
-	uid_t r, e, s;
 	int ret = caps_get(&c);
 
 	if (ret)
 		return ret;
 	if (c.eff != keep || c.prm != keep || c.inh)
 		return -EPERM;
-	if (!p->set_uid || p->uid == 0)
-		return 0;
-	if (getresuid(&r, &e, &s) < 0)
-		return -errno;
-	if (r != p->uid || e != p->uid || s != p->uid || setuid(0) == 0)
-		return -EPERM;
-	return 0;
+	return wg_posix_check_ids(p, true);
 }
 
 /* capset and prctl act on the calling thread only: another thread would
@@ -144,7 +129,6 @@ int wg_privs_drop(const struct wg_privs *p)
 
 	if (!single_threaded())
 		return -EBUSY;
-	raise_memlock();
 	ret = caps_get(&c);
 	if (ret)
 		return ret;

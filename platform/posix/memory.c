@@ -1,6 +1,10 @@
 /* wg_release_free_memory: glibc's malloc_trim returns free pages inside
  * the heap too, not only at its top; other C libraries (musl, the BSDs',
- * macOS's) give them back by themselves or offer nothing to call. */
+ * macOS's) give them back by themselves or offer nothing to call.
+ * wg_memlock_raise: RLIMIT_MEMLOCK, the same on every POSIX system. */
+#include <errno.h>
+#include <sys/resource.h>
+
 #include "wgd/platform.h"
 
 #if defined(__GLIBC__)
@@ -12,4 +16,27 @@ void wg_release_free_memory(void)
 #if defined(__GLIBC__)
 	(void)malloc_trim(0);
 #endif
+}
+
+int wg_memlock_raise(uint64_t *bytes)
+{
+	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+	int ret;
+
+	*bytes = 0;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) == 0)
+		return 0;
+	ret = -errno;
+	/* Without CAP_SYS_RESOURCE: the soft limit may still rise to the hard. */
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_MEMLOCK, &rl);
+		(void)getrlimit(RLIMIT_MEMLOCK, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	*bytes = (uint64_t)rl.rlim_cur;
+	return ret;
 }

@@ -85,6 +85,13 @@ size_t wg_posix_pktinfo_build(const struct wg_endpoint *ep, union wg_cmsg_buf *c
 bool wg_posix_pktinfo_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 bool wg_posix_source_refused(int err);
 void wg_posix_forget_source(struct wg_endpoint *to);
+/* privs.c: the uid/gid switch of a drop, and its check afterwards (exact
+ * real, effective and saved ids and groups; setting 0 back must fail, also
+ * as uid 0 when root_powerless: no CAP_SETUID/CAP_SETGID left). 0 or
+ * -errno, -EPERM when the check fails. */
+struct wg_privs;
+int wg_posix_set_ids(const struct wg_privs *p);
+int wg_posix_check_ids(const struct wg_privs *p, bool root_powerless);
 
 /* --- OS hooks --- */
 /* TUN: learn name and ifindex of an inherited descriptor; move packets,

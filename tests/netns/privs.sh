@@ -9,7 +9,13 @@
 # what still needs a privilege keeps working: a new listen port (also below
 # 1024), a firewall mark on the sockets (as the kernel reports it), also on
 # a re-bound socket, `wg` as root on the root-owned 0600 socket, exit on
-# `ip link del`. wg-quick's default-route config (fwmark 51820) with the
+# `ip link del`. The ids of --user as a number and as a name, with and
+# without --group, from /proc (real/effective/saved uid and gid, and the
+# supplementary groups: the target gid alone, none of root's); a uid
+# without a passwd entry is refused without --group, before anything is
+# created. Under a 64 KiB RLIMIT_MEMLOCK and no CAP_SYS_RESOURCE the
+# daemon warns once, naming the limit and how to raise it, and still works.
+# wg-quick's default-route config (fwmark 51820) with the
 # reduced daemon, with and without --user (through a wrapper, as wg-quick
 # passes no options), including a port change under the default route.
 # UAPI: a line over 4096 bytes and a request over 64 MiB are answered with
@@ -203,6 +209,103 @@ test_prebounded()
 	pair_down
 }
 
+# ids_case TAG UID GID ARGS...: wgd with ARGS, started as root with
+# root's usual groups (0, adm, sudo: the runner may have none), runs with
+# exactly these ids and no other group, makes a handshake, carries pings.
+ids_case()
+{
+	local tag=$1 uid=$2 gid=$3
+	shift 3
+	WGD_BIN="$T_STATE/wgd-rootgroups"
+	printf '#!/bin/sh\nexec setpriv --groups 0,4,27 "%s" "$@"\n' "$IMPL_UNDER_TEST" >"$WGD_BIN"
+	chmod 755 "$WGD_BIN"
+	pair "$@"
+	WGD_BIN=$IMPL_UNDER_TEST
+	caps_check "$tag" "${PID[a]}" "$uid" "$gid"
+	check "$tag: ping through" ping_ok a "$(t4 b)"
+	check "$tag: ping back" ping_ok b "$(t4 a)"
+	check "$tag: handshake done" test "$(peer_field a "${PUB[b]}" latest-handshake)" -gt 0
+	check "$tag: logs the ids it runs with" \
+		grep -q "running as uid $uid, gid $gid, no other group" "$(dlog a)"
+	link_del_exit "$tag"
+	pair_down
+}
+
+# The issue: a bare number kept gid 0 and root's groups.
+test_ids_numeric() { ids_case "--user 65534" 65534 "$(id -g nobody)" --user 65534; }
+
+test_ids_group_name()
+{
+	ids_case "--user nobody --group users" 65534 "$(getent group users | cut -d: -f3)" \
+		--user nobody --group users
+}
+
+# unused_id DB START: the first id from START on without an entry in DB.
+unused_id()
+{
+	local i=$2
+	while getent "$1" "$i" >/dev/null; do i=$((i + 1)); done
+	echo "$i"
+}
+
+# A uid without a passwd entry has no primary group: refused at once (no
+# device, no socket), unless --group names one.
+test_ids_no_entry()
+{
+	local uid gid out rc tag
+	uid=$(unused_id passwd 4242)
+	gid=$(unused_id group 4343)
+	tag="--user $uid (no passwd entry)"
+	T_CASE_FAILS=0
+	node_add a
+	out=$(nsx a timeout 10 "$IMPL_UNDER_TEST" -f --user "$uid" wgtx 2>&1)
+	rc=$?
+	eq "$tag: refused, exit status" "$rc" 1 # not 124: timeout stopped a daemon
+	check "$tag: says why and what to add ($out)" grep -q "no primary group.*--group" <<<"$out"
+	check "$tag: no device left" not quiet nsx a ip link show dev wgtx
+	check "$tag: no socket left" nsx a test ! -e /run/wireguard/wgtx.sock
+	teardown
+	ids_case "--user $uid --group $gid" "$uid" "$gid" --user "$uid" --group "$gid"
+}
+
+# memlock_line LOG: the start-up warning about RLIMIT_MEMLOCK, if any.
+memlock_line() { grep -m1 'warning: the locked-memory limit (RLIMIT_MEMLOCK)' "$1"; }
+
+# Launched under a 64 KiB hard RLIMIT_MEMLOCK without CAP_SYS_RESOURCE
+# (which this test's own root may lack too): the lift fails, wgd warns
+# with the remedy and runs on. The plain launches warn exactly when the
+# runner itself cannot lift the limit.
+test_memlock_warning()
+{
+	local tag="memlock 64 KiB" line
+	WGD_BIN="$T_STATE/wgd-memlock"
+	printf '#!/bin/sh\nexec prlimit --memlock=65536:65536 setpriv --bounding-set -sys_resource "%s" "$@"\n' \
+		"$IMPL_UNDER_TEST" >"$WGD_BIN"
+	chmod 755 "$WGD_BIN"
+	pair --user nobody
+	WGD_BIN=$IMPL_UNDER_TEST
+	line=$(memlock_line "$(dlog a)")
+	log "   $tag: $line"
+	check "$tag: warns, naming the limit" grep -q "stays at 64 KiB" <<<"$line"
+	check "$tag: says how to raise it" grep -q "LimitMEMLOCK=infinity.*ulimit -l unlimited" <<<"$line"
+	eq "$tag: warned once" "$(grep -c 'RLIMIT_MEMLOCK) stays' "$(dlog a)")" 1
+	check "$tag: ping through" ping_ok a "$(t4 b)"
+	check "$tag: TCP 1 MB through" xfer a b "$(t4 b)" 1000000
+	link_del_exit "$tag"
+	pair_down
+	tag="memlock as inherited"
+	pair
+	line=$(memlock_line "$(dlog a)")
+	if prlimit --memlock=unlimited:unlimited true 2>/dev/null; then
+		eq "$tag: liftable here, no warning" "$line" ""
+	else
+		log "   $tag (the runner lacks CAP_SYS_RESOURCE): $line"
+		check "$tag: not liftable here, warned with the real limit" \
+			grep -q "stays at $(($(ulimit -Hl) + 0)) KiB" <<<"$line"
+	fi
+	pair_down
+}
+
 test_bad_user()
 {
 	T_CASE_FAILS=0
@@ -386,5 +489,6 @@ time.sleep(600)
 
 lib_init
 [ -x "$IMPL_UNDER_TEST" ] || die "IMPL_UNDER_TEST=$IMPL_UNDER_TEST is not executable"
-run_tests test_reduced_root test_reduced_user test_prebounded test_bad_user test_wgquick_root test_wgquick_user \
+run_tests test_reduced_root test_reduced_user test_prebounded test_bad_user test_ids_numeric \
+	test_ids_group_name test_ids_no_entry test_memlock_warning test_wgquick_root test_wgquick_user \
 	test_uapi_limits
