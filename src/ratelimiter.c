@@ -20,9 +20,9 @@
  * pool start as calloc'd zero pages, which the kernel maps only once a
  * flood first touches them (the pool is 256 KiB an idle daemon never
  * needs). */
-#define END	    0u
-#define LINK(i)	    ((uint32_t)(i) + 1u)
-#define INDEX(l)    ((l)-1u)
+#define END	 0u
+#define LINK(i)	 ((uint32_t)(i) + 1u)
+#define INDEX(l) ((l)-1u)
 
 /* A source: IPv4 address or IPv6 /64 prefix, plus the family so that the
  * two spaces never collide. */
@@ -128,7 +128,7 @@ static size_t rl_bucket(const struct wg_ratelimiter *rl, const struct rl_key *ke
 	return (size_t)(h & (rl->nbuckets - 1));
 }
 
-static struct rl_entry *rl_find(struct wg_ratelimiter *rl, size_t b, const struct rl_key *key)
+static struct rl_entry *rl_find(const struct wg_ratelimiter *rl, size_t b, const struct rl_key *key)
 {
 	for (uint32_t l = rl->buckets[b]; l != END; l = rl->pool[INDEX(l)].next) {
 		struct rl_entry *e = &rl->pool[INDEX(l)];
@@ -164,13 +164,20 @@ static struct rl_entry *rl_insert(struct wg_ratelimiter *rl, size_t b, const str
 	return e;
 }
 
-/* Refills by the time elapsed since the last packet, then spends one. */
+/* The tokens e holds at now_ns: refilled by the time elapsed since its
+ * last packet. */
+static uint64_t rl_tokens(const struct rl_entry *e, uint64_t now_ns)
+{
+	uint64_t elapsed = now_ns > e->last_ns ? now_ns - e->last_ns : 0;
+
+	return elapsed >= TOKEN_MAX - e->tokens ? TOKEN_MAX : e->tokens + elapsed;
+}
+
+/* Refills, then spends one. */
 static bool rl_take(struct rl_entry *e, uint64_t now_ns)
 {
 	if (now_ns > e->last_ns) {
-		uint64_t elapsed = now_ns - e->last_ns;
-
-		e->tokens = elapsed >= TOKEN_MAX - e->tokens ? TOKEN_MAX : e->tokens + elapsed;
+		e->tokens = rl_tokens(e, now_ns);
 		e->last_ns = now_ns;
 	}
 	if (e->tokens < PACKET_COST)
@@ -197,6 +204,19 @@ bool wg_ratelimiter_allow(struct wg_ratelimiter *rl, const union wg_sockaddr *sr
 	if (!e)
 		e = rl_insert(rl, b, &key, now_ns);
 	return e && rl_take(e, now_ns);
+}
+
+bool wg_ratelimiter_would_allow(const struct wg_ratelimiter *rl, const union wg_sockaddr *src,
+				uint64_t now_ns)
+{
+	struct rl_key key;
+	const struct rl_entry *e;
+
+	if (!rl_key_of(src, &key))
+		return false;
+	e = rl_find(rl, rl_bucket(rl, &key), &key);
+	/* A new source starts with a full bucket (if allow finds room). */
+	return !e || rl_tokens(e, now_ns) >= PACKET_COST;
 }
 
 /* Unlinks the idle entries of one chain, returning them to the free list. */

@@ -110,6 +110,16 @@ static bool cookie_reply_allowed(struct wg_device *dev, const union wg_sockaddr 
 	return true;
 }
 
+/* Whether cookie_reply_allowed would pass, spending nothing. */
+static bool cookie_reply_possible(const struct wg_device *dev, const union wg_sockaddr *src,
+				  uint64_t now)
+{
+	if (now - dev->cookie_window_ns < WG_NSEC_PER_SEC &&
+	    dev->cookie_window_sent >= WG_COOKIE_REPLIES_PER_SECOND)
+		return false;
+	return wg_ratelimiter_would_allow(dev->cookie_rl, src, now);
+}
+
 static void cookie_reply(struct wg_device *dev, const struct wg_hs_job *job, uint64_t now)
 {
 	/* The sender index sits at the same offset in both messages. */
@@ -132,6 +142,16 @@ static bool check_macs(struct wg_device *dev, struct wg_hs_job *job, uint32_t ty
 
 	if (load)
 		ratelimiter_gc(dev, now);
+	/* Under load, a message without mac2 can earn nothing but a cookie
+	 * reply: past the reply limits it goes before its mac1 costs a
+	 * BLAKE2s, the bulk of a flood's cost once read. Tokens are spent only
+	 * on a valid mac1, so a spoofer that lacks our public key cannot use
+	 * up a peer's. */
+	if (load && wg_ct_is_zero(job->msg + job->len - WG_MAC_LEN, WG_MAC_LEN) &&
+	    !cookie_reply_possible(dev, &job->from.addr, now)) {
+		dev->stats.cookie_replies_ratelimited++;
+		return false;
+	}
 	switch (wg_cookie_validate(&dev->cookie_checker, job->msg, job->len, &job->from.addr, load,
 				   dev->rl, now)) {
 	case WG_COOKIE_INVALID:

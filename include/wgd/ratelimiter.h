@@ -18,8 +18,12 @@ struct wg_ratelimiter *wg_ratelimiter_new(size_t max_entries);
 void wg_ratelimiter_free(struct wg_ratelimiter *rl);
 /* Takes one token for src at time now_ns; false if the source is over its
  * rate or the table is full. */
-bool wg_ratelimiter_allow(struct wg_ratelimiter *rl, const union wg_sockaddr *src,
-			  uint64_t now_ns);
+bool wg_ratelimiter_allow(struct wg_ratelimiter *rl, const union wg_sockaddr *src, uint64_t now_ns);
+/* Whether allow would take a token now, without taking it or adding the
+ * source: a caller can skip costly checks for a source over its rate and
+ * still spend tokens only on messages that pass them. */
+bool wg_ratelimiter_would_allow(const struct wg_ratelimiter *rl, const union wg_sockaddr *src,
+				uint64_t now_ns);
 /* Drops entries idle for more than a second. Cheap enough to call on every
  * cookie-secret rotation or from a timer. */
 void wg_ratelimiter_gc(struct wg_ratelimiter *rl, uint64_t now_ns);

@@ -1,18 +1,22 @@
 /* Linux parts of the UDP transport: IP_PKTINFO for the IPv4 sticky source,
- * forced socket buffers and SO_MARK. */
+ * forced socket buffers, no local fragmentation and SO_MARK. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "wg_posix.h"
 
-/* Large enough for bursts at multi-gigabit rates (wireguard-go uses the
- * same 7 MiB). */
-#define SOCKET_BUFFER_SIZE (7 << 20)
+/* Send: large enough for bursts at multi-gigabit rates (wireguard-go uses
+ * the same 7 MiB). Receive: also the queue a handshake flood waits in
+ * while the daemon is not scheduled; each small datagram takes about 1
+ * KiB of it, so 32 MiB holds a flood of 400k datagrams/s for 80 ms (7 MiB
+ * overflowed within the scheduling gaps of a loaded 2-core machine,
+ * bench/flood.sh). Kernel memory, used only while datagrams wait. */
+#define SEND_BUFFER_SIZE (7 << 20)
+#define RECV_BUFFER_SIZE (32 << 20)
 
-static void set_buffer(int fd, int force_opt, int opt)
+static void set_buffer(int fd, int force_opt, int opt, int size)
 {
-	int size = SOCKET_BUFFER_SIZE;
 
 	/* The FORCE variants pass net.core.[rw]mem_max but need
 	 * CAP_NET_ADMIN; without it settle for what the limit allows. */
@@ -23,8 +27,8 @@ static void set_buffer(int fd, int force_opt, int opt)
 
 void wg_os_udp_set_buffers(int fd)
 {
-	set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
-	set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+	set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, RECV_BUFFER_SIZE);
+	set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, SEND_BUFFER_SIZE);
 }
 
 int wg_os_pktinfo4_enable(int fd)
@@ -60,13 +64,30 @@ size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb)
 
 	memset(cb, 0, CMSG_SPACE(sizeof(info)));
 	memset(&info, 0, sizeof(info));
+	/* The source alone, as the kernel's WireGuard sends: routing picks
+	 * the interface. src_ifindex is what the route watch compares the
+	 * route's interface with (wg_posix_source_check), not a pin. */
 	info.ipi_spec_dst = ep->src4;
-	info.ipi_ifindex = (int)ep->src_ifindex;
 	c->cmsg_level = IPPROTO_IP;
 	c->cmsg_type = IP_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(info));
 	memcpy(CMSG_DATA(c), &info, sizeof(info));
 	return CMSG_SPACE(sizeof(info));
+}
+
+/* PROBE: DF as before (the default), but never fragmented here and the
+ * learned path MTU not applied: a datagram above the egress interface's
+ * MTU fails with EMSGSIZE. A tunnel whose endpoint is routed through
+ * another tunnel of smaller MTU (or itself) then stops instead of
+ * fragmenting and going round again. */
+int wg_os_udp_no_local_fragments(int fd, int family)
+{
+	int v4 = IP_PMTUDISC_PROBE, v6 = IPV6_PMTUDISC_PROBE;
+	int ret = family == AF_INET
+			  ? setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof(v4))
+			  : setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, sizeof(v6));
+
+	return ret < 0 ? -errno : 0;
 }
 
 int wg_os_set_fwmark(int fd, uint32_t mark)

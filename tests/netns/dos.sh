@@ -11,7 +11,8 @@
 # >= 50% of its unloaded throughput. Per mode, what v must answer:
 #   garbage, data   nothing at all (no reflection); data: every unknown index
 #                   counted
-#   init, noise     cookie replies (v is under load), never a response
+#   init, noise     cookie replies (v is under load), at most ~20/s per
+#                   source, never a response
 #   replay          cookie replies; the replayed initiation never completes a
 #                   handshake, never moves the peer's endpoint, and is counted
 #                   as a replay whenever it reaches Noise
@@ -243,6 +244,12 @@ mode_checks()
 		check "$tag: v answered with cookie replies (f got $ck, v sent $(wgd_counter "$vlog" cookie_replies_sent))" \
 			test "${ck:-0}" -gt 0
 		eq "$tag: no handshake response to the flood" "$rsp" 0
+		# Nominal: 20 cookie replies/s per source plus a burst of 5;
+		# the flood sends each source about twice that.
+		rate=$(awk -v n="${ck:-0}" -v s="$(fl "$out" sources)" -v t="$(fl "$out" secs)" \
+			'BEGIN { printf "%.0f", (s * t > 0 ? n / s / t : 0) }')
+		check "$tag: per source, ${rate}/s cookie replies (limit 20/s, allowed 25/s)" \
+			test "$rate" -le 25
 		;;
 	cookie)
 		lim=$(wgd_counter "$vlog" handshake_ratelimited)

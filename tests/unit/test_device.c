@@ -1108,10 +1108,11 @@ static void test_flood_leaves_peer_its_cookie(void **state)
 	struct wg_msg_cookie_reply reply;
 	struct wg_msg_initiation msg, flood;
 	struct wg_handshake hs, hs2;
-	struct wg_cookie ck;
+	struct wg_cookie ck, ck_wrong;
 	struct wg_endpoint from, src;
 	int sink = open_sink(&from);
 	const uint32_t per_src = 2 * WG_RATELIMIT_BURST;
+	uint64_t invalid, limited;
 	const uint32_t n_src = WG_COOKIE_REPLIES_PER_SECOND / WG_RATELIMIT_BURST + 10;
 	uint64_t sent;
 
@@ -1131,6 +1132,18 @@ static void test_flood_leaves_peer_its_cookie(void **state)
 	}
 	assert_int_equal(stats(&e->a).cookie_replies_sent, 9 * WG_RATELIMIT_BURST);
 	assert_int_equal(stats(&e->a).handshake_responses_sent, 0);
+	/* Past its limit a source is dropped before its mac1 is checked; a
+	 * wrong mac1 spends no token, even from the peer's address. */
+	wg_cookie_init(&ck_wrong, e->b.pub);
+	make_initiation(e, &hs, &ck_wrong, &msg);
+	invalid = stats(&e->a).mac_invalid;
+	limited = stats(&e->a).cookie_replies_ratelimited;
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &src);
+	assert_int_equal(stats(&e->a).mac_invalid, invalid);
+	assert_int_equal(stats(&e->a).cookie_replies_ratelimited, limited + 1);
+	for (uint32_t i = 0; i < per_src; i++)
+		wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	assert_int_equal(stats(&e->a).mac_invalid, invalid + per_src);
 	/* the peer, from an address of its own, is answered at once */
 	make_initiation(e, &hs, &ck, &msg);
 	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
