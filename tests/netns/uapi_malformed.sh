@@ -166,9 +166,9 @@ for i in range(n):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
     body = b"".join(b"public_key=%s\nendpoint=198.18.%d.%d:51820\nreplace_allowed_ips=true\n"
-                    b"allowed_ip=10.%d.%d.%d/32\nallowed_ip=fd01::%x/128\n"
+                    b"allowed_ip=10.%d.%d.%d/32\nallowed_ip=fd01::%x:%x/128\n"
                     % (os.urandom(32).hex().encode(), k >> 8 & 255, k & 255,
-                       i, k >> 8 & 255, k & 255, k + 1) for k in range(peers))
+                       i, k >> 8 & 255, k & 255, k >> 16, k & 0xffff) for k in range(peers))
     s.sendall(b"set=1\n" + body)
     conns.append(s)
 print("sent", flush=True)
