@@ -261,9 +261,20 @@ static void on_udp_fast(evutil_socket_t fd, short what, void *arg)
 	wg_dev_rearm_timer(dev);
 }
 
+/* Routes or addresses changed: sticky sources are judged again. */
+static void on_routes(evutil_socket_t fd, short what, void *arg)
+{
+	struct wg_device *dev = arg;
+
+	(void)fd;
+	(void)what;
+	if (dev->udp)
+		wg_udp_route_update(dev->udp);
+}
+
 static void free_udp_events(struct wg_device *dev)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (dev->udp_ev[i])
 			event_free(dev->udp_ev[i]);
 		dev->udp_ev[i] = NULL;
@@ -294,6 +305,10 @@ void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp)
 		else
 			wg_log_error("cannot watch UDP socket: out of memory");
 	}
+	if (wg_udp_route_fd(udp) >= 0 &&
+	    (dev->udp_ev[2] = event_new(dev->base, wg_udp_route_fd(udp), EV_READ | EV_PERSIST,
+					on_routes, dev)))
+		event_add(dev->udp_ev[2], NULL);
 }
 
 uint16_t wg_device_listen_port(const struct wg_device *dev)

@@ -127,7 +127,7 @@ struct wg_device {
 	struct event_base *base;			     /* not owned */
 	struct wg_tun *tun;				     /* owned */
 	struct wg_udp *udp;				     /* owned */
-	struct event *tun_ev, *udp_ev[2], *timer_ev, *hs_ev; /* owned */
+	struct event *tun_ev, *udp_ev[3], *timer_ev, *hs_ev; /* owned; udp_ev[2]: routes */
 	struct wg_clock clock;
 	bool fake_clock;			 /* injected clock: never arm libevent timers */
 	struct wg_static_identity *id;		 /* sodium_malloc'd, owned */

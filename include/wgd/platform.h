@@ -62,6 +62,12 @@ ssize_t wg_udp_recv(struct wg_udp *udp, int fd, uint8_t *buf, size_t len, struct
  * (address gone: EADDRNOTAVAIL/EINVAL/ENETUNREACH) clears has_src and
  * retries once with the kernel's choice. 0 or -errno. */
 int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, size_t len);
+/* Route changes (Linux): a sticky IPv4 source is kept only while the
+ * route to the peer leaves through the interface it was learned on. Watch
+ * wg_udp_route_fd (-1: no watch) for reading and call wg_udp_route_update
+ * when it is readable. */
+int wg_udp_route_fd(const struct wg_udp *udp);
+void wg_udp_route_update(struct wg_udp *udp);
 
 /* --- Batched and offloaded data path (optional capabilities) ---
  * Linux implements these with a virtio-net header on the TUN (TSO/USO

@@ -164,6 +164,7 @@ static void build(struct send_ctx *sc, struct wg_udp *udp, struct wg_udp_msg *ms
 		struct wg_udp_msg *m = &msgs[*next];
 		size_t segs = is_train(m) ? (m->len + m->seg - 1) / m->seg : 1;
 		m->err = 0;
+		wg_posix_source_check(udp, m->to);
 		if (!is_train(m) || (gso && segs <= GSO_MAX_SEG)) {
 			if (sc->n == BATCH_MAX)
 				break;

@@ -83,4 +83,43 @@ int wg_udp_send_batch(struct wg_udp *udp, struct wg_udp_msg *msgs, int n)
 	return sent;
 }
 
+/* No route watch and no path-MTU option here: sources stay sticky to
+ * their address, fragmentation is the system's default. */
+struct wg_route_watch *wg_os_route_watch_open(void)
+{
+	return NULL;
+}
+
+void wg_os_route_watch_close(struct wg_route_watch *rw)
+{
+	(void)rw;
+}
+
+int wg_os_route_watch_fd(const struct wg_route_watch *rw)
+{
+	(void)rw;
+	return -1;
+}
+
+void wg_os_route_watch_drain(struct wg_route_watch *rw)
+{
+	(void)rw;
+}
+
+bool wg_os_route_keeps_source(struct wg_route_watch *rw, uint32_t mark,
+			      const struct wg_endpoint *to)
+{
+	(void)rw;
+	(void)mark;
+	(void)to;
+	return true;
+}
+
+int wg_os_udp_no_local_fragments(int fd, int family)
+{
+	(void)fd;
+	(void)family;
+	return 0;
+}
+
 #endif

@@ -40,7 +40,10 @@ size_t wg_posix_pktinfo6_build(const struct wg_endpoint *ep, union wg_cmsg_buf *
 	memset(cb, 0, CMSG_SPACE(sizeof(info)));
 	memset(&info, 0, sizeof(info));
 	info.ipi6_addr = ep->src6;
-	info.ipi6_ifindex = ep->src_ifindex;
+	/* Routing picks the interface, as in the kernel's WireGuard; only a
+	 * link-local source needs its link named. */
+	if (IN6_IS_ADDR_LINKLOCAL(&ep->src6))
+		info.ipi6_ifindex = ep->src_ifindex;
 	c->cmsg_level = IPPROTO_IPV6;
 	c->cmsg_type = IPV6_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(info));

@@ -20,13 +20,15 @@ static bool family_missing(int err)
 
 static int family_options(int fd, int family)
 {
-	int on = 1;
+	int on = 1, ret;
 
 	if (family == AF_INET)
-		return wg_os_pktinfo4_enable(fd);
-	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0)
-		return -errno;
-	return wg_posix_pktinfo6_enable(fd);
+		ret = wg_os_pktinfo4_enable(fd);
+	else if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0)
+		ret = -errno;
+	else
+		ret = wg_posix_pktinfo6_enable(fd);
+	return ret ? ret : wg_os_udp_no_local_fragments(fd, family);
 }
 
 static int bind_any(int fd, int family, uint16_t port)
@@ -123,6 +125,8 @@ int wg_udp_open(uint16_t port, uint32_t fwmark, struct wg_udp **out)
 		return -ENOMEM;
 	udp->fd[0] = udp->fd[1] = -1;
 	udp->fwmark = fwmark;
+	/* Without a watch sources stay sticky to their address alone. */
+	udp->routes = wg_os_route_watch_open();
 	/* With port 0 the IPv4 pick may be taken for IPv6: draw again, as
 	 * wireguard-go does. */
 	for (int i = 0; i < BIND_ATTEMPTS; i++) {
@@ -143,6 +147,7 @@ void wg_udp_close(struct wg_udp *udp)
 	if (!udp)
 		return;
 	close_fds(udp);
+	wg_os_route_watch_close(udp->routes);
 	free(udp);
 }
 
@@ -238,6 +243,23 @@ void wg_posix_forget_source(struct wg_endpoint *to)
 	memset(&to->src6, 0, sizeof(to->src6));
 }
 
+void wg_posix_source_check(struct wg_udp *udp, struct wg_endpoint *to)
+{
+	if (udp->routes && to->has_src && !wg_os_route_keeps_source(udp->routes, udp->fwmark, to))
+		wg_posix_forget_source(to);
+}
+
+int wg_udp_route_fd(const struct wg_udp *udp)
+{
+	return udp->routes ? wg_os_route_watch_fd(udp->routes) : -1;
+}
+
+void wg_udp_route_update(struct wg_udp *udp)
+{
+	if (udp->routes)
+		wg_os_route_watch_drain(udp->routes);
+}
+
 int wg_posix_udp_fd_for(const struct wg_udp *udp, const struct wg_endpoint *to)
 {
 	int fd;
@@ -274,6 +296,7 @@ int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, 
 
 	if (fd < 0)
 		return fd;
+	wg_posix_source_check(udp, to);
 	ret = send_once(fd, to, buf, len);
 	if (ret && to->has_src && wg_posix_source_refused(ret)) {
 		wg_posix_forget_source(to);

@@ -47,6 +47,7 @@ struct wg_udp {
 	uint16_t port;
 	uint32_t fwmark;
 	unsigned int offload; /* WG_UDP_* usable now (GSO is dropped after EIO) */
+	struct wg_route_watch *routes; /* NULL where the OS has none */
 };
 
 /* Room for one IPv4 or IPv6 packet-info control message, aligned. */
@@ -85,6 +86,9 @@ size_t wg_posix_pktinfo_build(const struct wg_endpoint *ep, union wg_cmsg_buf *c
 bool wg_posix_pktinfo_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 bool wg_posix_source_refused(int err);
 void wg_posix_forget_source(struct wg_endpoint *to);
+/* Forgets a sticky source the routes no longer keep (see the route watch
+ * hooks below); call before building a datagram's packet info. */
+void wg_posix_source_check(struct wg_udp *udp, struct wg_endpoint *to);
 /* privs.c: the uid/gid switch of a drop, and its check afterwards (exact
  * real, effective and saved ids and groups; setting 0 back must fail, also
  * as uid 0 when root_powerless: no CAP_SETUID/CAP_SETGID left). 0 or
@@ -118,5 +122,21 @@ int wg_os_pktinfo4_enable(int fd);
 bool wg_os_pktinfo4_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
 int wg_os_set_fwmark(int fd, uint32_t mark);
+/* Our own outer datagrams are never fragmented here: one larger than the
+ * egress interface's MTU is refused (EMSGSIZE), as a tunnel routed into
+ * itself would otherwise fragment and loop on. 0 or -errno. */
+int wg_os_udp_no_local_fragments(int fd, int family);
+
+/* Route watch (Linux: rtnetlink; elsewhere open returns NULL): the
+ * descriptor turns readable on route, address, link or rule changes;
+ * drain ages every verdict; keeps_source says whether the route to `to`
+ * still leaves through the interface its sticky source was learned on. */
+struct wg_route_watch;
+struct wg_route_watch *wg_os_route_watch_open(void);
+void wg_os_route_watch_close(struct wg_route_watch *rw);
+int wg_os_route_watch_fd(const struct wg_route_watch *rw);
+void wg_os_route_watch_drain(struct wg_route_watch *rw);
+bool wg_os_route_keeps_source(struct wg_route_watch *rw, uint32_t mark,
+			      const struct wg_endpoint *to);
 
 #endif
