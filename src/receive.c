@@ -57,6 +57,19 @@ static bool under_load(struct wg_device *dev, uint64_t now)
 	return false;
 }
 
+/* Messages judged under load as they are read never enter the backlog:
+ * they count as its depth would, so a flood of WG_UNDER_LOAD_BACKLOG of
+ * them per linger period keeps the device under load without pause. */
+static void note_demand(struct wg_device *dev, uint64_t now)
+{
+	if (now - dev->demand_window_ns >= WG_UNDER_LOAD_LINGER) {
+		dev->demand_window_ns = now;
+		dev->demand = 0;
+	}
+	if (++dev->demand >= WG_UNDER_LOAD_BACKLOG)
+		dev->last_under_load_ns = now;
+}
+
 static void ratelimiter_gc(struct wg_device *dev, uint64_t now)
 {
 	if (now - dev->last_rl_gc_ns < WG_NSEC_PER_SEC)
@@ -150,6 +163,7 @@ static bool check_macs(struct wg_device *dev, struct wg_hs_job *job, uint32_t ty
 	if (load && wg_ct_is_zero(job->msg + job->len - WG_MAC_LEN, WG_MAC_LEN) &&
 	    !cookie_reply_possible(dev, &job->from.addr, now)) {
 		dev->stats.cookie_replies_ratelimited++;
+		note_demand(dev, now);
 		return false;
 	}
 	switch (wg_cookie_validate(&dev->cookie_checker, job->msg, job->len, &job->from.addr, load,
@@ -159,11 +173,13 @@ static bool check_macs(struct wg_device *dev, struct wg_hs_job *job, uint32_t ty
 		return false;
 	case WG_COOKIE_RATELIMITED:
 		log_ratelimited(dev, &job->from, type);
+		note_demand(dev, now);
 		return false;
 	case WG_COOKIE_VALID_NO_COOKIE:
 		if (!load)
 			return true;
 		cookie_reply(dev, job, now);
+		note_demand(dev, now);
 		return false;
 	case WG_COOKIE_VALID_WITH_COOKIE:
 		job->admitted = true;

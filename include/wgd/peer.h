@@ -150,6 +150,8 @@ struct wg_device {
 	size_t hsq_head, hsq_len;
 	uint64_t last_under_load_ns;
 	bool under_load_lingering;
+	uint64_t demand_window_ns; /* start of the current linger-long window */
+	uint32_t demand;	   /* handshakes judged at read time under load in it */
 	uint32_t fwmark;
 	int mtu;
 	uint64_t mtu_checked_ns;

@@ -1169,6 +1169,54 @@ static void test_flood_leaves_peer_its_cookie(void **state)
 	close(sink);
 }
 
+/* Messages answered as they are read never deepen the backlog, yet a
+ * steady flood of them keeps the device under load: a fresh initiation
+ * 3 s in still gets a cookie reply, not Diffie-Hellman work. */
+static void test_steady_flood_keeps_load(void **state)
+{
+	struct env *e = *state;
+	struct wg_device *a = e->a.dev;
+	struct wg_msg_initiation msg, flood;
+	struct wg_handshake hs, hs2;
+	struct wg_cookie ck;
+	struct wg_endpoint from, src;
+	int sink = open_sink(&from);
+
+	wg_cookie_init(&ck, e->a.pub);
+	make_initiation(e, &hs2, &ck, &flood);
+	src = from;
+	src.addr.in4.sin_addr.s_addr = htonl(0x7f000164u);
+	for (int i = 0; i < WG_UNDER_LOAD_BACKLOG; i++)
+		wg_receive_datagram(a, (uint8_t *)&flood, sizeof(flood), &src);
+	while (wg_receive_handshake_batch(a))
+		;
+	for (int step = 0; step < 4; step++) {
+		e->clk.mono += WG_UNDER_LOAD_LINGER * 3 / 4;
+		for (uint32_t i = 0; i < WG_UNDER_LOAD_BACKLOG; i++) {
+			src.addr.in4.sin_addr.s_addr = htonl(0x7f000200u + i % 200);
+			wg_receive_datagram(a, (uint8_t *)&flood, sizeof(flood), &src);
+		}
+		assert_int_equal(a->hsq_len, 0);
+	}
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	while (wg_receive_handshake_batch(a))
+		;
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 0);
+	assert_int_equal(
+		count_type(sink, WG_MSG_COOKIE_REPLY, sizeof(struct wg_msg_cookie_reply), NULL), 1);
+	/* the flood over, the load ends a linger later */
+	e->clk.mono += WG_UNDER_LOAD_LINGER;
+	make_initiation(e, &hs, &ck, &msg);
+	wg_receive_datagram(a, (uint8_t *)&msg, sizeof(msg), &from);
+	while (wg_receive_handshake_batch(a))
+		;
+	assert_int_equal(stats(&e->a).handshake_responses_sent, 1);
+	wg_memzero(&hs, sizeof(hs));
+	wg_memzero(&hs2, sizeof(hs2));
+	close(sink);
+}
+
 static void test_backlog_bounded_and_mac1(void **state)
 {
 	struct env *e = *state;
@@ -1382,6 +1430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_under_load_demands_cookie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_leaves_peer_its_cookie, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_steady_flood_keeps_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_bounded_and_mac1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_budget_per_turn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_reserve_for_cookies, setup, teardown),
