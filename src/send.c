@@ -176,6 +176,38 @@ static size_t build_icmp6(uint8_t *out, const uint8_t *pkt, size_t len)
 	return IPV6_HDR_LEN + plen;
 }
 
+static size_t build_icmp(uint8_t *out, int family, const uint8_t *pkt, size_t len)
+{
+	return family == AF_INET ? build_icmp4(out, pkt, len) : build_icmp6(out, pkt, len);
+}
+
+/* The kernel's way (icmp_ndo_send): the error leaves as this host's own
+ * packet, routing picks its source, and the quoted packet shows the
+ * source it had before our source NAT. False where the platform cannot. */
+static bool send_unreachable_local(struct wg_device *dev, int family, const uint8_t *pkt,
+				   size_t len)
+{
+	uint8_t quoted[ICMP6_MAX_LEN], out[ICMP6_MAX_LEN], src[16];
+	size_t qlen = len < sizeof(quoted) ? len : sizeof(quoted);
+	int ret;
+
+	if (!dev->tun)
+		return false;
+	ret = wg_tun_unnat_source(dev->tun, family, pkt, len, src);
+	if (ret == -EOPNOTSUPP)
+		return false;
+	memcpy(quoted, pkt, qlen);
+	if (ret == 0 && family == AF_INET && qlen >= IPV4_HDR_LEN) {
+		size_t ihl = (size_t)(quoted[0] & 0x0f) * 4;
+		memcpy(quoted + 12, src, 4);
+		put_be16(quoted + 10, 0);
+		put_be16(quoted + 10, csum_fold(csum_add(0, quoted, ihl < qlen ? ihl : qlen)));
+	} else if (ret == 0 && family == AF_INET6 && qlen >= IPV6_HDR_LEN) {
+		memcpy(quoted + 8, src, 16);
+	}
+	return wg_tun_send_icmp(dev->tun, out, build_icmp(out, family, quoted, qlen)) == 0;
+}
+
 static void send_unreachable(struct wg_device *dev, int family, const uint8_t *pkt, size_t len)
 {
 	uint8_t out[ICMP6_MAX_LEN];
@@ -187,7 +219,12 @@ static void send_unreachable(struct wg_device *dev, int family, const uint8_t *p
 		dev->stats.icmp_ratelimited++;
 		return;
 	}
-	n = family == AF_INET ? build_icmp4(out, pkt, len) : build_icmp6(out, pkt, len);
+	if (send_unreachable_local(dev, family, pkt, len)) {
+		dev->stats.icmp_sent++;
+		return;
+	}
+	/* Into the TUN, from the unreachable destination. */
+	n = build_icmp(out, family, pkt, len);
 	if (wg_dev_tun_write(dev, out, n) < 0)
 		dev->stats.tun_write_errors++;
 	else

@@ -38,6 +38,16 @@ int wg_tun_mtu(struct wg_tun *tun);
 /* True while the interface still exists, here or in another network
  * namespace it was moved to (always true for a socketpair). */
 bool wg_tun_exists(const struct wg_tun *tun);
+/* ICMP errors sent as the host's own packets, as the kernel's WireGuard
+ * does (Linux, TUN in the daemon's namespace, raw sockets opened at
+ * start; -EOPNOTSUPP elsewhere: write the error into the TUN instead).
+ * unnat_source: the source address (4 or 16 bytes) pkt had before this
+ * host source-NATed it, from conntrack; -ENOENT when it was not. send_icmp:
+ * sends the ICMP message of ip (a whole packet) to ip's destination,
+ * routing choosing the source. 0 or -errno. */
+int wg_tun_unnat_source(struct wg_tun *tun, int family, const uint8_t *pkt, size_t len,
+			uint8_t src[16]);
+int wg_tun_send_icmp(struct wg_tun *tun, const uint8_t *ip, size_t len);
 
 /* UDP: one IPv4 and one IPv6 socket bound to the same port, receiving the
  * local destination address of each datagram (sticky source). */

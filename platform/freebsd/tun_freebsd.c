@@ -47,6 +47,19 @@ ssize_t wg_os_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len)
 	return map_error(wg_bsd_tun_write(tun->fd, pkt, len));
 }
 
+int wg_tun_unnat_source(struct wg_tun *tun, int family, const uint8_t *pkt, size_t len,
+			uint8_t src[16])
+{
+	(void)tun, (void)family, (void)pkt, (void)len, (void)src;
+	return -EOPNOTSUPP; /* ICMP errors go into the TUN */
+}
+
+int wg_tun_send_icmp(struct wg_tun *tun, const uint8_t *ip, size_t len)
+{
+	(void)tun, (void)ip, (void)len;
+	return -EOPNOTSUPP;
+}
+
 int wg_os_tun_mtu(struct wg_tun *tun)
 {
 	return wg_posix_tun_mtu(tun->name);

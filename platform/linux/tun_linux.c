@@ -82,6 +82,7 @@ int wg_os_tun_attach(struct wg_tun *tun)
 		tun->vnet_hdr_len = (uint16_t)sz;
 	}
 	snprintf(tun->name, sizeof(tun->name), "%s", ifr.ifr_name);
+	wg_linux_icmp_open(); /* at start, while CAP_NET_RAW is ours */
 	tun->ifindex = if_nametoindex(tun->name);
 	return tun->ifindex ? 0 : -ENODEV;
 }

@@ -23,13 +23,7 @@
 
 #define NL_BUF 8192
 
-struct nl_req {
-	struct nlmsghdr h;
-	uint8_t body[256];
-};
-
-/* Appends attribute type with len bytes of data to req. */
-static void nl_put(struct nl_req *req, uint16_t type, const void *data, size_t len)
+void wg_linux_nl_put(struct wg_nl_req *req, uint16_t type, const void *data, size_t len)
 {
 	struct rtattr *a = (struct rtattr *)((uint8_t *)&req->h + NLMSG_ALIGN(req->h.nlmsg_len));
 
@@ -39,7 +33,7 @@ static void nl_put(struct nl_req *req, uint16_t type, const void *data, size_t l
 	req->h.nlmsg_len = NLMSG_ALIGN(req->h.nlmsg_len) + RTA_ALIGN(a->rta_len);
 }
 
-static void nl_init(struct nl_req *req, uint16_t type, uint16_t flags, size_t hdr)
+void wg_linux_nl_init(struct wg_nl_req *req, uint16_t type, uint16_t flags, size_t hdr)
 {
 	memset(req, 0, sizeof(*req));
 	req->h.nlmsg_len = (uint32_t)NLMSG_LENGTH(hdr);
@@ -48,24 +42,21 @@ static void nl_init(struct nl_req *req, uint16_t type, uint16_t flags, size_t hd
 	req->h.nlmsg_seq = 1;
 }
 
-static int nl_open(void)
+int wg_linux_nl_open(int protocol)
 {
 	struct timeval tv = {.tv_sec = 1};
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
 
 	if (fd < 0)
 		return -errno;
-	/* The kernel answers at once; the timeout only guards against a
-	 * reply that never comes. */
+	/* The kernel answers at once: the timeout is for a reply that never
+	 * comes. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 
-/* Sends req and hands each reply message to cb until the answer is
- * complete (one message, or NLMSG_DONE for a dump). 0 or -errno (a netlink
- * error, or cb's first negative return). */
-static int nl_talk(int fd, struct nl_req *req, int (*cb)(const struct nlmsghdr *, void *),
-		   void *ctx)
+int wg_linux_nl_talk(int fd, struct wg_nl_req *req, int (*cb)(const struct nlmsghdr *, void *),
+		     void *ctx)
 {
 	union {
 		struct nlmsghdr align;
@@ -92,7 +83,8 @@ static int nl_talk(int fd, struct nl_req *req, int (*cb)(const struct nlmsghdr *
 			}
 			if (ret == 0)
 				ret = cb(h, ctx);
-			if (!(h->nlmsg_flags & NLM_F_MULTI))
+			/* ctnetlink marks even a single answer NLM_F_MULTI. */
+			if (!(req->h.nlmsg_flags & NLM_F_DUMP) || !(h->nlmsg_flags & NLM_F_MULTI))
 				return ret;
 		}
 	}
@@ -141,16 +133,16 @@ static int parse_nsid(const struct nlmsghdr *h, void *ctx)
 
 static int nsid_request(int nl, uint16_t type, int nsfd, int32_t *nsid)
 {
-	struct nl_req req;
+	struct wg_nl_req req;
 	uint32_t fd = (uint32_t)nsfd;
 	int32_t want = NETNSA_NSID_NOT_ASSIGNED;
 
-	nl_init(&req, type, type == RTM_NEWNSID ? NLM_F_ACK : 0, sizeof(struct rtgenmsg));
+	wg_linux_nl_init(&req, type, type == RTM_NEWNSID ? NLM_F_ACK : 0, sizeof(struct rtgenmsg));
 	((struct rtgenmsg *)NLMSG_DATA(&req.h))->rtgen_family = AF_UNSPEC;
-	nl_put(&req, NETNSA_FD, &fd, sizeof(fd));
+	wg_linux_nl_put(&req, NETNSA_FD, &fd, sizeof(fd));
 	if (type == RTM_NEWNSID)
-		nl_put(&req, NETNSA_NSID, &want, sizeof(want));
-	return nl_talk(nl, &req, type == RTM_NEWNSID ? ignore_reply : parse_nsid, nsid);
+		wg_linux_nl_put(&req, NETNSA_NSID, &want, sizeof(want));
+	return wg_linux_nl_talk(nl, &req, type == RTM_NEWNSID ? ignore_reply : parse_nsid, nsid);
 }
 
 /* The id our namespace knows the device's namespace by. Moving a device
@@ -188,19 +180,19 @@ static int parse_link_mtu(const struct nlmsghdr *h, void *ctx)
 
 static int foreign_mtu(int nsfd, const char *name)
 {
-	struct nl_req req;
+	struct wg_nl_req req;
 	int32_t nsid;
 	uint32_t mtu = 0;
-	int nl = nl_open(), ret;
+	int nl = wg_linux_nl_open(NETLINK_ROUTE), ret;
 
 	if (nl < 0)
 		return nl;
 	ret = netns_id(nl, nsfd, &nsid);
 	if (ret == 0) {
-		nl_init(&req, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
-		nl_put(&req, IFLA_TARGET_NETNSID, &nsid, sizeof(nsid));
-		nl_put(&req, IFLA_IFNAME, name, strlen(name) + 1);
-		ret = nl_talk(nl, &req, parse_link_mtu, &mtu);
+		wg_linux_nl_init(&req, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
+		wg_linux_nl_put(&req, IFLA_TARGET_NETNSID, &nsid, sizeof(nsid));
+		wg_linux_nl_put(&req, IFLA_IFNAME, name, strlen(name) + 1);
+		ret = wg_linux_nl_talk(nl, &req, parse_link_mtu, &mtu);
 	}
 	close(nl);
 	if (ret == 0 && (mtu == 0 || mtu > INT32_MAX))
@@ -218,6 +210,16 @@ static int tun_current_name(const struct wg_tun *tun, char name[IF_NAMESIZE])
 		return errno == EBADFD ? -ENODEV : -errno;
 	snprintf(name, IF_NAMESIZE, "%s", ifr.ifr_name);
 	return 0;
+}
+
+bool wg_linux_tun_foreign(const struct wg_tun *tun)
+{
+	bool foreign = false;
+	int nsfd = tun_netns(tun, &foreign);
+
+	if (nsfd >= 0)
+		close(nsfd);
+	return foreign;
 }
 
 int wg_os_tun_mtu(struct wg_tun *tun)
