@@ -75,19 +75,20 @@ size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb)
 	return CMSG_SPACE(sizeof(info));
 }
 
-/* PROBE: DF as before (the default), but never fragmented here and the
- * learned path MTU not applied: a datagram above the egress interface's
- * MTU fails with EMSGSIZE. A tunnel whose endpoint is routed through
- * another tunnel of smaller MTU (or itself) then stops instead of
- * fragmenting and going round again. */
+/* IPv4: INTERFACE, as the kernel's WireGuard sends (no DF: a hop with a
+ * smaller MTU fragments, no path MTU to learn), except that a datagram
+ * above the egress interface's MTU fails here with EMSGSIZE instead of
+ * being fragmented: a tunnel whose endpoint is routed into a tunnel of
+ * smaller MTU (or into itself) then stops instead of sending fragments
+ * round again. IPv6 keeps the default: no hop fragments there, so the
+ * fragments made here after a Packet Too Big are what gets through. */
 int wg_os_udp_no_local_fragments(int fd, int family)
 {
-	int v4 = IP_PMTUDISC_PROBE, v6 = IPV6_PMTUDISC_PROBE;
-	int ret = family == AF_INET
-			  ? setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof(v4))
-			  : setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, sizeof(v6));
+	int v = IP_PMTUDISC_INTERFACE;
 
-	return ret < 0 ? -errno : 0;
+	if (family != AF_INET)
+		return 0;
+	return setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v)) < 0 ? -errno : 0;
 }
 
 int wg_os_set_fwmark(int fd, uint32_t mark)

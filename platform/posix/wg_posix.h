@@ -122,9 +122,10 @@ int wg_os_pktinfo4_enable(int fd);
 bool wg_os_pktinfo4_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
 int wg_os_set_fwmark(int fd, uint32_t mark);
-/* Our own outer datagrams are never fragmented here: one larger than the
- * egress interface's MTU is refused (EMSGSIZE), as a tunnel routed into
- * itself would otherwise fragment and loop on. 0 or -errno. */
+/* Our own outer datagrams are not fragmented here where the OS lets the
+ * path do it (Linux, IPv4): one larger than the egress interface's MTU is
+ * refused (EMSGSIZE), as a tunnel routed into itself would otherwise
+ * fragment and loop on. 0 or -errno. */
 int wg_os_udp_no_local_fragments(int fd, int family);
 
 /* Route watch (Linux: rtnetlink; elsewhere open returns NULL): the
