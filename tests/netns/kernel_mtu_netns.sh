@@ -73,6 +73,12 @@ test_mtu_moved()
 	check "mtu 1300 in c: again at once" nsx c ping -n -q -c 1 -W 2 -s 1269 "$(t4 b)"
 	eq "mtu 1300 in c: nothing over 1360 bytes reached b since" "$(dropped b)" "$d0"
 
+	# No peer for 10.0.0.77: the ICMP error cannot be sent from a's
+	# namespace, so it is written into the TUN, from the destination.
+	check "moved device: ICMP unreachable still arrives in c" \
+		grep -q "From 10.0.0.77 icmp_seq=1 Destination Host Unreachable" \
+		<<<"$(nsx c ping -n -W 1 -c 1 10.0.0.77 2>&1)"
+
 	nsx c ip route del "$(t4 b)/32" dev "$ifc" && nsx c ip link set "$ifc" mtu 1290 ||
 		fail "mtu: cannot change the MTU in c"
 	drop_over b 1350 || die "nft in b"
