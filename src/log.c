@@ -31,20 +31,35 @@ bool wg_log_enabled(enum wg_log_level level)
 	return level != WG_LOG_SILENT && level <= log_level;
 }
 
-void wg_log(enum wg_log_level level, const char *fmt, ...)
+static void log_line(enum wg_log_level level, const char *tag, const char *fmt, va_list ap)
 {
-	static const char *const tags[] = {"", "ERROR", "INFO", "VERBOSE", "DEBUG"};
 	char line[1024];
-	va_list ap;
 
 	if (!wg_log_enabled(level))
 		return;
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	/* One write per line so concurrent daemons sharing a terminal or
 	 * journal never interleave within a line. */
-	fprintf(stderr, "wgd(%s): %s: %s\n", log_ifname, tags[level], line);
+	fprintf(stderr, "wgd(%s): %s: %s\n", log_ifname, tag, line);
+}
+
+void wg_log(enum wg_log_level level, const char *fmt, ...)
+{
+	static const char *const tags[] = {"", "ERROR", "INFO", "VERBOSE", "DEBUG"};
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(level, tags[level], fmt, ap);
+	va_end(ap);
+}
+
+void wg_log_warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(WG_LOG_ERROR, "WARNING", fmt, ap);
+	va_end(ap);
 }
 
 bool wg_log_limit_allow(struct wg_log_limit *l, uint64_t now_ns)

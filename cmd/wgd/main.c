@@ -276,19 +276,18 @@ static void raise_nofile(void)
 
 /* Secret slabs lock their memory; past the limit keys may reach swap.
  * Said once at start, with the remedy, rather than only when a lock fails
- * under many peers (secret.c logs that too); at the error level, the
- * default, as there is no warning level. */
+ * under many peers (secret.c logs that too). */
 static void raise_memlock(void)
 {
 	uint64_t bytes;
 	int ret = wg_memlock_raise(&bytes);
 
 	if (ret)
-		wg_log_error("warning: the locked-memory limit (RLIMIT_MEMLOCK) stays at %llu KiB "
-			     "(%s): keys beyond it may be swapped; raise the hard limit: "
-			     "LimitMEMLOCK=infinity (systemd), ulimit -l unlimited (shell) "
-			     "or start wgd with CAP_SYS_RESOURCE",
-			     (unsigned long long)(bytes / 1024), strerror(-ret));
+		wg_log_warning("the locked-memory limit (RLIMIT_MEMLOCK) stays at %llu KiB "
+			       "(%s): keys beyond it may be swapped; raise the hard limit: "
+			       "LimitMEMLOCK=infinity (systemd), ulimit -l unlimited (shell) "
+			       "or start wgd with CAP_SYS_RESOURCE",
+			       (unsigned long long)(bytes / 1024), strerror(-ret));
 }
 
 /* Once the TUN is open and the UAPI socket listens, before the launcher

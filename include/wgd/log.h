@@ -31,7 +31,10 @@ void wg_log(enum wg_log_level level, const char *fmt, ...) __attribute__((format
 		if (wg_log_enabled(level))                                                         \
 			wg_log(level, __VA_ARGS__);                                                \
 	} while (0)
-#define wg_log_error(...)   WG_LOG_AT(WG_LOG_ERROR, __VA_ARGS__)
+#define wg_log_error(...) WG_LOG_AT(WG_LOG_ERROR, __VA_ARGS__)
+/* Tagged WARNING, shown wherever errors are: the levels keep the names
+ * wireguard-go's LOG_LEVEL knows, which has no warning level. */
+void wg_log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define wg_log_info(...)    WG_LOG_AT(WG_LOG_INFO, __VA_ARGS__)
 #define wg_log_verbose(...) WG_LOG_AT(WG_LOG_VERBOSE, __VA_ARGS__)
 #define wg_log_debug(...)   WG_LOG_AT(WG_LOG_DEBUG, __VA_ARGS__)

@@ -269,7 +269,7 @@ test_ids_no_entry()
 }
 
 # memlock_line LOG: the start-up warning about RLIMIT_MEMLOCK, if any.
-memlock_line() { grep -m1 'warning: the locked-memory limit (RLIMIT_MEMLOCK)' "$1"; }
+memlock_line() { grep -m1 'WARNING: the locked-memory limit (RLIMIT_MEMLOCK)' "$1"; }
 
 # Launched under a 64 KiB hard RLIMIT_MEMLOCK without CAP_SYS_RESOURCE
 # (which this test's own root may lack too): the lift fails, wgd warns
