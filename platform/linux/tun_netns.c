@@ -29,7 +29,8 @@ void wg_linux_nl_put(struct wg_nl_req *req, uint16_t type, const void *data, siz
 
 	a->rta_type = type;
 	a->rta_len = (unsigned short)RTA_LENGTH(len);
-	memcpy(RTA_DATA(a), data, len);
+	if (len) /* a nest's header has no data */
+		memcpy(RTA_DATA(a), data, len);
 	req->h.nlmsg_len = NLMSG_ALIGN(req->h.nlmsg_len) + RTA_ALIGN(a->rta_len);
 }
 
