@@ -262,12 +262,30 @@ static size_t padded_len(size_t len, size_t mtu)
 	return padded > mtu ? mtu : padded;
 }
 
+/* The MTU padding stays under: the kernel's is the MTU of the route the
+ * packet took (its dst), which is the device's unless the route sets one.
+ * We see the packet after routing, so ask for the route to its
+ * destination; the smaller MTU wins. exact: pkt is one packet (not a
+ * super-packet), and one already a multiple of 16 needs no answer. */
+static size_t pad_mtu(struct wg_device *dev, const uint8_t *pkt, size_t len, bool exact)
+{
+	size_t mtu = (size_t)wg_dev_mtu(dev), ip_len;
+	const uint8_t *src, *dst;
+	int family, route;
+
+	if (!dev->tun || (exact && len % WG_PADDING_MULTIPLE == 0) ||
+	    wg_ip_parse(pkt, len, &family, &ip_len, &src, &dst) < 0)
+		return mtu;
+	route = wg_tun_route_mtu(dev->tun, family, dst, wg_dev_now(dev));
+	return route > 0 && (size_t)route < mtu ? (size_t)route : mtu;
+}
+
 /* The plaintext is at dev->txbuf + WG_TX_HEADROOM. */
 static int seal_and_send(struct wg_peer *peer, struct wg_peer_keypair *kp, size_t len)
 {
 	struct wg_device *dev = peer->dev;
 	struct wg_msg_data *msg = (struct wg_msg_data *)dev->txbuf;
-	size_t padded = padded_len(len, (size_t)wg_dev_mtu(dev));
+	size_t padded = padded_len(len, pad_mtu(dev, dev->txbuf + WG_TX_HEADROOM, len, true));
 	int ret;
 
 	memset(msg->payload + len, 0, padded - len);
@@ -510,7 +528,7 @@ void wg_send_tun_gso(struct wg_device *dev, uint8_t *pkt, size_t len, const stru
 		return;
 	}
 	kp = peer->n_staged ? NULL : wg_peer_sending_keypair(peer, wg_dev_now(dev));
-	mtu = (size_t)wg_dev_mtu(dev);
+	mtu = pad_mtu(dev, pkt, ip_len, gso->type == WG_GSO_NONE);
 	while (wg_gso_split_peek(&s)) {
 		if (!kp) {
 			stage_next(dev, peer, &s);

@@ -48,6 +48,10 @@ bool wg_tun_exists(const struct wg_tun *tun);
 int wg_tun_unnat_source(struct wg_tun *tun, int family, const uint8_t *pkt, size_t len,
 			uint8_t src[16]);
 int wg_tun_send_icmp(struct wg_tun *tun, const uint8_t *ip, size_t len);
+/* The MTU of the route to dst (4 or 16 bytes) where the TUN's routes can
+ * be read (Linux: the daemon's namespace), 0 when there is none or it is
+ * unknown: pad to the device MTU then. Answers may be a second old. */
+int wg_tun_route_mtu(struct wg_tun *tun, int family, const uint8_t *dst, uint64_t now_ns);
 
 /* UDP: one IPv4 and one IPv6 socket bound to the same port, receiving the
  * local destination address of each datagram (sticky source). */

@@ -63,6 +63,12 @@ int wg_tun_send_icmp(struct wg_tun *tun, const uint8_t *ip, size_t len)
 	return -EOPNOTSUPP;
 }
 
+int wg_tun_route_mtu(struct wg_tun *tun, int family, const uint8_t *dst, uint64_t now_ns)
+{
+	(void)tun, (void)family, (void)dst, (void)now_ns;
+	return 0; /* the device MTU bounds padding */
+}
+
 int wg_os_tun_mtu(struct wg_tun *tun)
 {
 	return wg_posix_tun_mtu(tun->name);

@@ -243,3 +243,109 @@ int wg_os_tun_mtu(struct wg_tun *tun)
 	close(nsfd);
 	return ret;
 }
+
+/* --- route MTU --- */
+
+/* The kernel pads to the MTU of the route its packet took; we see the
+ * packet after routing, so we ask for the route to its destination (the
+ * main lookup by destination alone: policy rules on source or mark are
+ * not reproduced). Each answer is kept a second per destination, and at
+ * most RT_LOOKUPS_PER_SEC misses are looked up: beyond that, and for a
+ * device in another namespace (routes there cannot be read with
+ * CAP_NET_ADMIN alone), the device MTU is what counts. Main thread only. */
+#define RT_CACHE	   256
+#define RT_TTL_NS	   1000000000ull
+#define RT_LOOKUPS_PER_SEC 64
+
+struct rt_entry {
+	const struct wg_tun *tun;
+	int family;
+	uint8_t dst[16];
+	int mtu;
+	uint64_t expires;
+};
+
+static struct rt_entry rt_cache[RT_CACHE];
+static uint64_t rt_window;
+static unsigned int rt_lookups;
+
+struct rt_answer {
+	unsigned int oif;
+	uint32_t mtu;
+};
+
+static int parse_route(const struct nlmsghdr *h, void *ctx)
+{
+	struct rt_answer *ans = ctx;
+	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(struct rtmsg));
+
+	if (h->nlmsg_type != RTM_NEWROUTE || len < 0)
+		return -EPROTO;
+	for (const struct rtattr *a = RTM_RTA((const struct rtmsg *)NLMSG_DATA(h)); RTA_OK(a, len);
+	     a = RTA_NEXT(a, len)) {
+		if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= sizeof(uint32_t))
+			memcpy(&ans->oif, RTA_DATA(a), sizeof(uint32_t));
+		if (a->rta_type != RTA_METRICS)
+			continue;
+		int mlen = (int)RTA_PAYLOAD(a);
+		for (const struct rtattr *m = RTA_DATA(a); RTA_OK(m, mlen); m = RTA_NEXT(m, mlen))
+			if (m->rta_type == RTAX_MTU && RTA_PAYLOAD(m) >= sizeof(uint32_t))
+				memcpy(&ans->mtu, RTA_DATA(m), sizeof(uint32_t));
+	}
+	return 0;
+}
+
+static int route_lookup(const struct wg_tun *tun, int family, const uint8_t *dst)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	struct rt_answer ans = {0};
+	struct wg_nl_req req;
+	struct rtmsg *r;
+	int nl, ret;
+
+	if (wg_linux_tun_foreign(tun))
+		return 0;
+	nl = wg_linux_nl_open(NETLINK_ROUTE);
+	if (nl < 0)
+		return 0;
+	wg_linux_nl_init(&req, RTM_GETROUTE, 0, sizeof(*r));
+	r = NLMSG_DATA(&req.h);
+	r->rtm_family = (unsigned char)family;
+	r->rtm_dst_len = (unsigned char)(alen * 8);
+	wg_linux_nl_put(&req, RTA_DST, dst, alen);
+	ret = wg_linux_nl_talk(nl, &req, parse_route, &ans);
+	close(nl);
+	/* A route through another device is not the one the packet took. */
+	if (ret < 0 || ans.oif != tun->ifindex || ans.mtu > INT32_MAX)
+		return 0;
+	return (int)ans.mtu;
+}
+
+int wg_tun_route_mtu(struct wg_tun *tun, int family, const uint8_t *dst, uint64_t now_ns)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	uint32_t h = 2166136261u;
+	struct rt_entry *e;
+
+	if (!tun->is_tun)
+		return 0;
+	for (size_t i = 0; i < alen; i++)
+		h = (h ^ dst[i]) * 16777619u;
+	e = &rt_cache[(h ^ (h >> 16)) % RT_CACHE];
+	if (e->tun == tun && e->family == family && now_ns < e->expires &&
+	    memcmp(e->dst, dst, alen) == 0)
+		return e->mtu;
+	if (now_ns - rt_window >= RT_TTL_NS) {
+		rt_window = now_ns;
+		rt_lookups = 0;
+	}
+	if (rt_lookups >= RT_LOOKUPS_PER_SEC)
+		return 0;
+	rt_lookups++;
+	e->tun = tun;
+	e->family = family;
+	memcpy(e->dst, dst, alen);
+	e->mtu = route_lookup(tun, family, dst);
+	e->expires = now_ns + RT_TTL_NS;
+	return e->mtu;
+}

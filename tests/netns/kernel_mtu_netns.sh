@@ -32,13 +32,14 @@ drop_over()
 # dropped NODE: packets the drop rule took.
 dropped() { nsx "$1" nft list table ip wgdt_mtu | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'; }
 
-# big_ping PAYLOAD: one reply to a ping of PAYLOAD bytes from c, three
+# big_ping PAYLOAD: one reply to a ping of PAYLOAD bytes from $big_ping_from, three
 # tries of 1 s (wgd re-reads the MTU once a second).
+big_ping_from=c
 big_ping()
 {
 	local i
 	for i in 1 2 3; do
-		nsx c ping -n -q -c 1 -W 1 -s "$1" "$(t4 b)" >/dev/null 2>&1 && return 0
+		nsx "$big_ping_from" ping -n -q -c 1 -W 1 -s "$1" "$(t4 b)" >/dev/null 2>&1 && return 0
 	done
 	return 1
 }
@@ -89,5 +90,26 @@ test_mtu_moved()
 	pair_down
 }
 
+# The selftest's case itself, with the device where the daemon is: a route
+# MTU of 1299 under a device MTU of 1300, and b drops outer packets of
+# 1360 bytes (the selftest drops exactly 1360; here all from 1360 up).
+# Padding must stop at 1299 (outer 1359), as the kernel's does.
+test_route_mtu()
+{
+	local ifc d0
+	pair_up wgd "$REF" 4 a
+	ifc=${IFACE[a]}
+	nsx a ip link set "$ifc" mtu 1300 &&
+		nsx a ip route add "$(t4 b)/32" dev "$ifc" mtu 1299 || die "cannot set the MTUs in a"
+	check "route mtu: small ping (handshake)" ping_ok a "$(t4 b)"
+	drop_over b 1359 || die "nft in b"
+	big_ping_from=a
+	check "route mtu 1299: 1297-byte ping fits (outer <= 1359)" big_ping 1269
+	d0=$(dropped b)
+	check "route mtu 1299: again at once" nsx a ping -n -q -c 1 -W 2 -s 1269 "$(t4 b)"
+	eq "route mtu 1299: nothing over 1359 bytes reached b since" "$(dropped b)" "$d0"
+	pair_down
+}
+
 lib_init
-run_tests test_mtu_moved
+run_tests test_mtu_moved test_route_mtu
