@@ -1,11 +1,12 @@
 /* Route watch: keeps an IPv4 sticky source only while the route to the
  * peer still leaves through the interface the source was learned on, as
- * the kernel's WireGuard does. An rtnetlink socket subscribed to route,
- * address, link and rule changes bumps a generation; a (destination,
- * source, interface) triple is judged by one RTM_GETROUTE query and the
- * verdict cached until the generation moves, so steady traffic costs no
- * system call. Both sockets live in the namespace the UDP sockets were
- * opened in, where the routes that carry them are. */
+ * the kernel's WireGuard does (socket.c, send4). An rtnetlink socket
+ * subscribed to route, address, link and rule changes moves a generation;
+ * each (destination, source, interface) is judged by one RTM_GETROUTE
+ * query per generation and the verdict kept in a hash table, so steady
+ * traffic costs no system call, however many peers. Both sockets live in
+ * the namespace the UDP sockets were opened in, where the routes that
+ * carry them are. */
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -15,13 +16,16 @@
 
 #include "wg_posix.h"
 
-#define VERDICTS 64 /* direct-mapped cache of judged triples */
+#define TABLE_MIN 64
+#define TABLE_MAX (1u << 18) /* 7 MiB of verdicts; past it the table starts over */
 
+/* The route question, and its answer once judged. */
 struct verdict {
-	uint32_t gen; /* 0: empty */
+	uint32_t gen; /* the generation it was judged in; another: a free slot */
 	struct in_addr dst, src;
-	unsigned int ifindex;
 	uint32_t mark;
+	unsigned int ifindex;
+	uint16_t dport;
 	bool keep;
 };
 
@@ -29,7 +33,9 @@ struct wg_route_watch {
 	int events; /* multicast groups: any message is a change */
 	int query;  /* RTM_GETROUTE requests and their answers */
 	uint32_t gen, seq;
-	struct verdict cache[VERDICTS];
+	uid_t uid; /* the UDP sockets' owner, for uid rules */
+	struct verdict *table;
+	size_t cap, used; /* slots; verdicts of this generation */
 };
 
 static int nl_socket(uint32_t groups)
@@ -64,10 +70,13 @@ struct wg_route_watch *wg_os_route_watch_open(void)
 	if (!rw)
 		return NULL;
 	rw->gen = 1;
+	rw->uid = geteuid();
+	rw->cap = TABLE_MIN;
+	rw->table = calloc(rw->cap, sizeof(*rw->table));
 	rw->events = nl_socket(RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_IFADDR |
 			       RTMGRP_IPV6_IFADDR | RTMGRP_LINK);
 	rw->query = nl_socket(0);
-	if (rw->events < 0 || rw->query < 0) {
+	if (!rw->table || rw->events < 0 || rw->query < 0) {
 		wg_os_route_watch_close(rw);
 		return NULL;
 	}
@@ -83,6 +92,7 @@ void wg_os_route_watch_close(struct wg_route_watch *rw)
 		close(rw->events);
 	if (rw->query >= 0)
 		close(rw->query);
+	free(rw->table);
 	free(rw);
 }
 
@@ -91,8 +101,18 @@ int wg_os_route_watch_fd(const struct wg_route_watch *rw)
 	return rw->events;
 }
 
-/* Any message, or an overrun (ENOBUFS: changes were lost), ages every
- * verdict. */
+/* Every verdict is stale from now on: its slot is free. */
+static void new_generation(struct wg_route_watch *rw)
+{
+	rw->used = 0;
+	if (++rw->gen)
+		return;
+	/* Wrapped: no slot may look current by an old number. */
+	memset(rw->table, 0, rw->cap * sizeof(*rw->table));
+	rw->gen = 1;
+}
+
+/* Any message, or an overrun (ENOBUFS: changes were lost), is a change. */
 void wg_os_route_watch_drain(struct wg_route_watch *rw)
 {
 	char buf[8192];
@@ -100,16 +120,14 @@ void wg_os_route_watch_drain(struct wg_route_watch *rw)
 
 	for (;;) {
 		ssize_t n = recv(rw->events, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n > 0 || (n < 0 && errno == ENOBUFS)) {
+		if (n > 0 || (n < 0 && (errno == ENOBUFS || errno == EINTR))) {
 			changed = true;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
 		break;
 	}
-	if (changed && ++rw->gen == 0)
-		rw->gen = 1;
+	if (changed)
+		new_generation(rw);
 }
 
 static void add_attr(struct nlmsghdr *h, unsigned short type, const void *data, size_t len)
@@ -122,77 +140,137 @@ static void add_attr(struct nlmsghdr *h, unsigned short type, const void *data, 
 	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
 }
 
-/* The output interface of the route from src to dst (with the socket's
- * mark), or -errno when there is none (-EINVAL: src is not ours). */
-static int route_oif(struct wg_route_watch *rw, const struct verdict *k)
-{
-	union {
-		struct nlmsghdr h;
-		char buf[256];
-	} req, ans;
-	struct rtmsg *rtm;
-	uint32_t seq = ++rw->seq;
-	ssize_t n;
+union nl_buf {
+	struct nlmsghdr h;
+	char buf[512];
+};
 
-	memset(&req, 0, sizeof(req));
-	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(*rtm));
-	req.h.nlmsg_type = RTM_GETROUTE;
-	req.h.nlmsg_flags = NLM_F_REQUEST;
-	req.h.nlmsg_seq = seq;
-	rtm = NLMSG_DATA(&req.h);
+/* The flow the kernel would route one of our datagrams by: addresses,
+ * mark, uid, protocol and ports (for rules that match on them). */
+static void build_query(union nl_buf *req, const struct wg_route_watch *rw, const struct verdict *k,
+			uint16_t sport)
+{
+	struct rtmsg *rtm;
+	uint32_t uid = (uint32_t)rw->uid;
+	uint8_t proto = IPPROTO_UDP;
+	uint16_t sp = htons(sport), dp = k->dport;
+
+	memset(req, 0, sizeof(*req));
+	req->h.nlmsg_len = NLMSG_LENGTH(sizeof(*rtm));
+	req->h.nlmsg_type = RTM_GETROUTE;
+	req->h.nlmsg_flags = NLM_F_REQUEST;
+	req->h.nlmsg_seq = rw->seq;
+	rtm = NLMSG_DATA(&req->h);
 	rtm->rtm_family = AF_INET;
 	rtm->rtm_dst_len = 32;
 	rtm->rtm_src_len = 32;
-	add_attr(&req.h, RTA_DST, &k->dst, sizeof(k->dst));
-	add_attr(&req.h, RTA_SRC, &k->src, sizeof(k->src));
+	add_attr(&req->h, RTA_DST, &k->dst, sizeof(k->dst));
+	add_attr(&req->h, RTA_SRC, &k->src, sizeof(k->src));
+	add_attr(&req->h, RTA_UID, &uid, sizeof(uid));
+	add_attr(&req->h, RTA_IP_PROTO, &proto, sizeof(proto));
+	add_attr(&req->h, RTA_SPORT, &sp, sizeof(sp));
+	add_attr(&req->h, RTA_DPORT, &dp, sizeof(dp));
 	if (k->mark)
-		add_attr(&req.h, RTA_MARK, &k->mark, sizeof(k->mark));
-	if (send(rw->query, &req, req.h.nlmsg_len, 0) < 0)
-		return -errno;
-	for (;;) {
-		/* The kernel answers before send returns; a stale answer
-		 * (an earlier query cut short) is skipped by its sequence. */
-		n = recv(rw->query, &ans, sizeof(ans), MSG_DONTWAIT);
-		if (n < 0)
-			return errno == EINTR ? -EINTR : -errno;
-		if ((size_t)n < sizeof(ans.h) || ans.h.nlmsg_seq != seq)
-			continue;
-		break;
+		add_attr(&req->h, RTA_MARK, &k->mark, sizeof(k->mark));
+}
+
+/* RTA_OIF of an RTM_NEWROUTE answer of n bytes, or -errno. */
+static int answer_oif(const union nl_buf *ans, size_t n)
+{
+	const struct rtattr *a;
+	int len;
+
+	if (ans->h.nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(&ans->h);
+		return n >= NLMSG_LENGTH(sizeof(*e)) && e->error < 0 ? e->error : -EIO;
 	}
-	if (ans.h.nlmsg_type == NLMSG_ERROR) {
-		const struct nlmsgerr *e = NLMSG_DATA(&ans.h);
-		return (size_t)n >= NLMSG_LENGTH(sizeof(*e)) && e->error ? e->error : -EIO;
-	}
-	if (ans.h.nlmsg_type != RTM_NEWROUTE || ans.h.nlmsg_len > (size_t)n)
+	if (ans->h.nlmsg_type != RTM_NEWROUTE || ans->h.nlmsg_len > n ||
+	    ans->h.nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
 		return -EIO;
-	int len = (int)RTM_PAYLOAD(&ans.h);
-	for (struct rtattr *a = RTM_RTA(NLMSG_DATA(&ans.h)); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+	len = (int)RTM_PAYLOAD(&ans->h);
+	for (a = RTM_RTA(NLMSG_DATA(&ans->h)); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		uint32_t oif;
 		if (a->rta_type != RTA_OIF || RTA_PAYLOAD(a) < sizeof(oif))
 			continue;
 		memcpy(&oif, RTA_DATA(a), sizeof(oif));
-		return (int)oif;
+		return oif > 0 && oif <= 0x7fffffff ? (int)oif : -EIO;
 	}
 	return -ENOENT;
 }
 
-static size_t slot(const struct verdict *k)
+/* The output interface of the route for k, or -errno when there is none
+ * (-EINVAL: the source is no longer ours). The kernel answers within
+ * send; an answer to an earlier, abandoned query is skipped by sequence. */
+static int route_oif(struct wg_route_watch *rw, const struct verdict *k, uint16_t sport)
 {
-	uint32_t h = k->dst.s_addr * 2654435761u ^ k->src.s_addr * 40503u ^ k->ifindex;
+	union nl_buf req, ans;
+	ssize_t n;
 
-	return (h ^ (h >> 16)) % VERDICTS;
+	rw->seq++;
+	build_query(&req, rw, k, sport);
+	if (send(rw->query, &req, req.h.nlmsg_len, 0) < 0)
+		return -errno;
+	do {
+		n = recv(rw->query, &ans, sizeof(ans), MSG_DONTWAIT);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	} while (n < (ssize_t)sizeof(ans.h) || ans.h.nlmsg_seq != rw->seq);
+	return answer_oif(&ans, (size_t)n);
+}
+
+static size_t hash(const struct verdict *k)
+{
+	uint64_t h = (uint64_t)k->dst.s_addr << 32 | k->src.s_addr;
+
+	h ^= (uint64_t)k->ifindex << 16 ^ k->dport ^ (uint64_t)k->mark << 40;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 32);
 }
 
 static bool same(const struct verdict *a, const struct verdict *b)
 {
 	return a->dst.s_addr == b->dst.s_addr && a->src.s_addr == b->src.s_addr &&
-	       a->ifindex == b->ifindex && a->mark == b->mark;
+	       a->ifindex == b->ifindex && a->dport == b->dport && a->mark == b->mark;
 }
 
-bool wg_os_route_keeps_source(struct wg_route_watch *rw, uint32_t mark,
+/* Linear probing; within a generation nothing is removed, so a search
+ * ends at the first slot not of this generation: k's, or where it goes. */
+static struct verdict *find(const struct wg_route_watch *rw, const struct verdict *k)
+{
+	size_t i = hash(k) & (rw->cap - 1);
+
+	while (rw->table[i].gen == rw->gen && !same(&rw->table[i], k))
+		i = (i + 1) & (rw->cap - 1);
+	return &rw->table[i];
+}
+
+/* Keeps the table at most half full: doubles it (moving this generation's
+ * verdicts), or at its largest, or without memory, starts over. */
+static void make_room(struct wg_route_watch *rw)
+{
+	struct wg_route_watch old = *rw;
+
+	if (rw->used + 1 <= rw->cap / 2)
+		return;
+	if (rw->cap < TABLE_MAX) {
+		rw->table = calloc(rw->cap * 2, sizeof(*rw->table));
+		if (rw->table) {
+			rw->cap *= 2;
+			for (size_t i = 0; i < old.cap; i++)
+				if (old.table[i].gen == rw->gen)
+					*find(rw, &old.table[i]) = old.table[i];
+			free(old.table);
+			return;
+		}
+		rw->table = old.table;
+	}
+	new_generation(rw);
+}
+
+bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to)
 {
-	struct verdict k = {.gen = rw->gen, .mark = mark};
+	struct verdict k = {.gen = rw->gen, .mark = udp->fwmark};
 	struct verdict *v;
 	int oif;
 
@@ -203,13 +281,18 @@ bool wg_os_route_keeps_source(struct wg_route_watch *rw, uint32_t mark,
 	k.dst = to->addr.in4.sin_addr;
 	k.src = to->src4;
 	k.ifindex = to->src_ifindex;
-	v = &rw->cache[slot(&k)];
-	if (v->gen == rw->gen && same(v, &k))
+	k.dport = to->addr.in4.sin_port;
+	v = find(rw, &k);
+	if (v->gen == rw->gen)
 		return v->keep;
-	oif = route_oif(rw, &k);
+	oif = route_oif(rw, &k, udp->port);
 	k.keep = oif > 0 && (unsigned int)oif == k.ifindex;
-	/* A failed query (not a verdict of the kernel) is not cached. */
-	if (oif > 0 || oif == -EINVAL || oif == -ENETUNREACH || oif == -EHOSTUNREACH)
-		*v = k;
+	/* Only the kernel's verdicts are kept, not a failed query. */
+	if (oif > 0 || oif == -EINVAL || oif == -ENETUNREACH || oif == -EHOSTUNREACH) {
+		make_room(rw);
+		k.gen = rw->gen; /* it may have started over */
+		*find(rw, &k) = k;
+		rw->used++;
+	}
 	return k.keep;
 }

@@ -106,11 +106,11 @@ void wg_os_route_watch_drain(struct wg_route_watch *rw)
 	(void)rw;
 }
 
-bool wg_os_route_keeps_source(struct wg_route_watch *rw, uint32_t mark,
+bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to)
 {
 	(void)rw;
-	(void)mark;
+	(void)udp;
 	(void)to;
 	return true;
 }

@@ -245,7 +245,7 @@ void wg_posix_forget_source(struct wg_endpoint *to)
 
 void wg_posix_source_check(struct wg_udp *udp, struct wg_endpoint *to)
 {
-	if (udp->routes && to->has_src && !wg_os_route_keeps_source(udp->routes, udp->fwmark, to))
+	if (udp->routes && to->has_src && !wg_os_route_keeps_source(udp->routes, udp, to))
 		wg_posix_forget_source(to);
 }
 

@@ -46,7 +46,7 @@ struct wg_udp {
 	int fd[2]; /* [0] IPv4, [1] IPv6; -1 when the family is absent */
 	uint16_t port;
 	uint32_t fwmark;
-	unsigned int offload; /* WG_UDP_* usable now (GSO is dropped after EIO) */
+	unsigned int offload;	       /* WG_UDP_* usable now (GSO is dropped after EIO) */
 	struct wg_route_watch *routes; /* NULL where the OS has none */
 };
 
@@ -137,7 +137,7 @@ struct wg_route_watch *wg_os_route_watch_open(void);
 void wg_os_route_watch_close(struct wg_route_watch *rw);
 int wg_os_route_watch_fd(const struct wg_route_watch *rw);
 void wg_os_route_watch_drain(struct wg_route_watch *rw);
-bool wg_os_route_keeps_source(struct wg_route_watch *rw, uint32_t mark,
+bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to);
 
 #endif

@@ -132,6 +132,35 @@ static void test_source_without_ifindex_kept(void **state)
 	assert_true(ep.has_src);
 }
 
+/* Many peers (a hub): verdicts for thousands of (destination, source,
+ * interface) triples outgrow the first table several times over and stay
+ * right, judged and then cached. */
+static void test_many_sources(void **state)
+{
+	struct pair *p = *state;
+	unsigned int lo = if_nametoindex("lo");
+
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t i = 0; i < 3000; i++) {
+			struct wg_endpoint ep;
+			uint32_t src = 0x7f010000 + i; /* 127.1.x.y: local, on lo */
+			char text[INET_ADDRSTRLEN];
+			struct in_addr a = {.s_addr = htonl(src)};
+			bool on_route = i % 3 != 0;
+
+			inet_ntop(AF_INET, &a, text, sizeof(text));
+			sticky_to(&ep, p, text, on_route ? lo : lo + 1000);
+#ifdef __linux__
+			assert_int_equal(send_and_source(p, &ep, (uint8_t)i),
+					 on_route ? src : 0x7f000001);
+			assert_int_equal(ep.has_src, on_route);
+#else
+			assert_int_equal(send_and_source(p, &ep, (uint8_t)i), src);
+#endif
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +168,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_on_route_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_off_route_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_without_ifindex_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_sources, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
