@@ -497,8 +497,9 @@ static void test_gro_two_flows(void **state)
 	free(k);
 }
 
-/* What is never merged: differing options or ACK, IPv4 options, non-ACK
- * flags, protocols turned off, other protocols, pure ACKs. */
+/* What is never merged: differing options, ACK, window or urgent pointer,
+ * IPv4 options, non-ACK flags, protocols turned off, other protocols, pure
+ * ACKs. */
 static void test_gro_refusals(void **state)
 {
 	static uint8_t slots[2048 * 64], sp[MAXPKT];
@@ -512,6 +513,8 @@ static void test_gro_refusals(void **state)
 	} cases[] = {
 		{20 + 20 + 11, 0x55, true}, /* timestamp option differs */
 		{20 + 11, 0x55, true},	    /* ACK number differs */
+		{20 + 15, 0x55, true},	    /* window differs (one copy survives the cut) */
+		{20 + 19, 0x55, true},	    /* urgent pointer differs */
 		{20 + 13, 0x11, true},	    /* FIN */
 		{1, 0x04, true},	    /* TOS differs */
 		{8, 3, true},		    /* TTL differs */
