@@ -50,30 +50,6 @@ ssize_t wg_os_tun_write(struct wg_tun *tun, const uint8_t *pkt, size_t len)
 	return map_error(wg_bsd_tun_write(tun->fd, pkt, len));
 }
 
-int wg_tun_unnat_source(struct wg_tun *tun, int family, const uint8_t *pkt, size_t len,
-			uint8_t src[16])
-{
-	(void)tun, (void)family, (void)pkt, (void)len, (void)src;
-	return -EOPNOTSUPP; /* ICMP errors go into the TUN */
-}
-
-int wg_tun_send_icmp(struct wg_tun *tun, const uint8_t *ip, size_t len)
-{
-	(void)tun, (void)ip, (void)len;
-	return -EOPNOTSUPP;
-}
-
-int wg_tun_route_mtu(struct wg_tun *tun, int family, const uint8_t *dst, uint64_t now_ns)
-{
-	(void)tun, (void)family, (void)dst, (void)now_ns;
-	return 0; /* the device MTU bounds padding */
-}
-
-int wg_os_tun_mtu(struct wg_tun *tun)
-{
-	return wg_posix_tun_mtu(tun->name);
-}
-
 bool wg_os_tun_exists(const struct wg_tun *tun)
 {
 	return if_nametoindex(tun->name) == tun->ifindex;
