@@ -39,14 +39,7 @@ ROWS=()
 setup()
 {
 	local victim=$1
-	node_add v
-	node_add p
-	node_add f
-	link_nodes v p
-	link_named v u1 f u0
-	nsx v ip addr add 198.18.0.1/24 dev u1 && nsx f ip addr add 198.18.0.2/24 dev u0 &&
-		nsx v ip route add "$SPOOF_NET" via 198.18.0.2 &&
-		nsx f ip route add "$(u4 v)/32" via 198.18.0.1 || die "cannot set up the flood link"
+	flood_topology "$SPOOF_NET"
 	PORT[v]=51820
 	PORT[p]=51822
 	keygen v

@@ -139,15 +139,7 @@ resources()
 dos_up()
 {
 	T_CASE_FAILS=0
-	node_add v
-	node_add p
-	node_add f
-	link_nodes v p
-	link_named v u1 f u0
-	nsx v ip addr add 198.18.0.1/24 dev u1 && nsx f ip addr add 198.18.0.2/24 dev u0 &&
-		nsx v ip route add "$SPOOF_NET" via 198.18.0.2 || die "cannot address the flood link"
-	# The bulk flood uses v's underlay address as the destination: route it.
-	nsx f ip route add "$(u4 v)/32" via 198.18.0.1 || die "cannot route f to v"
+	flood_topology "$SPOOF_NET"
 	PORT[v]=51820
 	PORT[p]=51822
 	keygen v

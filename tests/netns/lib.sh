@@ -569,6 +569,21 @@ link_named()
 		die "cannot create veth $1:$2 <-> $3:$4"
 }
 
+# flood_topology SPOOF_NET: victim v linked to its peer p, and to a flooder f
+# over 198.18.0.0/24; v routes SPOOF_NET (the flooder's spoofed sources)
+# back to f, and f reaches v's underlay address through that link.
+flood_topology()
+{
+	node_add v
+	node_add p
+	node_add f
+	link_nodes v p
+	link_named v u1 f u0
+	nsx v ip addr add 198.18.0.1/24 dev u1 && nsx f ip addr add 198.18.0.2/24 dev u0 &&
+		nsx v ip route add "$1" via 198.18.0.2 &&
+		nsx f ip route add "$(u4 v)/32" via 198.18.0.1 || die "cannot set up the flood link"
+}
+
 # bg_start NODE OUT cmd...: background command in NODE, output to OUT; its
 # exact PID (nsenter execs) in BG_PID, recorded for teardown.
 bg_start()
