@@ -9,28 +9,31 @@
 #
 # Options: -t SECONDS per target, -n RUNS per target (instead of -t; also
 # -entropic=0: its per-feature bookkeeping costs these targets a third of
-# their speed, and a count-bound run wants executions), -w DIR work
-# directory (default build-fuzz/work: grown corpora, crash artifacts,
-# logs); anything after -- goes to libFuzzer (and wins). One fuzzer runs
-# at a time (rxbatch and tunsuper start one idle crypto thread). Inputs
-# that grow the corpus go to the work directory, never into
-# tests/fuzz/corpus.
+# their speed, and a count-bound run wants executions), -b DIR build
+# directory (default build-fuzz), -w DIR work directory (default
+# BUILD/work: grown corpora, crash artifacts, logs); anything after --
+# goes to libFuzzer (and wins). rxbatch and tunsuper start one idle crypto
+# thread. Inputs that grow the corpus go to the work directory, never
+# into tests/fuzz/corpus.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 secs=10
 runs=
-work=build-fuzz/work
-while getopts "t:n:w:" opt; do
+work=
+build=build-fuzz
+while getopts "t:n:w:b:" opt; do
 	case $opt in
 	t) secs=$OPTARG ;;
 	n) runs=$OPTARG ;;
 	w) work=$OPTARG ;;
+	b) build=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
+work=${work:-$build/work}
 targets=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 	targets+=("$1")
@@ -45,11 +48,11 @@ echo "== build (clang, libFuzzer, ASan+UBSan)"
 # list's hash is in the flags so that editing it rebuilds.
 ignore=$root/tests/fuzz/ignorelist.txt
 ignore_id=$(cksum <"$ignore" | cut -d' ' -f1)
-CC=clang cmake -S . -B build-fuzz -G Ninja -DWGD_FUZZ=ON -DWGD_TESTS=OFF -DWGD_BENCH=OFF \
+CC=clang cmake -S . -B "$build" -G Ninja -DWGD_FUZZ=ON -DWGD_TESTS=OFF -DWGD_BENCH=OFF \
 	-DCMAKE_C_FLAGS="-fsanitize-coverage-ignorelist=$ignore -DWGD_FUZZ_IGNORELIST=$ignore_id" >/dev/null
 # Quiet unless it fails: then the compiler's own words.
-ninja -C build-fuzz -j 2 >build-fuzz/build.log 2>&1 ||
-	{ grep -E -A5 'error|FAILED' build-fuzz/build.log | head -n 60; echo "FAIL: fuzz build"; exit 1; }
+ninja -C "$build" -j 2 >"$build/build.log" 2>&1 ||
+	{ grep -E -A5 'error|FAILED' "$build/build.log" | head -n 60; echo "FAIL: fuzz build"; exit 1; }
 
 if [ ${#targets[@]} -eq 0 ]; then
 	for f in tests/fuzz/fuzz_*.c; do
@@ -70,7 +73,7 @@ mkdir -p "$work"
 fail=0
 summary=()
 for t in "${targets[@]}"; do
-	bin=build-fuzz/fuzz_$t
+	bin=$build/fuzz_$t
 	seeds=tests/fuzz/corpus/$t
 	grown=$work/corpus/$t
 	log=$work/$t.log

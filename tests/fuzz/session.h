@@ -112,6 +112,7 @@ struct last_msg {
 	struct wg_peer *peer;
 	uint8_t *plain;
 	size_t plain_len;
+	uint64_t key_id, ctr; /* authentic only: its session and nonce */
 };
 
 /* EXP_ANY: after a batch, any IP packet from a source some peer owns. */
@@ -180,6 +181,12 @@ struct world {
 	void (*on_data)(struct actor *a, const uint8_t *pkt, size_t len);
 	uint64_t data_unknown;
 	bool kp_dropped; /* an actor let go of a session's keys this run */
+	/* (session, nonce) of every data message D accepted outside a batch:
+	 * none may be accepted again, whichever bytes carry it. */
+	struct seen_nonce {
+		uint64_t key_id, ctr;
+	} seen[256];
+	size_t n_seen;
 };
 
 static struct world W;
@@ -490,6 +497,7 @@ static void reset_actor(struct actor *a, uint32_t index_base)
 	a->has_d_init = a->has_resp = false;
 	a->next_index = index_base;
 	W.kp_dropped = false;
+	W.n_seen = 0;
 }
 
 static void last_clear(struct last_msg *l)
@@ -1455,13 +1463,33 @@ static uint64_t accepted_count(void)
 	       s->inner_src_mismatch;
 }
 
+/* A session's name in the nonce ledger: its index and sending key. */
+static uint64_t key_id_of(const struct wg_keypair *kp)
+{
+	return (uint64_t)kp->remote_index << 32 ^ wg_le32_get(kp->sending_key);
+}
+
+static bool nonce_seen(const struct last_msg *l)
+{
+	for (size_t i = 0; i < W.n_seen; i++)
+		if (W.seen[i].key_id == l->key_id && W.seen[i].ctr == l->ctr)
+			return true;
+	return false;
+}
+
+static void nonce_accepted(const struct last_msg *l)
+{
+	if (W.n_seen < sizeof(W.seen) / sizeof(W.seen[0]))
+		W.seen[W.n_seen++] = (struct seen_nonce){l->key_id, l->ctr};
+}
+
 /* Injects a data message; the oracles depend on whether it is authentic
- * (sealed unaltered by the actor owning the session). */
+ * (sealed unaltered by the actor owning the session) and its nonce new. */
 static void send_data(struct last_msg *l, const struct wg_endpoint *from)
 {
 	struct wg_endpoint before[N_PEERS];
 	uint64_t acc = accepted_count();
-	bool first = !l->accepted;
+	bool first = !l->accepted && !(l->authentic && nonce_seen(l));
 
 	if (W.batch_left) { /* judged together at the end of the batch */
 		if (l->authentic && first && l->peer)
@@ -1483,6 +1511,7 @@ static void send_data(struct last_msg *l, const struct wg_endpoint *from)
 	if (accepted_count() != acc) {
 		FUZZ_CHECK(l->authentic && first);
 		l->accepted = true;
+		nonce_accepted(l);
 		drain_tun();
 		W.exp = EXP_NONE;
 		return;
@@ -1525,6 +1554,8 @@ static void op_data(struct fz *f)
 		wg_le64_put(l->buf + 8, ctr);
 		wg_aead_encrypt(l->buf + 16, plain, padded, NULL, 0, ctr, kp->sending_key);
 		l->authentic = true;
+		l->key_id = key_id_of(kp);
+		l->ctr = ctr;
 	} else {
 		/* No session: garbage for an index D knows. */
 		wg_le32_put(l->buf + 4, pick_index(f));
@@ -1541,6 +1572,40 @@ static void op_data(struct fz *f)
 	l->plain_len = padded; /* the inner header may claim the padding */
 	l->peer = peer_of(a);
 	send_data(l, &from);
+}
+
+/* Raw bytes that an actor's session opens are that actor's data (the
+ * fuzzer learns sealed messages from the harness's comparisons). */
+static bool raw_authentic(struct last_msg *l)
+{
+	uint64_t ctr;
+
+	if (l->len < WG_MSG_DATA_MIN_LEN)
+		return false;
+	ctr = wg_le64_get(l->buf + 8);
+	for (int i = 0; i < N_ACT; i++)
+		for (int s = 0; s < ACT_KPS; s++) {
+			struct wg_keypair *kp = &W.act[i].kp[s];
+			size_t n = l->len - WG_MSG_DATA_HEADER_LEN;
+			if (!W.act[i].kp_ok[s] || wg_le32_get(l->buf + 4) != kp->remote_index)
+				continue;
+			l->plain = malloc(n);
+			if (!l->plain)
+				abort();
+			if (wg_aead_decrypt(l->plain, l->buf + 16, n, NULL, 0, ctr,
+					    kp->sending_key)) {
+				free(l->plain);
+				l->plain = NULL;
+				continue;
+			}
+			l->plain_len = n - WG_AEAD_TAG_LEN;
+			l->authentic = true;
+			l->peer = peer_of(&W.act[i]);
+			l->key_id = key_id_of(kp);
+			l->ctr = ctr;
+			return true;
+		}
+	return false;
 }
 
 /* Raw datagram: any length and bytes, optionally with a valid header and a
@@ -1567,7 +1632,12 @@ static void op_raw(struct fz *f, uint32_t focus)
 	if (len >= 4 && wg_msg_header_type(msg) == WG_MSG_DATA) {
 		struct last_msg *l = &W.last[LAST_DATA];
 		remember(LAST_DATA, msg, len);
-		send_data(l, &from);
+		if (raw_authentic(l) || !W.kp_dropped)
+			send_data(l, &from);
+		else { /* may be sealed under keys no actor keeps: unjudged */
+			inject(msg, len, &from, false);
+			last_clear(l);
+		}
 		return;
 	}
 	inject(msg, len, &from, !(flags & 0x10));
@@ -1709,9 +1779,11 @@ static void op_establish(struct fz *f)
 			last_clear(l);
 			l->len = WG_MSG_DATA_MIN_LEN;
 			l->buf = calloc(1, l->len);
+			l->ctr = a->kp[0].sending_counter;
 			if (!l->buf || wg_noise_seal(&a->kp[0], (void *)l->buf, NULL, 0) < 0)
 				abort();
 			l->authentic = true;
+			l->key_id = key_id_of(&a->kp[0]);
 			l->peer = peer_of(a);
 			send_data(l, &from);
 		}
