@@ -10,7 +10,8 @@
 # Options: -t SECONDS per target, -n RUNS per target (instead of -t; also
 # -entropic=0: its per-feature bookkeeping costs these targets a third of
 # their speed, and a count-bound run wants executions), -b DIR build
-# directory (default build-fuzz), -w DIR work directory (default
+# directory (default build-fuzz), -s skip the build (run what BUILD
+# holds; for runs side by side), -w DIR work directory (default
 # BUILD/work: grown corpora, crash artifacts, logs); anything after --
 # goes to libFuzzer (and wins). rxbatch and tunsuper start one idle crypto
 # thread. Inputs that grow the corpus go to the work directory, never
@@ -23,12 +24,14 @@ secs=10
 runs=
 work=
 build=build-fuzz
-while getopts "t:n:w:b:" opt; do
+skip_build=
+while getopts "t:n:w:b:s" opt; do
 	case $opt in
 	t) secs=$OPTARG ;;
 	n) runs=$OPTARG ;;
 	w) work=$OPTARG ;;
 	b) build=$OPTARG ;;
+	s) skip_build=1 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -42,17 +45,19 @@ done
 [ "${1:-}" = "--" ] && shift
 extra=("$@")
 
-echo "== build (clang, libFuzzer, ASan+UBSan)"
-# The constant-time primitives are left out of the coverage feedback (not
-# out of the sanitizers): tracing them cost a quarter of each run. The
-# list's hash is in the flags so that editing it rebuilds.
-ignore=$root/tests/fuzz/ignorelist.txt
-ignore_id=$(cksum <"$ignore" | cut -d' ' -f1)
-CC=clang cmake -S . -B "$build" -G Ninja -DWGD_FUZZ=ON -DWGD_TESTS=OFF -DWGD_BENCH=OFF \
-	-DCMAKE_C_FLAGS="-fsanitize-coverage-ignorelist=$ignore -DWGD_FUZZ_IGNORELIST=$ignore_id" >/dev/null
-# Quiet unless it fails: then the compiler's own words.
-ninja -C "$build" -j 2 >"$build/build.log" 2>&1 ||
-	{ grep -E -A5 'error|FAILED' "$build/build.log" | head -n 60; echo "FAIL: fuzz build"; exit 1; }
+if [ -z "$skip_build" ]; then
+	echo "== build (clang, libFuzzer, ASan+UBSan)"
+	# The constant-time primitives are left out of the coverage feedback (not
+	# out of the sanitizers): tracing them cost a quarter of each run. The
+	# list's hash is in the flags so that editing it rebuilds.
+	ignore=$root/tests/fuzz/ignorelist.txt
+	ignore_id=$(cksum <"$ignore" | cut -d' ' -f1)
+	CC=clang cmake -S . -B "$build" -G Ninja -DWGD_FUZZ=ON -DWGD_TESTS=OFF -DWGD_BENCH=OFF \
+		-DCMAKE_C_FLAGS="-fsanitize-coverage-ignorelist=$ignore -DWGD_FUZZ_IGNORELIST=$ignore_id" >/dev/null
+	# Quiet unless it fails: then the compiler's own words.
+	ninja -C "$build" -j 2 >"$build/build.log" 2>&1 ||
+		{ grep -E -A5 'error|FAILED' "$build/build.log" | head -n 60; echo "FAIL: fuzz build"; exit 1; }
+fi
 
 if [ ${#targets[@]} -eq 0 ]; then
 	for f in tests/fuzz/fuzz_*.c; do

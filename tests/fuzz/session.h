@@ -45,14 +45,15 @@
 #include "wgd/testhooks.h"
 #include "wgd/uapi.h"
 
-#define SEC	    WG_NSEC_PER_SEC
-#define MSEC	    WG_NSEC_PER_MSEC
-#define MAX_OPS	    24
-#define MAX_PLAIN   9600
-#define START_MONO  (1000 * SEC)
-#define START_UNIX  (1700000000ULL * SEC)
-#define MAX_DGRAM   (WG_MAX_PACKET + 64)
-#define TUN_CAPTURE (WG_MAX_PACKET + 1)
+#define SEC		WG_NSEC_PER_SEC
+#define MSEC		WG_NSEC_PER_MSEC
+#define MAX_OPS		24
+#define MAX_PLAIN	9600
+#define FUZZ_RL_ENTRIES 64
+#define START_MONO	(1000 * SEC)
+#define START_UNIX	(1700000000ULL * SEC)
+#define MAX_DGRAM	(WG_MAX_PACKET + 64)
+#define TUN_CAPTURE	(WG_MAX_PACKET + 1)
 
 enum { ACT_A, ACT_B, ACT_U, N_ACT };
 #define ACT_KPS 4
@@ -361,6 +362,16 @@ static void world_init(void)
 	p.clock = &W.clock;
 	if (wg_device_create(&p, &W.dev) < 0)
 		abort();
+	/* Small rate limiter tables: a gc (at the first handshake of every run
+	 * and after each clock step of a second) scans every bucket, 8192 of
+	 * them each cost a third of a run. A few sources fill these, so the
+	 * full-table path is reached too. */
+	wg_ratelimiter_free(W.dev->rl);
+	wg_ratelimiter_free(W.dev->cookie_rl);
+	W.dev->rl = wg_ratelimiter_new(FUZZ_RL_ENTRIES);
+	W.dev->cookie_rl = wg_ratelimiter_new(FUZZ_RL_ENTRIES);
+	if (!W.dev->rl || !W.dev->cookie_rl)
+		abort();
 	/* From here on D's sockets and TUN never reach the kernel. */
 	wg_udp_fds(W.dev->udp, fds);
 	fn_attach(fds, wg_device_listen_port(W.dev), sv[0]);
@@ -466,6 +477,8 @@ static void reset_device(void)
 	dev->under_load_lingering = false;
 	if (wg_ratelimiter_count(dev->rl))
 		wg_ratelimiter_gc(dev->rl, UINT64_MAX);
+	if (wg_ratelimiter_count(dev->cookie_rl))
+		wg_ratelimiter_gc(dev->cookie_rl, UINT64_MAX);
 	dev->last_rl_gc_ns = 0;
 	dev->cookie_checker = W.checker0;
 	memset(&dev->stats, 0, sizeof(dev->stats));
