@@ -47,7 +47,7 @@
 
 #define SEC		WG_NSEC_PER_SEC
 #define MSEC		WG_NSEC_PER_MSEC
-#define MAX_OPS		24
+#define MAX_OPS		12
 #define MAX_PLAIN	9600
 #define FUZZ_RL_ENTRIES 64
 #define START_MONO	(1000 * SEC)
@@ -1321,9 +1321,13 @@ static void op_cookie(struct fz *f)
 static const char *const v4_src_of[N_ACT] = {"10.0.0.2", "10.0.1.7", "10.0.9.9"};
 static const char *const v6_src_of[N_ACT] = {"fd00::2", "fd00:1::7", "fd00:9::9"};
 
-static size_t put_payload(struct fz *f, uint8_t *p, size_t hdr, bool big)
+/* flags bit 0: past 255 bytes, up to about the MTU, or with bit 7 too up to
+ * MAX_PLAIN (every byte is sealed and opened again: kept to a quarter). */
+static size_t put_payload(struct fz *f, uint8_t *p, size_t hdr, uint8_t flags)
 {
-	size_t n = big ? fz_u16(f) % (MAX_PLAIN - hdr) : fz_u8(f);
+	size_t n = !(flags & 1)	    ? fz_u8(f)
+		   : (flags & 0x80) ? fz_u16(f) % (MAX_PLAIN - hdr)
+				    : fz_u16(f) % (1500 - hdr);
 
 	fz_bytes(f, p + hdr, n);
 	return hdr + n;
@@ -1360,7 +1364,7 @@ static size_t build_v4(struct fz *f, uint8_t *p, const char *src, const char *ds
 					   "10.0.1.7"},
 			  5, p + 12);
 	pick_addr(f, AF_INET, fz_u8(f), dst_tbl, ndst, p + 16);
-	len = put_payload(f, p, 20, flags & 1);
+	len = put_payload(f, p, 20, flags);
 	if (p[9] == 1 && len > 20)
 		p[20] = fz_u8(f) % 20; /* ICMP type: errors and queries */
 	p[2] = (uint8_t)(len >> 8);
@@ -1390,7 +1394,7 @@ static size_t build_v6(struct fz *f, uint8_t *p, const char *src, const char *ds
 		pick_addr(f, AF_INET6, fz_u8(f) % 5,
 			  (const char *[]){"fd00::1", "::", "ff02::1", "fd00::2"}, 4, p + 8);
 	pick_addr(f, AF_INET6, fz_u8(f), dst_tbl, ndst, p + 24);
-	len = put_payload(f, p, 40, flags & 1);
+	len = put_payload(f, p, 40, flags);
 	if (p[6] == 58 && len > 40)
 		p[40] = fz_u8(f); /* ICMPv6 type: < 128 errors */
 	p[4] = (uint8_t)((len - 40) >> 8);
@@ -1753,7 +1757,8 @@ static void op_tun(struct fz *f)
 		fz_bytes(f, p, len);
 		break;
 	default:
-		len = 1400 + fz_u16(f) % (MAX_PLAIN - 1400);
+		/* around the MTU; one in four up to MAX_PLAIN (bytes cost) */
+		len = 1400 + fz_u16(f) % ((mode & 0xc0) == 0xc0 ? MAX_PLAIN - 1400 : 200);
 		memset(p, 0x3c, len);
 		p[0] = 0x45;
 		p[2] = (uint8_t)(len >> 8);
@@ -1850,7 +1855,10 @@ static void op_gso(struct fz *f)
 	static const char *dst6[] = {"fd00::2", "fd00:1::7", "2001:db8::1"};
 	uint8_t kind = fz_u8(f), dsel = fz_u8(f), flags = fz_u8(f);
 	bool v6 = kind & 1, tcp = !(kind & 2);
-	size_t l3 = v6 ? 40 : 20, l4 = tcp ? 20 : 8, payload = fz_u16(f) % 9000, len;
+	size_t l3 = v6 ? 40 : 20, l4 = tcp ? 20 : 8, len;
+	/* Up to 9000 bytes one time in four: every byte is sealed and opened
+	 * again, and small segment sizes reach many segments anyway. */
+	size_t payload = fz_u16(f) % ((kind & 0xc0) == 0xc0 ? 9000 : 1600);
 	struct wg_gso gso = {0};
 	uint8_t *p;
 
@@ -1897,6 +1905,15 @@ static void op_gso(struct fz *f)
 		gso.csum_offset = fz_u16(f);
 		gso.hdr_len = fz_u16(f);
 	}
+	/* No more segments than a kernel hands over for 9000 bytes (TCP: MSS
+	 * of at least 48, ~188; UDP: 128): a description of 1-byte segments
+	 * made thousands, each sealed and opened, for the same paths. */
+	if (gso.gso_size && (len - l3 - l4) / gso.gso_size > 192)
+		gso.gso_size = (uint16_t)((len - l3 - l4) / 192 + 1);
+	if (tracing())
+		fprintf(fuzz_report, "  gso type %u size %u hdr_len %u csum %d %u/%u, %zu bytes\n",
+			gso.type, gso.gso_size, gso.hdr_len, gso.needs_csum, gso.csum_start,
+			gso.csum_offset, len);
 	W.exp = EXP_ICMP; /* no peer for the destination */
 	W.exp_buf = p;
 	W.exp_len = len;
@@ -2015,7 +2032,9 @@ static size_t super_build(struct fz *f, uint8_t *p, uint8_t *vnet)
 	struct virtio_net_hdr h = {0};
 	uint16_t gso_size = fz_u16(f);
 
-	payload = (kind & 4) ? fz_u16(f) % (65535 - 60) : fz_u16(f) % 3000;
+	/* Up to 64 KiB one time in eight (every byte is sealed and opened
+	 * again; small segment sizes reach many segments anyway). */
+	payload = (kind & 0x1c) == 0x1c ? fz_u16(f) % (65535 - 60) : fz_u16(f) % 3000;
 	/* What a kernel hands over: TCP segments of at least the smallest MSS
 	 * it sends (tcp_min_snd_mss, 48), UDP trains of at most 128 segments.
 	 * Raw headers may say anything, on packets of up to 1500 bytes. */
