@@ -621,9 +621,10 @@ static bool same_but_checksums(const uint8_t *a, const uint8_t *b, size_t n, int
 	uint8_t proto = family == AF_INET ? a[9] : a[6];
 	static int tolerate = -1;
 
-	/* Known engine issue (see README): the GRO joins TCP segments whose
-	 * window or urgent pointer differ, so a segment cut again carries the
-	 * first one's. WGD_FUZZ_ALLOW_GRO_TCP_WINDOW=1 looks past it. */
+	/* A former engine issue (README, fixed in 6fe6bc6): the GRO joined
+	 * TCP segments whose window or urgent pointer differ, so a segment cut
+	 * again carried the first one's. WGD_FUZZ_ALLOW_GRO_TCP_WINDOW=1 looks
+	 * past it (older trees). */
 	if (tolerate < 0)
 		tolerate = getenv("WGD_FUZZ_ALLOW_GRO_TCP_WINDOW") &&
 			   strcmp(getenv("WGD_FUZZ_ALLOW_GRO_TCP_WINDOW"), "1") == 0;
@@ -1709,8 +1710,9 @@ static void op_flood(struct fz *f)
 {
 	struct actor *a = pick_actor(fz_u8(f));
 	uint8_t count = fz_u8(f), flags = fz_u8(f);
-	/* Deep enough for "under load" only at the top value: it costs. */
-	size_t n = count == 0xff ? WG_UNDER_LOAD_BACKLOG + 8 : 1 + count % 32;
+	/* Deep enough for "under load" only at the top value: it costs. Else
+	 * up to 12, past a source's burst of 5: each copy costs D a DH. */
+	size_t n = count == 0xff ? WG_UNDER_LOAD_BACKLOG + 8 : 1 + count % 12;
 	struct wg_msg_initiation init;
 	struct wg_endpoint from;
 
