@@ -1,13 +1,16 @@
 /* Route watch: keeps an IPv4 sticky source only while the route to the
  * peer still leaves through the interface the source was learned on, as
- * the kernel's WireGuard does (socket.c, send4). An rtnetlink socket
- * subscribed to route, address, link and rule changes moves a generation;
- * each (destination, source, interface) is judged by one RTM_GETROUTE
- * query per generation and the verdict kept in a hash table, so steady
- * traffic costs no system call, however many peers. Both sockets live in
- * the namespace the UDP sockets were opened in, where the routes that
- * carry them are. */
+ * the kernel's WireGuard does (socket.c, send4), and tells whether a
+ * datagram too large for its egress interface may be fragmented here (not
+ * into a TUN or WireGuard device: that is how encapsulation loops go on).
+ * An rtnetlink socket subscribed to IPv4 route, address and rule changes
+ * and to link changes moves a generation; each question is answered by
+ * one or two queries per generation and the verdict kept in a hash table,
+ * so steady traffic costs no system call, however many peers. Both sockets live in the
+ * namespace the UDP sockets were opened in, where the routes that carry
+ * them are. */
 #include <errno.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
@@ -19,14 +22,20 @@
 #define TABLE_MIN 64
 #define TABLE_MAX (1u << 18) /* 7 MiB of verdicts; past it the table starts over */
 
+enum question {
+	KEEP_SOURCE,  /* does the route leave through ifindex? */
+	MAY_FRAGMENT, /* is its egress device not a tunnel? */
+};
+
 /* The route question, and its answer once judged. */
 struct verdict {
-	uint32_t gen; /* the generation it was judged in; another: a free slot */
-	struct in_addr dst, src;
+	uint32_t gen;		 /* the generation it was judged in; another: a free slot */
+	struct in_addr dst, src; /* src 0: the kernel's choice */
 	uint32_t mark;
 	unsigned int ifindex;
 	uint16_t dport;
-	bool keep;
+	uint8_t question;
+	bool yes;
 };
 
 struct wg_route_watch {
@@ -54,13 +63,11 @@ static int nl_socket(uint32_t groups)
 }
 
 /* Rules (wg-quick's fwmark policy) have no legacy group bit. */
-static void join_rule_groups(int fd)
+static void join_rule_group(int fd)
 {
-	int groups[] = {RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE};
+	int group = RTNLGRP_IPV4_RULE;
 
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-		(void)setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
-				 sizeof(groups[i]));
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group));
 }
 
 struct wg_route_watch *wg_os_route_watch_open(void)
@@ -73,14 +80,15 @@ struct wg_route_watch *wg_os_route_watch_open(void)
 	rw->uid = geteuid();
 	rw->cap = TABLE_MIN;
 	rw->table = calloc(rw->cap, sizeof(*rw->table));
-	rw->events = nl_socket(RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_IFADDR |
-			       RTMGRP_IPV6_IFADDR | RTMGRP_LINK);
+	/* Verdicts are about IPv4 routes only: IPv6 changes (router
+	 * advertisements) must not age them. */
+	rw->events = nl_socket(RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_IFADDR | RTMGRP_LINK);
 	rw->query = nl_socket(0);
 	if (!rw->table || rw->events < 0 || rw->query < 0) {
 		wg_os_route_watch_close(rw);
 		return NULL;
 	}
-	join_rule_groups(rw->events);
+	join_rule_group(rw->events);
 	return rw;
 }
 
@@ -145,6 +153,12 @@ union nl_buf {
 	char buf[512];
 };
 
+/* A link answer carries every attribute of the device (stats skipped). */
+union nl_big {
+	struct nlmsghdr h;
+	char buf[16384];
+};
+
 /* The flow the kernel would route one of our datagrams by: addresses,
  * mark, uid, protocol and ports (for rules that match on them). */
 static void build_query(union nl_buf *req, const struct wg_route_watch *rw, const struct verdict *k,
@@ -159,13 +173,14 @@ static void build_query(union nl_buf *req, const struct wg_route_watch *rw, cons
 	req->h.nlmsg_len = NLMSG_LENGTH(sizeof(*rtm));
 	req->h.nlmsg_type = RTM_GETROUTE;
 	req->h.nlmsg_flags = NLM_F_REQUEST;
-	req->h.nlmsg_seq = rw->seq;
 	rtm = NLMSG_DATA(&req->h);
 	rtm->rtm_family = AF_INET;
 	rtm->rtm_dst_len = 32;
-	rtm->rtm_src_len = 32;
 	add_attr(&req->h, RTA_DST, &k->dst, sizeof(k->dst));
-	add_attr(&req->h, RTA_SRC, &k->src, sizeof(k->src));
+	if (k->src.s_addr) {
+		rtm->rtm_src_len = 32;
+		add_attr(&req->h, RTA_SRC, &k->src, sizeof(k->src));
+	}
 	add_attr(&req->h, RTA_UID, &uid, sizeof(uid));
 	add_attr(&req->h, RTA_IP_PROTO, &proto, sizeof(proto));
 	add_attr(&req->h, RTA_SPORT, &sp, sizeof(sp));
@@ -198,39 +213,119 @@ static int answer_oif(const union nl_buf *ans, size_t n)
 	return -ENOENT;
 }
 
+/* Sends req and waits for its answer (the kernel answers within send; an
+ * answer to an earlier, abandoned query is skipped by sequence). The
+ * answer's length, or -errno. */
+static ssize_t ask(struct wg_route_watch *rw, struct nlmsghdr *req, struct nlmsghdr *ans,
+		   size_t cap)
+{
+	ssize_t n;
+
+	req->nlmsg_seq = ++rw->seq;
+	if (send(rw->query, req, req->nlmsg_len, 0) < 0)
+		return -errno;
+	do {
+		n = recv(rw->query, ans, cap, MSG_DONTWAIT);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	} while (n < (ssize_t)sizeof(*ans) || ans->nlmsg_seq != rw->seq);
+	return n;
+}
+
 /* The output interface of the route for k, or -errno when there is none
- * (-EINVAL: the source is no longer ours). The kernel answers within
- * send; an answer to an earlier, abandoned query is skipped by sequence. */
-static int route_oif(struct wg_route_watch *rw, const struct verdict *k, uint16_t sport)
+ * (-EINVAL: the source is no longer ours). *answered: the kernel's verdict,
+ * not a query that failed here. */
+static int route_oif(struct wg_route_watch *rw, const struct verdict *k, uint16_t sport,
+		     bool *answered)
 {
 	union nl_buf req, ans;
 	ssize_t n;
 
-	rw->seq++;
 	build_query(&req, rw, k, sport);
-	if (send(rw->query, &req, req.h.nlmsg_len, 0) < 0)
-		return -errno;
-	do {
-		n = recv(rw->query, &ans, sizeof(ans), MSG_DONTWAIT);
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	} while (n < (ssize_t)sizeof(ans.h) || ans.h.nlmsg_seq != rw->seq);
-	return answer_oif(&ans, (size_t)n);
+	n = ask(rw, &req.h, &ans.h, sizeof(ans));
+	*answered = n >= 0;
+	return n < 0 ? (int)n : answer_oif(&ans, (size_t)n);
 }
 
+/* The IFLA_INFO_KIND inside an RTM_NEWLINK answer's IFLA_LINKINFO is one
+ * of ours (TUN, or the kernel's WireGuard)? */
+static bool kind_is_tunnel(const struct nlmsghdr *h, size_t n)
+{
+	const struct rtattr *a, *in;
+	int len, inlen;
+
+	if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len > n ||
+	    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+		return false;
+	len = (int)IFLA_PAYLOAD(h);
+	for (a = IFLA_RTA(NLMSG_DATA(h)); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type != IFLA_LINKINFO)
+			continue;
+		inlen = (int)RTA_PAYLOAD(a);
+		for (in = RTA_DATA(a); RTA_OK(in, inlen); in = RTA_NEXT(in, inlen)) {
+			const char *kind = RTA_DATA(in);
+			size_t klen = RTA_PAYLOAD(in);
+			if (in->rta_type != IFLA_INFO_KIND)
+				continue;
+			return (klen >= 4 && !memcmp(kind, "tun", 4)) ||
+			       (klen >= 10 && !memcmp(kind, "wireguard", 10));
+		}
+	}
+	return false;
+}
+
+/* Whether interface ifindex is a TUN or WireGuard device: 1, 0 or -errno. */
+static int is_tunnel(struct wg_route_watch *rw, int ifindex)
+{
+	union nl_buf req;
+	union nl_big *ans = malloc(sizeof(*ans));
+	struct ifinfomsg *ifi;
+	uint32_t skip = RTEXT_FILTER_SKIP_STATS;
+	ssize_t n;
+	int ret;
+
+	if (!ans)
+		return -ENOMEM;
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
+	req.h.nlmsg_type = RTM_GETLINK;
+	req.h.nlmsg_flags = NLM_F_REQUEST;
+	ifi = NLMSG_DATA(&req.h);
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	add_attr(&req.h, IFLA_EXT_MASK, &skip, sizeof(skip));
+	n = ask(rw, &req.h, &ans->h, sizeof(*ans));
+	ret = n < 0				 ? (int)n
+	      : ans->h.nlmsg_type == NLMSG_ERROR ? -EIO
+						 : kind_is_tunnel(&ans->h, (size_t)n);
+	free(ans);
+	return ret;
+}
+
+/* Every field reaches every bit of the index (MurmurHash3's 64-bit
+ * finaliser after folding the fields in): peers that differ only in the
+ * last bytes of their address must not share a probe chain. Unkeyed: the
+ * keys are our peers' endpoints, one each. */
 static size_t hash(const struct verdict *k)
 {
 	uint64_t h = (uint64_t)k->dst.s_addr << 32 | k->src.s_addr;
 
-	h ^= (uint64_t)k->ifindex << 16 ^ k->dport ^ (uint64_t)k->mark << 40;
-	h *= 0x9e3779b97f4a7c15ull;
-	return (size_t)(h >> 32);
+	h ^= ((uint64_t)k->ifindex << 16 ^ k->dport ^ (uint64_t)k->mark << 40 ^
+	      (uint64_t)k->question << 62) *
+	     0x9e3779b97f4a7c15ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (size_t)h;
 }
 
 static bool same(const struct verdict *a, const struct verdict *b)
 {
 	return a->dst.s_addr == b->dst.s_addr && a->src.s_addr == b->src.s_addr &&
-	       a->ifindex == b->ifindex && a->dport == b->dport && a->mark == b->mark;
+	       a->ifindex == b->ifindex && a->dport == b->dport && a->mark == b->mark &&
+	       a->question == b->question;
 }
 
 /* Linear probing; within a generation nothing is removed, so a search
@@ -267,32 +362,70 @@ static void make_room(struct wg_route_watch *rw)
 	new_generation(rw);
 }
 
+/* Keeps the kernel's verdict k for this generation. */
+static void remember(struct wg_route_watch *rw, struct verdict k)
+{
+	make_room(rw);
+	k.gen = rw->gen; /* it may have started over */
+	*find(rw, &k) = k;
+	rw->used++;
+}
+
+static void ask_ipv4(struct verdict *k, const struct wg_udp *udp, const struct wg_endpoint *to,
+		     enum question q)
+{
+	memset(k, 0, sizeof(*k));
+	k->question = (uint8_t)q;
+	k->mark = udp->fwmark;
+	k->dst = to->addr.in4.sin_addr;
+	k->dport = to->addr.in4.sin_port;
+	if (to->has_src)
+		k->src = to->src4;
+}
+
 bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to)
 {
-	struct verdict k = {.gen = rw->gen, .mark = udp->fwmark};
-	struct verdict *v;
+	struct verdict k, *v;
+	bool answered;
 	int oif;
 
 	/* The kernel checks the interface for IPv4 only; an IPv6 source
 	 * stays while the address exists (a refused send forgets it). */
 	if (to->addr.sa.sa_family != AF_INET || !to->src_ifindex)
 		return true;
-	k.dst = to->addr.in4.sin_addr;
-	k.src = to->src4;
+	ask_ipv4(&k, udp, to, KEEP_SOURCE);
 	k.ifindex = to->src_ifindex;
-	k.dport = to->addr.in4.sin_port;
 	v = find(rw, &k);
 	if (v->gen == rw->gen)
-		return v->keep;
-	oif = route_oif(rw, &k, udp->port);
-	k.keep = oif > 0 && (unsigned int)oif == k.ifindex;
-	/* Only the kernel's verdicts are kept, not a failed query. */
-	if (oif > 0 || oif == -EINVAL || oif == -ENETUNREACH || oif == -EHOSTUNREACH) {
-		make_room(rw);
-		k.gen = rw->gen; /* it may have started over */
-		*find(rw, &k) = k;
-		rw->used++;
-	}
-	return k.keep;
+		return v->yes;
+	oif = route_oif(rw, &k, udp->port, &answered);
+	if (!answered)
+		return true; /* no verdict: the source stays, for now */
+	k.yes = oif > 0 && (unsigned int)oif == k.ifindex;
+	remember(rw, k);
+	return k.yes;
+}
+
+bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *udp,
+			      const struct wg_endpoint *to)
+{
+	struct verdict k, *v;
+	bool answered;
+	int oif, tunnel = 0;
+
+	if (to->addr.sa.sa_family != AF_INET)
+		return true;
+	ask_ipv4(&k, udp, to, MAY_FRAGMENT);
+	v = find(rw, &k);
+	if (v->gen == rw->gen)
+		return v->yes;
+	oif = route_oif(rw, &k, udp->port, &answered);
+	if (oif > 0)
+		tunnel = is_tunnel(rw, oif);
+	if (!answered || tunnel < 0)
+		return false; /* unknown: no fragments, this time */
+	k.yes = oif > 0 && !tunnel;
+	remember(rw, k);
+	return k.yes;
 }

@@ -203,6 +203,30 @@ static bool fixable(struct wg_udp *udp, struct wg_udp_msg *m, int err, int *retr
 	return true;
 }
 
+/* An entry refused for its size: a datagram above the egress MTU
+ * (EMSGSIZE), sent again fragmented here where the route allows it
+ * (wg_posix_send_fragmented); or a train whose segments are (EMSGSIZE, or
+ * EINVAL: GSO does not cut above the MTU), sent again datagram by
+ * datagram, each as wg_udp_send does. 0, or the error to record. */
+static int send_oversized(struct wg_udp *udp, const struct send_ctx *sc, int i, int fd, int err)
+{
+	struct wg_udp_msg *m = sc->owner[i];
+	uint8_t *p = sc->iov[i].iov_base;
+	size_t len = sc->iov[i].iov_len;
+	bool gso = is_train(m) && len > m->seg;
+
+	if (err == -EMSGSIZE && !gso)
+		return wg_posix_send_fragmented(udp, fd, m->to, p, len);
+	if ((err != -EMSGSIZE && err != -EINVAL) || !gso)
+		return err;
+	for (size_t off = 0; off < len; off += m->seg) {
+		err = wg_udp_send(udp, m->to, p + off, len - off < m->seg ? len - off : m->seg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Sends the entries of sc; returns the index of the first entry to
  * rebuild from after a fix, or sc->n when all are done. */
 static int send_entries(struct wg_udp *udp, struct send_ctx *sc, int fd, int *retries)
@@ -218,7 +242,8 @@ static int send_entries(struct wg_udp *udp, struct send_ctx *sc, int fd, int *re
 		err = r == 0 ? -EIO : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
 		if (fixable(udp, sc->owner[i], err, retries))
 			return i;
-		if (!sc->owner[i]->err)
+		err = send_oversized(udp, sc, i, fd, err);
+		if (err && !sc->owner[i]->err)
 			sc->owner[i]->err = err;
 		i++;
 	}

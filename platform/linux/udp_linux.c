@@ -75,16 +75,18 @@ size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb)
 	return CMSG_SPACE(sizeof(info));
 }
 
-/* IPv4: INTERFACE, as the kernel's WireGuard sends (no DF: a hop with a
- * smaller MTU fragments, no path MTU to learn), except that a datagram
- * above the egress interface's MTU fails here with EMSGSIZE instead of
- * being fragmented: a tunnel whose endpoint is routed into a tunnel of
- * smaller MTU (or into itself) then stops instead of sending fragments
- * round again. IPv6 keeps the default: no hop fragments there, so the
- * fragments made here after a Packet Too Big are what gets through. */
-int wg_os_udp_no_local_fragments(int fd, int family)
+/* IPv4 outer datagrams never carry DF, as the kernel's WireGuard sends
+ * them (a hop with a smaller MTU fragments them; no path MTU to learn).
+ * INTERFACE also refuses, with EMSGSIZE, one above the egress interface's
+ * MTU instead of fragmenting it, so a tunnel whose endpoint is routed into
+ * a tunnel of smaller MTU stops instead of sending fragments round again;
+ * DONT fragments it here as the kernel does, for the one send the route
+ * allows (wg_posix_send_fragmented). IPv6 keeps the default: no hop
+ * fragments there, so the fragments made here after a Packet Too Big are
+ * what gets through. */
+int wg_os_udp_local_fragments(int fd, int family, bool allow)
 {
-	int v = IP_PMTUDISC_INTERFACE;
+	int v = allow ? IP_PMTUDISC_DONT : IP_PMTUDISC_INTERFACE;
 
 	if (family != AF_INET)
 		return 0;

@@ -115,10 +115,20 @@ bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *ud
 	return true;
 }
 
-int wg_os_udp_no_local_fragments(int fd, int family)
+bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *udp,
+			      const struct wg_endpoint *to)
+{
+	(void)rw;
+	(void)udp;
+	(void)to;
+	return true;
+}
+
+int wg_os_udp_local_fragments(int fd, int family, bool allow)
 {
 	(void)fd;
 	(void)family;
+	(void)allow;
 	return 0;
 }
 

@@ -28,7 +28,7 @@ static int family_options(int fd, int family)
 		ret = -errno;
 	else
 		ret = wg_posix_pktinfo6_enable(fd);
-	return ret ? ret : wg_os_udp_no_local_fragments(fd, family);
+	return ret ? ret : wg_os_udp_local_fragments(fd, family, false);
 }
 
 static int bind_any(int fd, int family, uint16_t port)
@@ -231,6 +231,21 @@ static int send_once(int fd, const struct wg_endpoint *to, const uint8_t *buf, s
 	return 0;
 }
 
+int wg_posix_send_fragmented(struct wg_udp *udp, int fd, const struct wg_endpoint *to,
+			     const uint8_t *buf, size_t len)
+{
+	int ret;
+
+	if (to->addr.sa.sa_family != AF_INET || !udp->routes ||
+	    !wg_os_route_may_fragment(udp->routes, udp, to))
+		return -EMSGSIZE;
+	if (wg_os_udp_local_fragments(fd, AF_INET, true))
+		return -EMSGSIZE;
+	ret = send_once(fd, to, buf, len);
+	(void)wg_os_udp_local_fragments(fd, AF_INET, false); /* valid fd and value */
+	return ret;
+}
+
 bool wg_posix_source_refused(int err)
 {
 	return err == -EINVAL || err == -EADDRNOTAVAIL || err == -ENETUNREACH;
@@ -302,5 +317,7 @@ int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, 
 		wg_posix_forget_source(to);
 		ret = send_once(fd, to, buf, len);
 	}
+	if (ret == -EMSGSIZE)
+		ret = wg_posix_send_fragmented(udp, fd, to, buf, len);
 	return ret;
 }

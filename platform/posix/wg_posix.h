@@ -122,11 +122,16 @@ int wg_os_pktinfo4_enable(int fd);
 bool wg_os_pktinfo4_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
 int wg_os_set_fwmark(int fd, uint32_t mark);
-/* Our own outer datagrams are not fragmented here where the OS lets the
- * path do it (Linux, IPv4): one larger than the egress interface's MTU is
- * refused (EMSGSIZE), as a tunnel routed into itself would otherwise
- * fragment and loop on. 0 or -errno. */
-int wg_os_udp_no_local_fragments(int fd, int family);
+/* Whether our own outer datagrams may be fragmented here (Linux, IPv4:
+ * not by default, so one larger than the egress interface's MTU is refused
+ * with EMSGSIZE, as a tunnel routed into a tunnel would otherwise fragment
+ * and loop on; allowed for one send that wg_os_route_may_fragment
+ * permits). Elsewhere the system's default, which fragments. 0 or -errno. */
+int wg_os_udp_local_fragments(int fd, int family, bool allow);
+/* Sends one datagram refused with EMSGSIZE again, fragmented here as the
+ * kernel's WireGuard would, unless its route leads into a tunnel. */
+int wg_posix_send_fragmented(struct wg_udp *udp, int fd, const struct wg_endpoint *to,
+			     const uint8_t *buf, size_t len);
 
 /* Route watch (Linux: rtnetlink; elsewhere open returns NULL): the
  * descriptor turns readable on route, address, link or rule changes;
@@ -138,6 +143,11 @@ void wg_os_route_watch_close(struct wg_route_watch *rw);
 int wg_os_route_watch_fd(const struct wg_route_watch *rw);
 void wg_os_route_watch_drain(struct wg_route_watch *rw);
 bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *udp,
+			      const struct wg_endpoint *to);
+/* Whether a datagram to `to` too large for the egress interface may be
+ * fragmented here: not when the route leaves through a TUN or WireGuard
+ * device (an encapsulation loop, or a tunnel into a tunnel). */
+bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to);
 
 #endif

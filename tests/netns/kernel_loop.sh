@@ -13,9 +13,15 @@
 # endpoint is routed (in n1) into wga: each lap wraps the last. With wgb and
 # wgd gone, 10 flood pings into wgc must cost wgc's sender less than 70,000
 # bytes (the selftest's bound; WGDT_LOOP_MAX) in the second that follows.
+#
+# The other side of the same coin: outer datagrams too large for a real
+# link are fragmented here, as the kernel's WireGuard fragments them (it
+# sends without DF), when the tunnel's MTU is set above what the underlay
+# carries (test_oversized_mtu). Only a route into a tunnel refuses them.
 . "$(dirname "$0")/lib.sh"
 
 LOOP_MAX=${WGDT_LOOP_MAX:-70000}
+REF=${WGDT_REF:-wgd}
 
 # start_wgd NODE IFACE: wgd in NODE; DPID[IFACE] its PID, DNODE[IFACE] NODE.
 declare -A DPID DNODE
@@ -122,5 +128,43 @@ test_routing_loop()
 	done
 }
 
+# snmp_ip NODE FIELD: a counter of the Ip: line of NODE's /proc/net/snmp.
+snmp_ip()
+{
+	nsx "$1" awk -v f="$2" '/^Ip:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } \
+		else print $c[f] }' /proc/net/snmp
+}
+
+# Tunnel MTU 1500 over a 1500-byte veth: every full-size inner packet
+# makes a 1560-byte outer datagram, which must leave in fragments.
+test_oversized_mtu()
+{
+	local frags rc sent got out="$T_STATE/iperf-n.json"
+	pair_up wgd "$REF" 4 a
+	nsx a ip link set "${IFACE[a]}" mtu 1500 && nsx b ip link set "${IFACE[b]}" mtu 1500 ||
+		fail "oversized mtu: cannot set the tunnel MTUs"
+	check "oversized mtu: small ping" nsx a ping -n -q -c 1 -W 2 "$(t4 b)"
+	frags=$(snmp_ip a FragCreates)
+	check "oversized mtu: 1500-byte pings with DF a -> b" \
+		nsx a ping -n -q -c 3 -i 0.2 -W 2 -M do -s 1472 "$(t4 b)"
+	check "oversized mtu: 1500-byte pings with DF b -> a" \
+		nsx b ping -n -q -c 3 -i 0.2 -W 2 -M do -s 1472 "$(t4 a)"
+	check "oversized mtu: a fragmented its outer datagrams" test "$(snmp_ip a FragCreates)" -gt "$frags"
+	iperf_server b "$(t4 b)" || fail "oversized mtu: no iperf3 server in b"
+	# -n: done once 8 MiB are written; the server's count stops with the
+	# test, so bytes still in flight are not in it.
+	rc=0
+	nsx a timeout 60 iperf3 -c "$(t4 b)" -n 8M -J >"$out" 2>/dev/null || rc=$?
+	read -r sent got < <(python3 -c 'import json,sys
+try:
+	e = json.load(open(sys.argv[1]))["end"]
+	print(e["sum_sent"]["bytes"], e["sum_received"]["bytes"])
+except Exception: print(0, 0)' "$out")
+	check "oversized mtu: TCP sent 8 MiB a -> b within 60 s (rc $rc, $sent B)" \
+		test "$rc" -eq 0 -a "$sent" -ge $((8 << 20))
+	check "oversized mtu: b received over 1 MiB of it ($got B)" test "$got" -gt $((1 << 20))
+	pair_down
+}
+
 lib_init
-run_tests test_routing_loop
+run_tests test_routing_loop test_oversized_mtu
