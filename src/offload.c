@@ -404,8 +404,10 @@ static bool gro_parse_l3(const uint8_t *p, size_t len, struct gro_info *gi)
 {
 	gi->family = p[0] >> 4;
 	if (gi->family == 4) {
-		/* No options, not a fragment. */
-		if ((p[0] & 0x0f) != 5 || ((p[6] & 0x3f) | p[7]) != 0)
+		/* No options, not a fragment, a header checksum that verifies
+		 * (the super-packet gets the head's header, recomputed). */
+		if ((p[0] & 0x0f) != 5 || ((p[6] & 0x3f) | p[7]) != 0 ||
+		    wg_csum_fold(wg_csum_add(0, p, IPV4_HDR_LEN)) != 0xffff)
 			return false;
 		gi->proto = p[9];
 		gi->l4_off = IPV4_HDR_LEN;

@@ -84,8 +84,14 @@ static bool l4_csum_ok(const uint8_t *p, size_t len)
 	return l4_sum(p, len) == 0xffff;
 }
 
-/* Writes a valid L4 checksum into a complete packet (after a test edits
- * a header field), computed with the reference sum. */
+static void fix_ip4_csum(uint8_t *p)
+{
+	p[10] = p[11] = 0;
+	wbe16(p + 10, (uint16_t)~ref_csum(p, (size_t)(p[0] & 15) * 4, 0));
+}
+
+/* Writes valid checksums (IPv4 header, L4) into a complete packet (after a
+ * test edits a header field), computed with the reference sum. */
 static void fix_l4_csum(uint8_t *p, size_t len)
 {
 	int v4 = (p[0] >> 4) == 4;
@@ -93,6 +99,8 @@ static void fix_l4_csum(uint8_t *p, size_t len)
 	size_t field = l4 + ((v4 ? p[9] : p[6]) == 6 ? 16 : 6);
 	uint16_t c;
 
+	if (v4)
+		fix_ip4_csum(p);
 	p[field] = p[field + 1] = 0;
 	c = (uint16_t)~l4_sum(p, len);
 	wbe16(p + field, c ? c : 0xffff);
@@ -147,6 +155,8 @@ static size_t build_hdr(uint8_t *p, int family, uint8_t proto, size_t payload, u
 	} else {
 		wbe16(t + 4, (uint16_t)(l4 + payload));
 	}
+	if (family == 4)
+		fix_ip4_csum(p);
 	return l3 + l4;
 }
 
@@ -497,9 +507,9 @@ static void test_gro_two_flows(void **state)
 	free(k);
 }
 
-/* What is never merged: differing options, ACK, window or urgent pointer,
- * IPv4 options, non-ACK flags, protocols turned off, other protocols, pure
- * ACKs. */
+/* What is never merged: differing options, ACK, window or urgent pointer;
+ * IPv4 options or a wrong IPv4 header checksum; non-ACK flags; protocols
+ * turned off, other protocols, pure ACKs. */
 static void test_gro_refusals(void **state)
 {
 	static uint8_t slots[2048 * 64], sp[MAXPKT];
@@ -515,6 +525,7 @@ static void test_gro_refusals(void **state)
 		{20 + 11, 0x55, true},	    /* ACK number differs */
 		{20 + 15, 0x55, true},	    /* window differs (one copy survives the cut) */
 		{20 + 19, 0x55, true},	    /* urgent pointer differs */
+		{10, 0x55, true},	    /* IPv4 header checksum wrong */
 		{20 + 13, 0x11, true},	    /* FIN */
 		{1, 0x04, true},	    /* TOS differs */
 		{8, 3, true},		    /* TTL differs */
@@ -526,12 +537,23 @@ static void test_gro_refusals(void **state)
 		split_into(slots, 4, 6, 1368 * 2, 1368, sp, &sp_len);
 		slots[2048 + cases[c].off] = cases[c].val;
 		fix_l4_csum(slots + 2048, seg_len(slots + 2048)); /* refused for the field */
+		if (cases[c].off == 10) /* the header checksum itself, wrong again */
+			slots[2048 + 10] ^= cases[c].val;
 		gro_init(&g, cases[c].tcp_on, true);
 		add_all(&g, slots, order, 2);
 		wg_gro_flush(&g, sink_out, k);
 		assert_int_equal(k->calls, 2);
 		free(k);
 	}
+	/* A head whose IPv4 header checksum is wrong takes no member. */
+	k = sink_new();
+	split_into(slots, 4, 6, 1368 * 2, 1368, sp, &sp_len);
+	slots[10] ^= 0x55;
+	gro_init(&g, true, true);
+	add_all(&g, slots, order, 2);
+	wg_gro_flush(&g, sink_out, k);
+	assert_int_equal(k->calls, 2);
+	free(k);
 	/* A pure ACK (no payload) is passed through. */
 	k = sink_new();
 	build_hdr(slots, 4, 6, 0, 5);
