@@ -186,7 +186,10 @@ static bool rl_take(struct rl_entry *e, uint64_t now_ns)
 	return true;
 }
 
-bool wg_ratelimiter_allow(struct wg_ratelimiter *rl, const union wg_sockaddr *src, uint64_t now_ns)
+/* Takes a token; a source with no entry and no room for one passes if
+ * unlisted_ok. */
+static bool take(struct wg_ratelimiter *rl, const union wg_sockaddr *src, uint64_t now_ns,
+		 bool unlisted_ok)
 {
 	struct rl_key key;
 	struct rl_entry *e;
@@ -203,7 +206,18 @@ bool wg_ratelimiter_allow(struct wg_ratelimiter *rl, const union wg_sockaddr *sr
 	}
 	if (!e)
 		e = rl_insert(rl, b, &key, now_ns);
-	return e && rl_take(e, now_ns);
+	return e ? rl_take(e, now_ns) : unlisted_ok;
+}
+
+bool wg_ratelimiter_allow(struct wg_ratelimiter *rl, const union wg_sockaddr *src, uint64_t now_ns)
+{
+	return take(rl, src, now_ns, false);
+}
+
+bool wg_ratelimiter_allow_unlisted(struct wg_ratelimiter *rl, const union wg_sockaddr *src,
+				   uint64_t now_ns)
+{
+	return take(rl, src, now_ns, true);
 }
 
 bool wg_ratelimiter_would_allow(const struct wg_ratelimiter *rl, const union wg_sockaddr *src,

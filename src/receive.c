@@ -106,8 +106,10 @@ static void log_ratelimited(struct wg_device *dev, const struct wg_endpoint *fro
 
 /* Within the per-source and the global cookie-reply limits. A flood from
  * a few hundred addresses then costs a few thousand replies a second, and
- * a peer's first initiation from an address of its own is always
- * answered: that reply is what its mac2 retry needs. */
+ * a peer's first initiation from an address of its own is answered: that
+ * reply is what its mac2 retry needs. When a flood from ever new spoofed
+ * addresses has filled the per-source table, a new source is charged to
+ * the global budget alone (its odds are that budget over the flood rate). */
 static bool cookie_reply_allowed(struct wg_device *dev, const union wg_sockaddr *src, uint64_t now)
 {
 	if (now - dev->cookie_window_ns >= WG_NSEC_PER_SEC) {
@@ -115,7 +117,7 @@ static bool cookie_reply_allowed(struct wg_device *dev, const union wg_sockaddr 
 		dev->cookie_window_sent = 0;
 	}
 	if (dev->cookie_window_sent >= WG_COOKIE_REPLIES_PER_SECOND ||
-	    !wg_ratelimiter_allow(dev->cookie_rl, src, now)) {
+	    !wg_ratelimiter_allow_unlisted(dev->cookie_rl, src, now)) {
 		dev->stats.cookie_replies_ratelimited++;
 		return false;
 	}

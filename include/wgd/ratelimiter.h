@@ -19,6 +19,10 @@ void wg_ratelimiter_free(struct wg_ratelimiter *rl);
 /* Takes one token for src at time now_ns; false if the source is over its
  * rate or the table is full. */
 bool wg_ratelimiter_allow(struct wg_ratelimiter *rl, const union wg_sockaddr *src, uint64_t now_ns);
+/* As allow, but a source the full table has no room for passes (untracked:
+ * the caller bounds those in another way). */
+bool wg_ratelimiter_allow_unlisted(struct wg_ratelimiter *rl, const union wg_sockaddr *src,
+				   uint64_t now_ns);
 /* Whether allow would take a token now, without taking it or adding the
  * source: a caller can skip costly checks for a source over its rate and
  * still spend tokens only on messages that pass them. */

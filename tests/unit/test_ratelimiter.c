@@ -192,6 +192,29 @@ static void test_table_full(void **state)
 	wg_ratelimiter_free(rl);
 }
 
+/* allow_unlisted (cookie replies): a source the full table has no room
+ * for passes, untracked, every time; listed sources keep their limit. */
+static void test_table_full_unlisted(void **state)
+{
+	struct wg_ratelimiter *rl = wg_ratelimiter_new(4);
+	union wg_sockaddr a;
+	uint32_t i;
+
+	(void)state;
+	assert_non_null(rl);
+	for (i = 0; i < 4; i++) {
+		a = v4_n(i);
+		drain(rl, &a, T0);
+		assert_false(wg_ratelimiter_allow_unlisted(rl, &a, T0));
+	}
+	a = v4_n(4);
+	assert_false(wg_ratelimiter_allow(rl, &a, T0));
+	for (i = 0; i < 2 * WG_RATELIMIT_BURST; i++)
+		assert_true(wg_ratelimiter_allow_unlisted(rl, &a, T0));
+	assert_int_equal(wg_ratelimiter_count(rl), 4);
+	wg_ratelimiter_free(rl);
+}
+
 static void test_gc(void **state)
 {
 	struct wg_ratelimiter *rl = *state;
@@ -273,6 +296,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_burst_then_refuse, setup, teardown),
+		cmocka_unit_test(test_table_full_unlisted),
 		cmocka_unit_test_setup_teardown(test_refill_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_backwards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_keyed_by_address, setup, teardown),
