@@ -11,6 +11,7 @@
 #include <event2/util.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -187,7 +188,7 @@ static void conn_free(struct conn *c)
 	evutil_closesocket(c->fd);
 	wg_uapi_reader_free(&c->in);
 	wg_uapi_writer_free(&c->out);
-	free(c);
+	sodium_free(c); /* zeroed */
 }
 
 static size_t conn_unsent(const struct conn *c)
@@ -385,10 +386,13 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 
 static int conn_new(struct wg_control *ctl, evutil_socket_t fd)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	/* Locked: its reader holds a set's device private key as parsed
+	 * (sodium_malloc needs libsodium initialised). */
+	struct conn *c = wg_crypto_init() < 0 ? NULL : sodium_malloc(sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
 	c->ctl = ctl;
 	c->fd = fd;
 	c->ev_read = event_new(ctl->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
@@ -401,7 +405,7 @@ static int conn_new(struct wg_control *ctl, evutil_socket_t fd)
 			event_free(c->ev_write);
 		if (c->ev_stall)
 			event_free(c->ev_stall);
-		free(c);
+		sodium_free(c);
 		return -ENOMEM;
 	}
 	wg_uapi_reader_init(&c->in, &ctl->budget);

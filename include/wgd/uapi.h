@@ -92,8 +92,10 @@ void wg_uapi_set_free(struct wg_uapi_set *set);
 /* Requests on a connection, read incrementally: each line is parsed as
  * soon as its '\n' arrives, so the only request text held is one unfinished
  * line (at most WG_UAPI_MAX_LINE bytes, in ordinary memory that is wiped as
- * each line is consumed); a set's state is its change set so far, whose
- * secrets sit in locked memory and whose arrays are charged to the budget.
+ * each line is consumed: request text never takes locked memory); a set's
+ * state is its change set so far, whose secrets sit in locked memory (the
+ * device key inside the reader: its owner locks the reader) and whose
+ * arrays are charged to the budget.
  * A request is complete at the first empty line; its first line must be
  * exactly "get=1" or "set=1". */
 enum wg_uapi_op { WG_UAPI_NONE, WG_UAPI_GET, WG_UAPI_SET };

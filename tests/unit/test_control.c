@@ -340,15 +340,16 @@ static void random_hex(char *out, size_t bytes)
 	sodium_bin2hex(out, 2 * bytes + 1, raw, bytes);
 }
 
-/* A partial set with a private key half sent: the text of neither the
+/* A partial set with a preshared key half sent: the text of neither the
  * parsed lines nor the unfinished one is in locked memory, while the
- * parsed public key is (it lives in the change set). The scanner itself is
+ * parsed public key and device private key are (the change set, and the
+ * reader that holds it). The scanner itself is
  * checked on a sodium_malloc'd copy. */
 static void test_request_text_not_locked(void **state)
 {
 	struct server *s = *state;
-	char pub_hex[65], priv_hex[65], req[512], needle[128];
-	uint8_t pub[32];
+	char pub_hex[65], priv_hex[65], dev_hex[65], req[512], needle[128];
+	uint8_t pub[32], dev_key[32];
 	char *probe;
 	int fd;
 
@@ -365,14 +366,19 @@ static void test_request_text_not_locked(void **state)
 	sodium_free(probe);
 	assert_false(in_locked_memory(needle, strlen(needle)));
 
+	random_hex(dev_hex, 32);
+	assert_int_equal(sodium_hex2bin(dev_key, sizeof(dev_key), dev_hex, 64, NULL, NULL, NULL),
+			 0);
 	snprintf(req, sizeof(req),
-		 "set=1\nlisten_port=9\npublic_key=%s\nallowed_ip=10.9.8.7/32\n"
+		 "set=1\nprivate_key=%s\nlisten_port=9\npublic_key=%s\nallowed_ip=10.9.8.7/32\n"
 		 "preshared_key=%.40s",
-		 pub_hex, priv_hex);
+		 dev_hex, pub_hex, priv_hex);
 	fd = client_connect(s);
 	client_send(s, fd, req, strlen(req));
 	assert_true(wg_control_budget_used(s->ctl) > 0);
 	assert_true(in_locked_memory(pub, sizeof(pub)));
+	assert_true(in_locked_memory(dev_key, sizeof(dev_key))); /* the parsed device key */
+	assert_false(in_locked_memory(dev_hex, 64));
 	assert_false(in_locked_memory(needle, strlen(needle)));
 	assert_false(in_locked_memory(priv_hex, 40));
 	assert_false(in_locked_memory("allowed_ip=10.9.8.7/32", 22));
@@ -381,7 +387,10 @@ static void test_request_text_not_locked(void **state)
 	pump(s);
 	assert_int_equal(wg_control_conn_count(s->ctl), 0);
 	assert_false(in_locked_memory(pub, sizeof(pub))); /* the change set went with it */
+	assert_false(in_locked_memory(dev_key, sizeof(dev_key)));
 	sodium_memzero(priv_hex, sizeof(priv_hex));
+	sodium_memzero(dev_hex, sizeof(dev_hex));
+	sodium_memzero(dev_key, sizeof(dev_key));
 }
 
 /* The unfinished line lives in ordinary memory, wiped as soon as its line
