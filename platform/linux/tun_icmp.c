@@ -97,6 +97,11 @@ static int parse_l4(int family, const uint8_t *pkt, size_t len, struct l4 *l)
 
 	memset(l, 0, sizeof(*l));
 	l->proto = family == AF_INET ? pkt[9] : pkt[6];
+	/* A later fragment carries no ports: its payload would be read as
+	 * some other connection's. (IPv6 extension headers show up as an
+	 * unknown protocol: no ports either.) */
+	if (family == AF_INET && ((pkt[6] & 0x1f) | pkt[7]))
+		return -EINVAL;
 	if (len < off + 8)
 		return l->proto == PROTO_TCP || l->proto == PROTO_UDP ? -EINVAL : 0;
 	switch (l->proto) {
