@@ -17,9 +17,9 @@
  * csum_start, csum_offset, hdr_len (16-bit little-endian), the rest is the
  * packet. Coalesce: then a flags byte (TCP, UDP), then packets as a 16-bit
  * length (low 11 bits) and bytes, each in its own exact-size buffer. The
- * harness writes a valid TCP/UDP checksum into each packet where it finds
- * the field, so mutated payloads still coalesce, unless bit 15 of the
- * length says to keep the packet as given. */
+ * harness writes a valid TCP/UDP checksum (and IPv4 header checksum) into
+ * each packet where it finds the field, so mutated payloads still
+ * coalesce, unless bit 15 of the length says to keep the packet as given. */
 #include <arpa/inet.h>
 
 #include "common.h"
@@ -104,6 +104,12 @@ static void ref_l4_fix(uint8_t *p, size_t len)
 
 	if (!ref_l4(p, len, &family, &proto, &l4))
 		return;
+	if (family == 4 && l4 >= 20) { /* GRO also wants the header checksum */
+		p[10] = p[11] = 0;
+		c = (uint16_t)~ref_sum(0, p, l4);
+		p[10] = (uint8_t)(c >> 8);
+		p[11] = (uint8_t)c;
+	}
 	field = l4 + (proto == 6 ? 16 : 6);
 	p[field] = p[field + 1] = 0;
 	c = (uint16_t)~ref_l4_sum(p, len, family, proto, l4);
