@@ -556,6 +556,51 @@ static bool csum_ok(uint32_t sum)
 	return sum == 0xffff;
 }
 
+static uint16_t csum_fold_not(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Right IPv4 header and TCP/UDP checksums for a built inner packet (as a
+ * sender's stack writes them), so that decrypted packets can be coalesced
+ * (GRO takes only packets whose checksums verify). Fields past len, or a
+ * header length that does not fit, are left alone. */
+static void fix_sums(uint8_t *p, size_t len)
+{
+	size_t l3 = p[0] >> 4 == 4 ? (size_t)(p[0] & 0x0f) * 4 : 40;
+	uint8_t proto = p[0] >> 4 == 4 ? p[9] : p[6];
+	uint8_t pseudo[40];
+	size_t plen, field;
+	uint16_t c;
+
+	if (l3 < 20 || len < l3)
+		return;
+	if (p[0] >> 4 == 4) {
+		p[10] = p[11] = 0;
+		c = csum_fold_not(csum_add(0, p, l3));
+		p[10] = (uint8_t)(c >> 8);
+		p[11] = (uint8_t)c;
+	}
+	if ((proto != 6 || len < l3 + 20) && (proto != 17 || len < l3 + 8))
+		return;
+	field = l3 + (proto == 6 ? 16 : 6);
+	memset(pseudo, 0, sizeof(pseudo));
+	plen = p[0] >> 4 == 4 ? 8 : 32;
+	memcpy(pseudo, p + (p[0] >> 4 == 4 ? 12 : 8), plen);
+	pseudo[plen + 1] = (uint8_t)((len - l3) >> 16);
+	pseudo[plen + 2] = (uint8_t)((len - l3) >> 8);
+	pseudo[plen + 3] = (uint8_t)(len - l3);
+	pseudo[plen + 7] = proto;
+	p[field] = p[field + 1] = 0;
+	c = csum_fold_not(csum_add(csum_add(0, pseudo, plen + 8), p + l3, len - l3));
+	if (proto == 17 && c == 0)
+		c = 0xffff;
+	p[field] = (uint8_t)(c >> 8);
+	p[field + 1] = (uint8_t)c;
+}
+
 static void check_icmp(const uint8_t *pkt, size_t n)
 {
 	const uint8_t *src, *dst;
@@ -1376,6 +1421,8 @@ static size_t build_v4(struct fz *f, uint8_t *p, const char *src, const char *ds
 		p[0] = (uint8_t)(0x40 | (fz_u8(f) & 0x0f));
 	if (flags & 8) /* total length */
 		fz_bytes(f, p + 2, 2);
+	if (!(flags & 16)) /* checksums as a stack writes them */
+		fix_sums(p, len);
 	return len;
 }
 
@@ -1402,6 +1449,8 @@ static size_t build_v6(struct fz *f, uint8_t *p, const char *src, const char *ds
 	p[5] = (uint8_t)(len - 40);
 	if (flags & 8) /* payload length */
 		fz_bytes(f, p + 4, 2);
+	if (!(flags & 16)) /* checksums as a stack writes them */
+		fix_sums(p, len);
 	return len;
 }
 
