@@ -488,9 +488,11 @@ static bool tcp_follows(const struct wg_gro_item *it, const uint8_t *h, const ui
 
 	if (it->hdr_len != gi->hdr_len || get_be32(tp + 4) != it->next_seq)
 		return false;
-	/* ACK number, window and urgent pointer: the cut copies the head's
-	 * header into every segment, so they must already be equal. */
-	if (memcmp(th + 8, tp + 8, 4) != 0 || memcmp(th + 14, tp + 14, 2) != 0 ||
+	/* ACK number, the reserved bits beside the data offset, window and
+	 * urgent pointer: the cut copies the head's header into every
+	 * segment, so they must already be equal (as in the kernel's GRO,
+	 * which compares the whole flag word but CWR, FIN and PSH). */
+	if (memcmp(th + 8, tp + 8, 5) != 0 || memcmp(th + 14, tp + 14, 2) != 0 ||
 	    memcmp(th + 18, tp + 18, 2) != 0)
 		return false;
 	return memcmp(th + TCP_HDR_LEN, tp + TCP_HDR_LEN, gi->hdr_len - gi->l4_off - TCP_HDR_LEN) ==

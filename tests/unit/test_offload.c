@@ -525,6 +525,7 @@ static void test_gro_refusals(void **state)
 		{20 + 11, 0x55, true},	    /* ACK number differs */
 		{20 + 15, 0x55, true},	    /* window differs (one copy survives the cut) */
 		{20 + 19, 0x55, true},	    /* urgent pointer differs */
+		{20 + 12, 0x81, true},	    /* a reserved bit (AE/NS) differs */
 		{10, 0x55, true},	    /* IPv4 header checksum wrong */
 		{20 + 13, 0x11, true},	    /* FIN */
 		{1, 0x04, true},	    /* TOS differs */
