@@ -6,9 +6,9 @@
  * An rtnetlink socket subscribed to IPv4 route, address and rule changes
  * and to link changes moves a generation; each question is answered by
  * one or two queries per generation and the verdict kept in a hash table,
- * so steady traffic costs no system call, however many peers. Both sockets live in the
- * namespace the UDP sockets were opened in, where the routes that carry
- * them are. */
+ * so steady traffic costs no system call, however many peers. Both
+ * sockets live in the namespace the UDP sockets were opened in, where the
+ * routes that carry them are. */
 #include <errno.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
