@@ -10,7 +10,7 @@
  * prints one key=value line for bench/run.sh. */
 #include <sodium.h>
 
-#include "wgd/aead.h"
+#include "aead.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,14 +5,14 @@
  * wg_aead_encrypt/decrypt, checked by test_aead. Constant time: no branch
  * or index depends on key or data; the tag is compared with
  * crypto_verify_16 before any plaintext is written. */
-#include "wgd/aead.h"
+#include "aead.h"
 
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "wgd/constants.h"
-#include "wgd/cpu.h"
+#include "cpu.h"
 #include "wgd/crypto.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

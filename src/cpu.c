@@ -1,5 +1,5 @@
 /* CPU feature detection for the SIMD data path. */
-#include "wgd/cpu.h"
+#include "cpu.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>

@@ -4,7 +4,7 @@
  * has idled for WG_DP_IDLE_TRIM_SEC, so an idle daemon stays small. No
  * packet ever allocates: a batch reads into, seals in and sends from these
  * buffers, and is done with them before the next one starts. */
-#include "wgd/datapath.h"
+#include "datapath.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -13,9 +13,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "wgd/aead.h"
+#include "aead.h"
 #include "wgd/crypto.h"
-#include "wgd/peer.h"
+#include "dev.h"
 
 #define MAX_MB 4096
 

@@ -11,8 +11,10 @@
 #include <time.h>
 
 #include "wgd/crypto.h"
-#include "wgd/datapath.h"
-#include "wgd/peer.h"
+#include "datapath.h"
+#include "dev.h"
+#include "receive.h"
+#include "send.h"
 #include "wgd/platform.h"
 #include "wgd/ratelimiter.h"
 #include "wgd/secret.h"

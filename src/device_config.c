@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "wgd/crypto.h"
-#include "wgd/peer.h"
+#include "dev.h"
+#include "send.h"
 #include "wgd/platform.h"
 
 enum plan_op { PLAN_SKIP = 0, PLAN_CREATE, PLAN_UPDATE, PLAN_REMOVE };

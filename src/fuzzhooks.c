@@ -1,10 +1,12 @@
 /* Test hooks (testhooks.h): the event callbacks of device.c without the
  * event loop, so fuzzers and tests can inject datagrams and TUN packets. */
-#include "wgd/testhooks.h"
+#include "testhooks.h"
 
 #include <string.h>
 
-#include "wgd/peer.h"
+#include "dev.h"
+#include "receive.h"
+#include "send.h"
 
 void wg_device_inject_udp(struct wg_device *dev, uint8_t *buf, size_t len,
 			  const struct wg_endpoint *from)

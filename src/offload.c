@@ -2,7 +2,7 @@
  * checksum they need. Packets are validated here before any header field
  * is trusted: a super-packet comes from the local kernel, a packet to
  * coalesce from an authenticated peer, but neither may crash us. */
-#include "wgd/offload.h"
+#include "offload.h"
 
 #include <errno.h>
 #include <sodium.h>

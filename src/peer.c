@@ -1,7 +1,8 @@
 /* Peer lifecycle, keypair slots {current, previous, next} and staged
  * packets. Peers (handshake, PSK) and keypairs live in locked secret
  * memory (secret.h), which zeroes every object it takes back. */
-#include "wgd/peer.h"
+#include "dev.h"
+#include "peer.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 
 #include "wgd/crypto.h"
-#include "wgd/datapath.h"
+#include "datapath.h"
 #include "wgd/secret.h"
 
 /* --- lifecycle --- */

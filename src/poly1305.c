@@ -12,8 +12,8 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "wgd/aead.h"
-#include "wgd/cpu.h"
+#include "aead.h"
+#include "cpu.h"
 #include "wgd/wire.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

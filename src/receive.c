@@ -8,10 +8,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "wgd/aead.h"
+#include "aead.h"
 #include "wgd/crypto.h"
-#include "wgd/datapath.h"
-#include "wgd/peer.h"
+#include "datapath.h"
+#include "dev.h"
+#include "receive.h"
+#include "send.h"
 #include "wgd/platform.h"
 #include "wgd/ratelimiter.h"
 

@@ -6,11 +6,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "wgd/aead.h"
+#include "aead.h"
 #include "wgd/crypto.h"
-#include "wgd/datapath.h"
-#include "wgd/offload.h"
-#include "wgd/peer.h"
+#include "datapath.h"
+#include "offload.h"
+#include "dev.h"
+#include "send.h"
 #include "wgd/platform.h"
 
 #define IPV4_HDR_LEN	   20

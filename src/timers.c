@@ -1,7 +1,7 @@
 /* The per-peer timer machine of the whitepaper (section 6.1-6.5), driven by
  * the wg_timers_* events of the data path. Deadlines live in one device-wide
  * binary min-heap; the device arms a single libevent timer for its top. */
-#include "wgd/timers.h"
+#include "timers.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -9,7 +9,8 @@
 #include "wgd/constants.h"
 #include "wgd/crypto.h"
 #include "wgd/log.h"
-#include "wgd/peer.h"
+#include "dev.h"
+#include "send.h"
 
 /* --- heap --- */
 

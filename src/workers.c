@@ -4,7 +4,7 @@
  * way, then unpublishes the batch and waits until every job is done and
  * every reference is dropped, so no worker can touch the batch (or its
  * buffers) once wg_workers_run has returned. */
-#include "wgd/workers.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "wgd/aead.h"
+#include "aead.h"
 #include "wgd/log.h"
 
 /* Below this many jobs or bytes waking a thread costs more than it saves

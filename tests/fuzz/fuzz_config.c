@@ -17,7 +17,7 @@
 
 #include "common.h"
 #include "wgd/device.h"
-#include "wgd/peer.h"
+#include "dev.h"
 #include "wgd/uapi.h"
 
 #define MAX_SETS   4

@@ -23,7 +23,7 @@
 #include <arpa/inet.h>
 
 #include "common.h"
-#include "wgd/offload.h"
+#include "offload.h"
 #include "wgd/platform.h"
 
 #define MAX_PKTS 96

@@ -36,13 +36,15 @@
 #include "common.h"
 #include "fakenet.h"
 #include "wgd/cookie.h"
-#include "wgd/datapath.h"
+#include "datapath.h"
 #include "wgd/device.h"
 #include "wgd/noise.h"
-#include "wgd/peer.h"
+#include "dev.h"
+#include "receive.h"
+#include "send.h"
 #include "wgd/platform.h"
 #include "wgd/ratelimiter.h"
-#include "wgd/testhooks.h"
+#include "testhooks.h"
 #include "wgd/uapi.h"
 
 #define SEC		WG_NSEC_PER_SEC

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wgd/aead.h"
+#include "aead.h"
 #include "wgd/crypto.h"
 #include "wgd/noise.h"
 #include "wgd/wire.h"

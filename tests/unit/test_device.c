@@ -21,7 +21,8 @@
 
 #include "wgd/crypto.h"
 #include "wgd/device.h"
-#include "wgd/peer.h"
+#include "dev.h"
+#include "receive.h"
 #include "wgd/platform.h"
 #include "wgd/uapi.h"
 #include "helpers/devpair.h"

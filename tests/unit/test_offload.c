@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wgd/offload.h"
+#include "offload.h"
 
 #define MAXPKT 65536
 

@@ -19,7 +19,7 @@
 
 #include "wgd/crypto.h"
 #include "wgd/device.h"
-#include "wgd/peer.h"
+#include "dev.h"
 #include "wgd/platform.h"
 #include "wgd/secret.h"
 #include "wgd/uapi.h"

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wgd/aead.h"
+#include "aead.h"
 #include "wgd/crypto.h"
-#include "wgd/workers.h"
+#include "workers.h"
 
 #define MAXJOBS 80
 #define LEN	1024

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire.h"
+#include "wgd/wire.h"
 
 enum wg_job_op {
 	WG_JOB_SEAL = 0, /* buf holds len bytes of padded plaintext; the tag goes after */

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "offload.h"
-#include "platform.h"
+#include "wgd/platform.h"
 #include "workers.h"
 
 struct wg_device;

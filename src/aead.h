@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "noise.h"
-#include "wire.h"
+#include "wgd/noise.h"
+#include "wgd/wire.h"
 
 /* dst receives len + 16 bytes (ciphertext, tag); dst may equal src. */
 void wg_dp_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, uint64_t counter,

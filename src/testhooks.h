@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
-#include "device.h"
+#include "wgd/addr.h"
+#include "wgd/device.h"
 
 /* One datagram received from `from`. buf is processed in place (a data
  * message is decrypted into it) and must hold len bytes; handshake messages

@@ -1,0 +1,41 @@
+/* Outbound: IP packets from the TUN sealed and sent to their peers, and
+ * the handshake messages this side sends. Engine-internal. */
+#ifndef WGD_SEND_H
+#define WGD_SEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wg_device;
+struct wg_peer;
+struct wg_gso;
+struct wg_hs_job;
+
+/* Validates an IPv4/IPv6 header: sets *family, *ip_len (the length the
+ * header claims, <= len) and *src / *dst (pointers into pkt). 0 or
+ * -EINVAL. */
+int wg_ip_parse(const uint8_t *pkt, size_t len, int *family, size_t *ip_len, const uint8_t **src,
+		const uint8_t **dst);
+/* One IP packet read from the TUN at dev->txbuf + WG_TX_HEADROOM. */
+void wg_send_tun_packet(struct wg_device *dev, size_t len);
+/* Fast path: one TUN read (packet or TSO/USO super-packet, as gso says)
+ * cut into packets and sealed into the device's trains; wg_send_flush
+ * hands the trains to the kernel. */
+void wg_send_tun_gso(struct wg_device *dev, uint8_t *pkt, size_t len, const struct wg_gso *gso);
+void wg_send_flush(struct wg_device *dev);
+/* Sends staged packets if a session is usable, else starts a handshake. */
+void wg_send_staged(struct wg_peer *peer);
+void wg_send_keepalive(struct wg_peer *peer);
+/* Sends an initiation unless one went out less than REKEY_TIMEOUT ago.
+ * is_retry keeps the attempt count (retransmission timer). */
+void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry);
+void wg_send_handshake_response(struct wg_peer *peer);
+void wg_send_cookie_reply(struct wg_device *dev, const struct wg_hs_job *job,
+			  uint32_t sender_index);
+/* Sends a whole message to the peer's endpoint; counts tx_bytes. */
+int wg_send_to_peer(struct wg_peer *peer, const uint8_t *msg, size_t len);
+/* Initiator-side rekey checks after sending (time, message count). */
+void wg_send_keep_key_fresh(struct wg_peer *peer);
+
+#endif
