@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "offload.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
 #include "workers.h"
 
 struct wg_device;

@@ -15,7 +15,9 @@
 #include "dev.h"
 #include "receive.h"
 #include "send.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
+#include "wgd/platform/tun.h"
+#include "wgd/platform/udp.h"
 #include "wgd/ratelimiter.h"
 #include "wgd/secret.h"
 

@@ -9,7 +9,8 @@
 #include "wgd/crypto.h"
 #include "dev.h"
 #include "send.h"
-#include "wgd/platform.h"
+#include "wgd/platform/memory.h"
+#include "wgd/platform/udp.h"
 
 enum plan_op { PLAN_SKIP = 0, PLAN_CREATE, PLAN_UPDATE, PLAN_REMOVE };
 

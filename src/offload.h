@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
 
 /* --- checksums (RFC 1071) ---
  * Partial sums are 64-bit and byte-order neutral: sum native-order words,

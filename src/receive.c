@@ -14,7 +14,7 @@
 #include "dev.h"
 #include "receive.h"
 #include "send.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
 #include "wgd/ratelimiter.h"
 
 /* --- logging helpers --- */

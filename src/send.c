@@ -12,7 +12,9 @@
 #include "offload.h"
 #include "dev.h"
 #include "send.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
+#include "wgd/platform/tun.h"
+#include "wgd/platform/udp.h"
 
 #define IPV4_HDR_LEN	   20
 #define IPV6_HDR_LEN	   40

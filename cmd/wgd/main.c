@@ -29,7 +29,11 @@
 #include "wgd/crypto.h"
 #include "wgd/device.h"
 #include "wgd/log.h"
-#include "wgd/platform.h"
+#include "wgd/platform/exit_watch.h"
+#include "wgd/platform/memory.h"
+#include "wgd/platform/privs.h"
+#include "wgd/platform/tun.h"
+#include "wgd/platform/uapi_sock.h"
 #include "wgd/sdnotify.h"
 #include "wgd/secret.h"
 

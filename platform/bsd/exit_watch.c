@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "wg_bsd.h"
-#include "wgd/platform.h"
+#include "wgd/platform/exit_watch.h"
+#include "wgd/platform/tun.h"
+#include "wgd/platform/uapi_sock.h"
 
 #ifdef O_EVTONLY
 #define DIR_WATCH_FLAGS O_EVTONLY /* macOS: does not keep the volume busy */

@@ -5,7 +5,7 @@
 #include <errno.h>
 
 #include "wg_bsd.h"
-#include "wgd/platform.h"
+#include "wgd/platform/tun.h"
 
 int wg_tun_unnat_source(struct wg_tun *tun, int family, const uint8_t *pkt, size_t len,
 			uint8_t src[16])

@@ -19,7 +19,7 @@
 
 #include "../bsd/wg_bsd.h"
 #include "wgd/constants.h"
-#include "wgd/platform.h"
+#include "wgd/platform/tun.h"
 
 /* From <sys/sys_domain.h> and the private <net/if_utun.h>, which not every
  * SDK (nor zig's macOS headers) ships; the values are ABI. */

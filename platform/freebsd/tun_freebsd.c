@@ -24,7 +24,7 @@
 
 #include "../bsd/wg_bsd.h"
 #include "wgd/constants.h"
-#include "wgd/platform.h"
+#include "wgd/platform/tun.h"
 
 #define CLONE_DEVICE "/dev/tun"
 

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/exit_watch.h"
+#include "wgd/platform/tun.h"
+#include "wgd/platform/uapi_sock.h"
 
 struct wg_exit_watch {
 	int epfd;

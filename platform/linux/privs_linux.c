@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/memory.h"
+#include "wgd/platform/privs.h"
 
 #define CAP_BIT(c) (1ull << (c))
 #define KEEP_CAPS  (CAP_BIT(CAP_NET_ADMIN) | CAP_BIT(CAP_NET_BIND_SERVICE))

@@ -25,7 +25,7 @@
 
 #include "wg_linux.h"
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/tun.h"
 
 #define PROTO_ICMP	1
 #define PROTO_TCP	6

@@ -15,7 +15,8 @@
 #include "wg_linux.h"
 #include "wg_posix.h"
 #include "wgd/constants.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
+#include "wgd/platform/tun.h"
 
 #define CLONE_DEVICE "/dev/net/tun"
 

@@ -11,7 +11,8 @@
 #include <sys/socket.h>
 
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
+#include "wgd/platform/udp.h"
 
 #ifndef SOL_UDP
 #define SOL_UDP 17

@@ -11,7 +11,8 @@
 #include <sys/uio.h>
 
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
+#include "wgd/platform/tun.h"
 
 /* Reads one packet (or super-packet) into buf, its header into *gso.
  * -errno as wg_os_tun_read. */

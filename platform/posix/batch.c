@@ -9,7 +9,9 @@
 #include <errno.h>
 
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
+#include "wgd/platform/tun.h"
+#include "wgd/platform/udp.h"
 
 int wg_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled)
 {

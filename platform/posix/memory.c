@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <sys/resource.h>
 
-#include "wgd/platform.h"
+#include "wgd/platform/memory.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/privs.h"
 
 /* --- resolution --- */
 

@@ -11,7 +11,7 @@
 
 #include "wg_posix.h"
 #include "wgd/constants.h"
-#include "wgd/platform.h"
+#include "wgd/platform/tun.h"
 
 int wg_posix_set_nonblock_cloexec(int fd)
 {

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/uapi_sock.h"
 
 #define LISTEN_BACKLOG 64
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/udp.h"
 
 #define BIND_ATTEMPTS 100 /* random ports tried before giving up */
 

@@ -35,7 +35,7 @@
 
 #include "common.h"
 #include "wgd/addr.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
 
 #ifndef SOL_UDP
 #define SOL_UDP 17

@@ -24,7 +24,7 @@
 
 #include "common.h"
 #include "offload.h"
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
 
 #define MAX_PKTS 96
 

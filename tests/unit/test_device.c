@@ -23,7 +23,7 @@
 #include "wgd/device.h"
 #include "dev.h"
 #include "receive.h"
-#include "wgd/platform.h"
+#include "wgd/platform/tun.h"
 #include "wgd/uapi.h"
 #include "helpers/devpair.h"
 

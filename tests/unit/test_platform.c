@@ -21,7 +21,10 @@
 
 #include "wgd/constants.h"
 #include "wg_posix.h"
-#include "wgd/platform.h"
+#include "wgd/platform/exit_watch.h"
+#include "wgd/platform/tun.h"
+#include "wgd/platform/uapi_sock.h"
+#include "wgd/platform/udp.h"
 
 #define WAIT_MS 5000 /* upper bound only: loopback delivers at once */
 

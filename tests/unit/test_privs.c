@@ -15,7 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "wgd/platform.h"
+#include "wgd/platform/memory.h"
+#include "wgd/platform/privs.h"
 
 /* passwd: alice 1000/1000, nobody 65534/65534, root 0/0, 0day 1234/1234
  * (a name that starts with a digit); "ldap" fails the lookup. group:

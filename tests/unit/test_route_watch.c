@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "wgd/platform.h"
+#include "wgd/platform/udp.h"
 
 #define WAIT_MS 5000 /* upper bound only: loopback delivers at once */
 

@@ -20,7 +20,6 @@
 #include "wgd/crypto.h"
 #include "wgd/device.h"
 #include "dev.h"
-#include "wgd/platform.h"
 #include "wgd/secret.h"
 #include "wgd/uapi.h"
 #include "helpers/devpair.h"

@@ -21,7 +21,7 @@
 #include "wgd/crypto.h"
 #include "wgd/device.h"
 #include "dev.h"
-#include "wgd/platform.h"
+#include "wgd/platform/tun.h"
 #include "wgd/uapi.h"
 #include "helpers/devpair.h"
 

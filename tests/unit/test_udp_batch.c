@@ -14,7 +14,8 @@
 #include <poll.h>
 #include <string.h>
 
-#include "wgd/platform.h"
+#include "wgd/platform/batch.h"
+#include "wgd/platform/udp.h"
 
 #define SEG  1000
 #define NSEG 11

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "wgd/crypto.h"
+#include "wgd/platform/tun.h"
 #include "wgd/uapi.h"
 
 static uint64_t fake_mono(void *ctx)

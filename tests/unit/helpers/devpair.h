@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 #include "wgd/device.h"
-#include "wgd/platform.h"
 
 struct fake_clock {
 	uint64_t mono, unix_ns;

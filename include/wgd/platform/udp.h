@@ -1,0 +1,42 @@
+/* UDP, part of the operating-system boundary: one IPv4 and one IPv6 socket
+ * bound to the same port, receiving the local destination address of each
+ * datagram (sticky source). Batched and offloaded forms:
+ * wgd/platform/batch.h. */
+#ifndef WGD_PLATFORM_UDP_H
+#define WGD_PLATFORM_UDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wgd/addr.h"
+
+struct wg_udp;
+
+/* port 0 picks a random free port usable by both families. Either family
+ * may be missing on a host (no IPv6): it is skipped, not an error, unless
+ * both fail. fwmark 0 = none. 0 or -errno. */
+int wg_udp_open(uint16_t port, uint32_t fwmark, struct wg_udp **out);
+void wg_udp_close(struct wg_udp *udp);
+uint16_t wg_udp_port(const struct wg_udp *udp);
+/* The descriptors to watch: fds[0] IPv4, fds[1] IPv6, -1 if absent. */
+void wg_udp_fds(const struct wg_udp *udp, int fds[2]);
+/* Applies a new fwmark to both sockets (SO_MARK on Linux). 0 or -errno;
+ * -EOPNOTSUPP for a non-zero mark where the OS has none. */
+int wg_udp_set_fwmark(struct wg_udp *udp, uint32_t fwmark);
+/* Receives one datagram from fd. from->addr is the sender; from->src/
+ * src_ifindex/has_src the local address it arrived on. >=0 length,
+ * -EAGAIN when drained, other -errno. */
+ssize_t wg_udp_recv(struct wg_udp *udp, int fd, uint8_t *buf, size_t len, struct wg_endpoint *from);
+/* Sends from to->src when has_src; if the kernel refuses that source
+ * (address gone: EADDRNOTAVAIL/EINVAL/ENETUNREACH) clears has_src and
+ * retries once with the kernel's choice. 0 or -errno. */
+int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, size_t len);
+/* Route changes (Linux): a sticky IPv4 source is kept only while the
+ * route to the peer leaves through the interface it was learned on. Watch
+ * wg_udp_route_fd (-1: no watch) for reading and call wg_udp_route_update
+ * when it is readable. */
+int wg_udp_route_fd(const struct wg_udp *udp);
+void wg_udp_route_update(struct wg_udp *udp);
+
+#endif
