@@ -45,3 +45,23 @@ adopt_daemon() {
 	done
 	die "$impl: no UAPI socket for $ifc after 10 s"
 }
+
+# ping_stats FILE: "median p90 max lost" of the per-packet RTTs (ms) in the
+# output of one ping run (p90 by nearest rank); nothing if no reply came.
+ping_stats() {
+	awk '
+	/ time=/ { sub(/.* time=/, ""); rtt[++n] = $1 + 0 }
+	/ transmitted/ { sent = $1 }
+	END {
+		if (n == 0) exit
+		# insertion sort: a run has at most a few hundred replies
+		for (i = 2; i <= n; i++) {
+			v = rtt[i]
+			for (j = i - 1; j >= 1 && rtt[j] > v; j--) rtt[j + 1] = rtt[j]
+			rtt[j + 1] = v
+		}
+		med = (n % 2) ? rtt[(n + 1) / 2] : (rtt[n / 2] + rtt[n / 2 + 1]) / 2
+		p = int(0.9 * n + 0.999999); if (p < 1) p = 1
+		printf "%.3f %.3f %.3f %d\n", med, rtt[p], rtt[n], sent - n
+	}' "$1"
+}

@@ -7,7 +7,9 @@
 # namespaces joined by a veth pair, one daemon in each, configured with
 # stock `wg`, then through the tunnel (a -> b):
 #   ping RTT (idle), iperf3 single TCP flow, 4 TCP flows, UDP with 1392-byte
-#   datagrams at unlimited offered rate (goodput and loss);
+#   datagrams at unlimited offered rate (goodput and loss); ping RTT while
+#   the single TCP flow saturates the tunnel (from 1 s into it to 1 s before
+#   its end, every 0.1 s: median, p90, max, lost);
 #   daemon CPU seconds (utime + stime of both daemons, /proc/PID/stat) over
 #   each iperf3 run -> Gbit per daemon CPU-second; TCP retransmits of the
 #   sender (nstat TcpRetransSegs); idle RSS of one daemon with one peer.
@@ -233,8 +235,10 @@ iperf() {
 			-- sleep "$SECS" >/dev/null 2>&1 &
 		perf_pid=$!
 	fi
+	[ "$name" = tcp1 ] && load_ping_start "$OUT/$impl-r$rep-$name-ping.txt"
 	ina timeout $((SECS + 30)) iperf3 -c "$DST" -t "$SECS" -J "$@" >"$j" 2>"$j.err"
 	[ -z "$perf_pid" ] || wait "$perf_pid"
+	[ "$name" = tcp1 ] && load_ping_record "$rep" "$impl" "$name" "$OUT/$impl-r$rep-$name-ping.txt"
 	[ "$impl" = veth ] || c1=$(cpu_ticks "$PIDA" "$PIDB")
 	r1=$(retrans)
 	[ "$name" = udp ] && d1=$(drop_snapshot "$impl")
@@ -261,6 +265,34 @@ iperf() {
 	cpu=$(echo "$c0 $c1" | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($2 - $1) / hz}')
 	record "$rep" "$impl" "${name}_cpu_s" "$cpu"
 	record "$rep" "$impl" "${name}_gbit_per_cpu_s" "$(awk -v g="$gbit" -v c="$cpu" 'BEGIN {printf "%.3f", (c > 0 ? g / c : 0)}')"
+}
+
+# load_ping_start FILE: in the background, ping b from a through the tunnel
+# during the iperf3 run about to start: after 1 s of ramp, every 0.1 s,
+# until 1 s before its end (at least 10 pings). PID in LOAD_PING.
+load_ping_start() {
+	local n=$(((SECS - 2) * 10))
+	[ "$n" -ge 10 ] || n=10
+	ip netns exec "$NSA" sh -c "sleep 1; exec ping -n -i 0.1 -c $n -W 1 $DST" >"$1" 2>&1 &
+	LOAD_PING=$!
+	PIDS+=("$LOAD_PING")
+}
+
+# load_ping_record REP IMPL NAME FILE: waits for that ping, records its RTT
+# median, p90 and max (ms) and the pings lost.
+load_ping_record() {
+	local st p keep=()
+	wait "$LOAD_PING"
+	for p in "${PIDS[@]}"; do [ "$p" = "$LOAD_PING" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+	st=$(ping_stats "$4")
+	# shellcheck disable=SC2086
+	set -- "$1" "$2" "$3" $st
+	[ $# -eq 7 ] || return 0
+	record "$1" "$2" "${3}_ping_ms" "$4"
+	record "$1" "$2" "${3}_ping_p90_ms" "$5"
+	record "$1" "$2" "${3}_ping_max_ms" "$6"
+	record "$1" "$2" "${3}_ping_lost" "$7"
 }
 
 ping_rtt() {
