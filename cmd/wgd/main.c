@@ -32,9 +32,9 @@
 #include "wgd/platform/exit_watch.h"
 #include "wgd/platform/memory.h"
 #include "wgd/platform/privs.h"
+#include "wgd/platform/sdnotify.h"
 #include "wgd/platform/tun.h"
 #include "wgd/platform/uapi_sock.h"
-#include "wgd/sdnotify.h"
 #include "wgd/secret.h"
 
 #ifndef WGD_VERSION
@@ -112,7 +112,11 @@ struct daemon {
 	struct wg_exit_watch *watch;
 	struct event *ev_int, *ev_term, *ev_watch, *ev_watchdog;
 	const char *stop_why;
-	bool sd_failed; /* a notification was lost: logged once */
+	/* The service manager's variables (NULL when unset), read here only:
+	 * the platform code takes them as arguments. */
+	const char *notify_socket, *watchdog_usec, *watchdog_pid;
+	const char *tun_name_file; /* WG_TUN_NAME_FILE */
+	bool sd_failed;		   /* a notification was lost: logged once */
 };
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -247,6 +251,10 @@ static void parse_env(struct daemon *d)
 	if (fg && !strcmp(fg, "1"))
 		d->foreground = true;
 	d->level = (enum wg_log_level)level;
+	d->notify_socket = getenv("NOTIFY_SOCKET");
+	d->watchdog_usec = getenv("WATCHDOG_USEC");
+	d->watchdog_pid = getenv("WATCHDOG_PID");
+	d->tun_name_file = getenv("WG_TUN_NAME_FILE");
 	wg_log_init(d->ifname_arg, d->level);
 }
 
@@ -343,6 +351,31 @@ static const char *tun_hint(int err)
 	return "";
 }
 
+/* Where the system chose the interface's name (macOS "utun": the first
+ * free utunN), it goes to $WG_TUN_NAME_FILE, which wg-quick reads to map
+ * its interface name to it: the name and a newline, mode 0400, as
+ * wireguard-go writes it; before forking, so the file exists when the
+ * launcher returns. 0 or -errno. */
+static int write_tun_name_file(const struct daemon *d)
+{
+	const char *path = d->tun_name_file;
+	char line[IFNAME_MAX + 1];
+	int fd, len, ret = 0;
+
+	if (!path || !*path || !strcmp(d->ifname_arg, d->ifname))
+		return 0;
+	len = snprintf(line, sizeof(line), "%s\n", d->ifname);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0400);
+	if (fd < 0)
+		return -errno;
+	errno = 0;
+	if (write(fd, line, (size_t)len) != len)
+		ret = errno ? -errno : -EIO;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}
+
 static int open_tun(struct daemon *d)
 {
 	int fd = env_fd("WG_TUN_FD");
@@ -361,7 +394,10 @@ static int open_tun(struct daemon *d)
 	}
 	snprintf(d->ifname, sizeof(d->ifname), "%s", wg_tun_name(d->tun));
 	wg_log_init(d->ifname, d->level);
-	return 0;
+	if (fd < 0 && (ret = write_tun_name_file(d)))
+		wg_log_error("cannot write the interface name to WG_TUN_NAME_FILE=%s: %s",
+			     d->tun_name_file, strerror(-ret));
+	return ret;
 }
 
 static int open_uapi(struct daemon *d)
@@ -464,11 +500,11 @@ static void service_notify(struct daemon *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ret = n < 0 || (size_t)n >= sizeof(msg) ? -EMSGSIZE : wg_sd_notify(msg);
+	ret = n < 0 || (size_t)n >= sizeof(msg) ? -EMSGSIZE : wg_sd_notify(d->notify_socket, msg);
 	if (ret && !d->sd_failed) {
 		d->sd_failed = true;
 		wg_log_error("cannot notify the service manager at NOTIFY_SOCKET=%s: %s",
-			     getenv("NOTIFY_SOCKET"), strerror(-ret));
+			     d->notify_socket, strerror(-ret));
 	}
 }
 
@@ -514,7 +550,7 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
  * stuck loop is what the service manager sees. */
 static int add_watchdog(struct daemon *d)
 {
-	uint64_t usec = wg_sd_watchdog_usec() / 2;
+	uint64_t usec = wg_sd_watchdog_usec(d->watchdog_usec, d->watchdog_pid) / 2;
 	struct timeval tv;
 
 	if (!usec)

@@ -2,12 +2,9 @@
  * socket (PF_SYSTEM/SYSPROTO_CONTROL) to the utun control; it lives exactly
  * as long as that socket. Packets carry a 4-byte address family header
  * (platform/bsd strips/adds it). utun names are chosen by the kernel:
- * IFACE must be "utunN" (unit N) or "utun" (first free unit). For "utun"
- * the real name goes to $WG_TUN_NAME_FILE, which wg-quick reads to map its
- * interface name to the utun; it is written here, before the daemon forks,
- * so it exists when the launching process returns. */
+ * IFACE must be "utunN" (unit N) or "utun" (first free unit; cmd/wgd
+ * writes the name chosen to $WG_TUN_NAME_FILE for wg-quick). */
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,36 +133,6 @@ static int open_utun(uint32_t unit)
 	return fd;
 }
 
-/* The name followed by a newline, mode 0400, as wireguard-go writes it. */
-static int write_name_file(const char *name)
-{
-	const char *path = getenv("WG_TUN_NAME_FILE");
-	char line[IF_NAMESIZE + 1];
-	int fd, len, ret = 0;
-
-	if (!path || !*path)
-		return 0;
-	len = snprintf(line, sizeof(line), "%s\n", name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0400);
-	if (fd < 0)
-		return -errno;
-	errno = 0;
-	if (write(fd, line, (size_t)len) != len)
-		ret = errno ? -errno : -EIO;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	return ret;
-}
-
-static int setup(struct wg_tun *tun, const char *requested)
-{
-	int ret = wg_posix_set_mtu(tun->name, WG_DEFAULT_MTU);
-
-	if (!ret && !strcmp(requested, "utun"))
-		ret = write_name_file(tun->name);
-	return ret;
-}
-
 int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct wg_tun **out)
 {
 	struct wg_tun *tun;
@@ -183,7 +150,7 @@ int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct 
 	ret = wg_tun_from_fd(fd, true, NULL, &tun);
 	if (ret)
 		return ret;
-	ret = setup(tun, name);
+	ret = wg_posix_set_mtu(tun->name, WG_DEFAULT_MTU);
 	if (!ret && name_out &&
 	    (size_t)snprintf(name_out, name_out_len, "%s", tun->name) >= name_out_len)
 		ret = -ENAMETOOLONG;

@@ -1,19 +1,20 @@
 /* wg_release_free_memory: glibc's malloc_trim returns free pages inside
  * the heap too, not only at its top; other C libraries (musl, the BSDs',
- * macOS's) give them back by themselves or offer nothing to call.
+ * macOS's) give them back by themselves or offer nothing to call (CMake
+ * defines HAVE_MALLOC_TRIM where it exists).
  * wg_memlock_raise: RLIMIT_MEMLOCK, the same on every POSIX system. */
 #include <errno.h>
 #include <sys/resource.h>
 
 #include "wgd/platform/memory.h"
 
-#if defined(__GLIBC__)
+#ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
 
 void wg_release_free_memory(void)
 {
-#if defined(__GLIBC__)
+#ifdef HAVE_MALLOC_TRIM
 	(void)malloc_trim(0);
 #endif
 }

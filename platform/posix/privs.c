@@ -1,9 +1,6 @@
-/* --user/--group resolution for every system, the uid/gid switch and its
- * check shared by the drops, and the whole drop of the systems without
- * Linux capabilities: there it is only the switch (a daemon that is no
- * longer root then cannot bind ports below 1024 or set a firewall mark).
- * Linux has its own drop in linux/privs_linux.c; like batch.c this file
- * therefore carries OS conditionals. */
+/* --user/--group resolution for every system, and the uid/gid switch and
+ * its check shared by the drops (linux/privs_linux.c with capabilities,
+ * bsd/privs_bsd.c the switch alone). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -178,17 +175,18 @@ int wg_posix_set_ids(const struct wg_privs *p)
 
 static bool saved_ids_are(const struct wg_privs *p)
 {
-#if defined(__APPLE__)
-	/* No getresuid: the failed regain below shows no saved id is root's. */
-	(void)p;
-	return true;
-#else
+#ifdef HAVE_GETRESUID
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
 
 	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
 		return false;
 	return (!p->set_uid || su == p->uid) && (!p->set_gid || sg == p->gid);
+#else
+	/* No getresuid (macOS): the failed regain below shows no saved id is
+	 * root's. */
+	(void)p;
+	return true;
 #endif
 }
 
@@ -227,14 +225,3 @@ int wg_posix_check_ids(const struct wg_privs *p, bool root_powerless)
 		return -EPERM;
 	return 0;
 }
-
-#ifndef __linux__
-
-int wg_privs_drop(const struct wg_privs *p)
-{
-	int ret = wg_posix_set_ids(p);
-
-	return ret ? ret : wg_posix_check_ids(p, false);
-}
-
-#endif

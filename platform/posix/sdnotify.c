@@ -1,4 +1,4 @@
-/* sd_notify(3) in a few lines of POSIX (see wgd/sdnotify.h). A fresh
+/* sd_notify(3) in a few lines of POSIX (see wgd/platform/sdnotify.h). A fresh
  * socket per message: messages are rare (readiness, stop, a watchdog ping
  * every few seconds), and no descriptor stays open in the daemon. */
 #include <errno.h>
@@ -12,34 +12,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "wgd/sdnotify.h"
+#include "wg_posix.h"
+#include "wgd/platform/sdnotify.h"
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0 /* macOS: SIGPIPE is ignored by the daemon anyway */
-#endif
-
-/* $NOTIFY_SOCKET as an address. 0, or -errno for a malformed value. */
+/* The socket's name as an address: an absolute path, or '@' and an
+ * abstract name where the OS has them. 0, or -errno for a malformed name. */
 static int notify_addr(const char *name, struct sockaddr_un *sa, socklen_t *len)
 {
 	size_t n = strlen(name);
 
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	if (name[0] == '@') {
-#ifdef __linux__
-		/* Abstract: a leading NUL, and the length is exact (no
-		 * terminator: the kernel compares every byte given). */
-		if (n < 2)
-			return -EINVAL;
-		if (n > sizeof(sa->sun_path))
-			return -ENAMETOOLONG;
-		memcpy(sa->sun_path + 1, name + 1, n - 1);
-		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-		return 0;
-#else
-		return -EAFNOSUPPORT;
-#endif
-	}
+	if (name[0] == '@')
+		return wg_os_unix_abstract(name + 1, sa, len);
 	if (name[0] != '/')
 		return -EINVAL;
 	if (n >= sizeof(sa->sun_path))
@@ -69,9 +54,8 @@ static int dgram_socket(void)
 #endif
 }
 
-int wg_sd_notify(const char *msg)
+int wg_sd_notify(const char *name, const char *msg)
 {
-	const char *name = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa;
 	socklen_t len = 0;
 	ssize_t n;
@@ -96,7 +80,7 @@ int wg_sd_notify(const char *msg)
 	return ret;
 }
 
-int wg_sd_notifyf(const char *fmt, ...)
+int wg_sd_notifyf(const char *name, const char *fmt, ...)
 {
 	char buf[WG_SD_MSG_MAX];
 	va_list ap;
@@ -109,13 +93,11 @@ int wg_sd_notifyf(const char *fmt, ...)
 		return -EINVAL;
 	if ((size_t)n >= sizeof(buf))
 		return -EMSGSIZE;
-	return wg_sd_notify(buf);
+	return wg_sd_notify(name, buf);
 }
 
-uint64_t wg_sd_watchdog_usec(void)
+uint64_t wg_sd_watchdog_usec(const char *us, const char *pid)
 {
-	const char *us = getenv("WATCHDOG_USEC");
-	const char *pid = getenv("WATCHDOG_PID");
 	unsigned long long v;
 	char *end;
 

@@ -40,7 +40,7 @@ struct wg_tun {
 	bool created; /* made by wg_tun_create in this process */
 };
 
-/* The UDP socket pair of platform.h (posix/udp.c; the Linux batch code in
+/* The UDP socket pair of wgd/platform/udp.h (posix/udp.c; the Linux batch code in
  * linux/udp_batch.c reads it too). */
 struct wg_udp {
 	int fd[2]; /* [0] IPv4, [1] IPv6; -1 when the family is absent */
@@ -132,6 +132,13 @@ int wg_os_udp_local_fragments(int fd, int family, bool allow);
  * kernel's WireGuard would, unless its route leads into a tunnel. */
 int wg_posix_send_fragmented(struct wg_udp *udp, int fd, const struct wg_endpoint *to,
 			     const uint8_t *buf, size_t len);
+
+/* An AF_UNIX address in the abstract namespace (Linux; elsewhere
+ * -EAFNOSUPPORT): name without its leading '@', *len the exact address
+ * length. 0 or -errno (-EINVAL empty, -ENAMETOOLONG). sa is zeroed with
+ * sun_family set by the caller. */
+struct sockaddr_un;
+int wg_os_unix_abstract(const char *name, struct sockaddr_un *sa, socklen_t *len);
 
 /* Route watch (Linux: rtnetlink; elsewhere open returns NULL): the
  * descriptor turns readable on route, address, link or rule changes;

@@ -1,7 +1,8 @@
 /* sd_notify without libsystemd: what arrives at a NOTIFY_SOCKET receiver
  * (path and Linux abstract names), the errors a misconfigured or stuck
  * receiver gives instead of a stall, and WATCHDOG_USEC/WATCHDOG_PID. The
- * daemon's use of it is tested for real in tests/netns/notify.sh. */
+ * values are passed as the daemon passes them from its environment; its
+ * use of them is tested for real in tests/netns/notify.sh. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "wgd/sdnotify.h"
+#include "wgd/platform/sdnotify.h"
 
 struct rx {
 	char dir[64];
@@ -45,7 +46,6 @@ static int setup_rx(void **state)
 	snprintf(r->path, sizeof(r->path), "%s/notify", r->dir);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", r->path);
 	r->fd = bind_dgram(&sa, sizeof(sa));
-	assert_int_equal(setenv("NOTIFY_SOCKET", r->path, 1), 0);
 	*state = r;
 	return 0;
 }
@@ -58,7 +58,6 @@ static int teardown_rx(void **state)
 	unlink(r->path);
 	rmdir(r->dir);
 	free(r);
-	unsetenv("NOTIFY_SOCKET");
 	return 0;
 }
 
@@ -79,11 +78,9 @@ static void expect_msg(int fd, const char *want)
 static void test_unset_is_silent(void **state)
 {
 	(void)state;
-	unsetenv("NOTIFY_SOCKET");
-	assert_int_equal(wg_sd_notify("READY=1"), 0);
-	assert_int_equal(setenv("NOTIFY_SOCKET", "", 1), 0);
-	assert_int_equal(wg_sd_notify("READY=1"), 0);
-	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(wg_sd_notify(NULL, "READY=1"), 0);
+	assert_int_equal(wg_sd_notify("", "READY=1"), 0);
+	assert_int_equal(wg_sd_notifyf(NULL, "STATUS=%s", "x"), 0);
 }
 
 static void test_path(void **state)
@@ -92,9 +89,9 @@ static void test_path(void **state)
 	int before = dup(0), after;
 
 	close(before);
-	assert_int_equal(wg_sd_notify("READY=1\nSTATUS=up"), 0);
+	assert_int_equal(wg_sd_notify(r->path, "READY=1\nSTATUS=up"), 0);
 	expect_msg(r->fd, "READY=1\nSTATUS=up");
-	assert_int_equal(wg_sd_notifyf("MAINPID=%d\nSTATUS=%s", 42, "x"), 0);
+	assert_int_equal(wg_sd_notifyf(r->path, "MAINPID=%d\nSTATUS=%s", 42, "x"), 0);
 	expect_msg(r->fd, "MAINPID=42\nSTATUS=x");
 	/* No descriptor stays behind. */
 	after = dup(0);
@@ -120,7 +117,7 @@ static void test_sender_credentials(void **state)
 	int on = 1;
 
 	assert_int_equal(setsockopt(r->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)), 0);
-	assert_int_equal(wg_sd_notify("WATCHDOG=1"), 0);
+	assert_int_equal(wg_sd_notify(r->path, "WATCHDOG=1"), 0);
 	assert_int_equal(recvmsg(r->fd, &m, MSG_DONTWAIT), 10);
 	c = CMSG_FIRSTHDR(&m);
 	assert_non_null(c);
@@ -136,7 +133,6 @@ static void test_abstract(void **state)
 
 	(void)state;
 	snprintf(name, sizeof(name), "@wgd-sdnotify-%ld", (long)getpid());
-	assert_int_equal(setenv("NOTIFY_SOCKET", name, 1), 0);
 #ifdef __linux__
 	{
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -146,16 +142,15 @@ static void test_abstract(void **state)
 		/* Exact length: the abstract name has no terminator. */
 		memcpy(sa.sun_path + 1, name + 1, n - 1);
 		fd = bind_dgram(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
-		assert_int_equal(wg_sd_notify("READY=1"), 0);
+		assert_int_equal(wg_sd_notify(name, "READY=1"), 0);
 		expect_msg(fd, "READY=1");
 		close(fd);
 		/* Gone: nobody listens any more. */
-		assert_int_equal(wg_sd_notify("READY=1"), -ECONNREFUSED);
+		assert_int_equal(wg_sd_notify(name, "READY=1"), -ECONNREFUSED);
 	}
 #else
-	assert_int_equal(wg_sd_notify("READY=1"), -EAFNOSUPPORT);
+	assert_int_equal(wg_sd_notify(name, "READY=1"), -EAFNOSUPPORT);
 #endif
-	unsetenv("NOTIFY_SOCKET");
 }
 
 static void test_bad_addresses(void **state)
@@ -163,38 +158,38 @@ static void test_bad_addresses(void **state)
 	struct rx *r = *state;
 	char path[256];
 
-	assert_int_equal(setenv("NOTIFY_SOCKET", "run/notify", 1), 0);
-	assert_int_equal(wg_sd_notify("READY=1"), -EINVAL);
-	assert_int_equal(setenv("NOTIFY_SOCKET", "@", 1), 0);
+	assert_int_equal(wg_sd_notify("run/notify", "READY=1"), -EINVAL);
 #ifdef __linux__
-	assert_int_equal(wg_sd_notify("READY=1"), -EINVAL);
+	assert_int_equal(wg_sd_notify("@", "READY=1"), -EINVAL);
+	/* The abstract name fills sun_path after its leading NUL, no more. */
+	memset(path, 'a', sizeof(((struct sockaddr_un *)0)->sun_path) + 1);
+	path[0] = '@';
+	path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1] = '\0';
+	assert_int_equal(wg_sd_notify(path, "READY=1"), -ENAMETOOLONG);
 #else
-	assert_int_equal(wg_sd_notify("READY=1"), -EAFNOSUPPORT);
+	assert_int_equal(wg_sd_notify("@", "READY=1"), -EAFNOSUPPORT);
 #endif
 	memset(path, 'a', sizeof(path) - 1);
 	path[0] = '/';
 	path[sizeof(path) - 1] = '\0';
-	assert_int_equal(setenv("NOTIFY_SOCKET", path, 1), 0);
-	assert_int_equal(wg_sd_notify("READY=1"), -ENAMETOOLONG);
+	assert_int_equal(wg_sd_notify(path, "READY=1"), -ENAMETOOLONG);
 	snprintf(path, sizeof(path), "%s/nobody", r->dir);
-	assert_int_equal(setenv("NOTIFY_SOCKET", path, 1), 0);
-	assert_int_equal(wg_sd_notify("READY=1"), -ENOENT);
+	assert_int_equal(wg_sd_notify(path, "READY=1"), -ENOENT);
 	/* A socket file whose receiver is gone. */
 	close(r->fd);
 	r->fd = -1;
-	assert_int_equal(setenv("NOTIFY_SOCKET", r->path, 1), 0);
-	assert_int_equal(wg_sd_notify("READY=1"), -ECONNREFUSED);
+	assert_int_equal(wg_sd_notify(r->path, "READY=1"), -ECONNREFUSED);
 	r->fd = socket(AF_UNIX, SOCK_DGRAM, 0); /* for teardown */
 }
 
 /* A receiver that never reads must cost an error, not a blocked loop. */
 static void test_full_queue_does_not_block(void **state)
 {
+	struct rx *r = *state;
 	int i, ret = 0;
 
-	(void)state;
 	for (i = 0; i < 100000 && ret == 0; i++)
-		ret = wg_sd_notify("WATCHDOG=1");
+		ret = wg_sd_notify(r->path, "WATCHDOG=1");
 	assert_int_equal(ret, -EAGAIN);
 	assert_true(i > 1);
 }
@@ -206,38 +201,29 @@ static void test_notifyf_too_long(void **state)
 	(void)state;
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	assert_int_equal(wg_sd_notifyf("STATUS=%s", big), -EMSGSIZE);
+	assert_int_equal(wg_sd_notifyf("/run/notify", "STATUS=%s", big), -EMSGSIZE);
 }
 
-static void test_watchdog_env(void **state)
+static void test_watchdog_values(void **state)
 {
-	char pid[32];
+	char pid[32], other[32];
 
 	(void)state;
-	unsetenv("WATCHDOG_PID");
-	unsetenv("WATCHDOG_USEC");
-	assert_int_equal(wg_sd_watchdog_usec(), 0);
-	setenv("WATCHDOG_USEC", "20000000", 1);
-	assert_int_equal(wg_sd_watchdog_usec(), 20000000);
+	assert_int_equal(wg_sd_watchdog_usec(NULL, NULL), 0);
+	assert_int_equal(wg_sd_watchdog_usec("20000000", NULL), 20000000);
+	assert_int_equal(wg_sd_watchdog_usec("20000000", ""), 20000000);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-	setenv("WATCHDOG_PID", pid, 1);
-	assert_int_equal(wg_sd_watchdog_usec(), 20000000);
+	assert_int_equal(wg_sd_watchdog_usec("20000000", pid), 20000000);
 	/* Meant for another process (the launcher of a forking daemon). */
-	snprintf(pid, sizeof(pid), "%ld", (long)getpid() + 1);
-	setenv("WATCHDOG_PID", pid, 1);
-	assert_int_equal(wg_sd_watchdog_usec(), 0);
-	setenv("WATCHDOG_PID", "12x", 1);
-	assert_int_equal(wg_sd_watchdog_usec(), 0);
-	unsetenv("WATCHDOG_PID");
-	setenv("WATCHDOG_USEC", "0", 1);
-	assert_int_equal(wg_sd_watchdog_usec(), 0);
-	setenv("WATCHDOG_USEC", "-5", 1);
-	assert_int_equal(wg_sd_watchdog_usec(), 0);
-	setenv("WATCHDOG_USEC", "5s", 1);
-	assert_int_equal(wg_sd_watchdog_usec(), 0);
-	setenv("WATCHDOG_USEC", "99999999999999999999999", 1);
-	assert_int_equal(wg_sd_watchdog_usec(), 0);
-	unsetenv("WATCHDOG_USEC");
+	snprintf(other, sizeof(other), "%ld", (long)getpid() + 1);
+	assert_int_equal(wg_sd_watchdog_usec("20000000", other), 0);
+	assert_int_equal(wg_sd_watchdog_usec("20000000", "12x"), 0);
+	assert_int_equal(wg_sd_watchdog_usec(NULL, pid), 0);
+	assert_int_equal(wg_sd_watchdog_usec("", NULL), 0);
+	assert_int_equal(wg_sd_watchdog_usec("0", NULL), 0);
+	assert_int_equal(wg_sd_watchdog_usec("-5", NULL), 0);
+	assert_int_equal(wg_sd_watchdog_usec("5s", NULL), 0);
+	assert_int_equal(wg_sd_watchdog_usec("99999999999999999999999", NULL), 0);
 }
 
 int main(void)
@@ -253,7 +239,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_queue_does_not_block, setup_rx,
 						teardown_rx),
 		cmocka_unit_test(test_notifyf_too_long),
-		cmocka_unit_test(test_watchdog_env),
+		cmocka_unit_test(test_watchdog_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
