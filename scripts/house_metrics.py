@@ -19,14 +19,20 @@ Prints, for the tree at ROOT (a checkout or `git worktree`):
      back-edges with their symbols, e.g. "receive.c -> send.c: wg_ip_parse
      x3". The objects come from a Debug (-O0) build of the targets wgcore
      and wgengine in BUILD (made with cmake + ninja -j2 under nice if it has
-     no objects yet), so inlining does not hide references;
+     no objects yet), so inlining does not hide references. Then the same
+     for src/ and platform/ objects together: the components that take in
+     a platform/ file;
   5. functions over 40 lines in src/ platform/ cmd/: length is the lines
      from the opening brace of the definition to its closing brace, both
      included; found by a brace matcher that skips comments, strings,
      character constants and preprocessor lines.
 
 Usage: scripts/house_metrics.py [--build DIR] [--no-build] [--json] [--top N]
-                                 [--limit LINES] ROOT
+                                 [--limit LINES] [--alias HDR=MOD]
+                                 [--compare BEFORE_JSON] ROOT
+e.g.  git worktree add /tmp/wt-old 55fe7c7
+      scripts/house_metrics.py --json /tmp/wt-old >/tmp/before.json
+      scripts/house_metrics.py --compare /tmp/before.json . >/tmp/now.txt
 """
 import argparse
 import json
@@ -182,17 +188,21 @@ def resolve(root, src, inc):
     return None
 
 
-def include_graph(root, files, headers_only=False):
+def include_graph(root, files, headers_only=False, alias=None):
     """Module graph (A -> B: ["a.c includes b.h", ...]) or, with
-    headers_only, the graph of src/ and include/ headers themselves."""
+    headers_only, the graph of src/ and include/ headers themselves. ALIAS
+    maps a module to the one it belongs to (dev -> device)."""
+    alias = alias or {}
     edges = defaultdict(list)
     for f in files:
         a = module_of(f)
+        a = alias.get(a, a)
         if a is None or (headers_only and not f.endswith(".h")):
             continue
         for inc in INCLUDE.findall(read(root, f)):
             g = resolve(root, f, inc)
             b = module_of(g) if g else None
+            b = alias.get(b, b)
             if headers_only and b:
                 edges[(f, g)].append("%s includes %s" % (f, g))
             elif b and b != a:
@@ -290,14 +300,16 @@ def ensure_build(root, build, allow):
 
 
 def find_objects(build):
-    """{"src/x.c": path of x.c.o} for the src/ objects of BUILD."""
+    """{"src/x.c": path of its .o} for the src/ and platform/ objects of
+    the wgcore and wgengine libraries in BUILD."""
     objs = {}
-    if not build or not os.path.isdir(build):
-        return objs
-    for d, _, names in os.walk(os.path.join(build, "CMakeFiles")):
-        for n in names:
-            if n.endswith(".c.o") and os.path.basename(d) == "src":
-                objs["src/" + n[:-2]] = os.path.join(d, n)
+    for lib in ("wgcore.dir", "wgengine.dir"):
+        top = os.path.join(build or "", "CMakeFiles", lib)
+        for d, _, names in os.walk(top):
+            for n in names:
+                rel = os.path.relpath(os.path.join(d, n[:-2]), top)
+                if n.endswith(".c.o") and rel.startswith(("src/", "platform/")):
+                    objs[rel] = os.path.join(d, n)
     return objs
 
 
@@ -463,17 +475,23 @@ def collect(args):
     build = args.build or "/tmp/house-metrics-build-" + re.sub(r"\W", "_", root.strip("/"))
     objs = ensure_build(root, build, not args.no_build)
     calls, kind = call_graph(objs) if objs else ({}, {})
+    src_calls = {e: v for e, v in calls.items() if e[0].startswith("src/") and
+                 e[1].startswith("src/")}
     return {
         "root": root,
         "commit": git_head(root),
         "folders": folders(root, counts, files),
         "largest": largest(counts, args.top),
         "largest_product": largest(counts, args.top, ("src/", "platform/", "include/", "cmd/")),
-        "include_cycles": cycles_report(include_graph(root, files)),
+        "include_alias": args.alias,
+        "include_cycles": cycles_report(include_graph(root, files, alias=dict(
+            a.split("=", 1) for a in args.alias))),
         "header_cycles": cycles_report(include_graph(root, files, headers_only=True)),
         "call_build": build if objs else None,
         "call_objects": len(objs),
-        "call_cycles": cycles_report(calls, kind),
+        "call_cycles": cycles_report(src_calls, kind),
+        "platform_call_cycles": [c for c in cycles_report(calls, kind) if
+                                 any(x.startswith("platform/") for x in c["members"])],
         "function_limit": args.limit,
         "functions_total": len(funcs),
         "functions_over_limit": [{"lines": n, "file": f, "line": ln, "name": nm}
@@ -520,7 +538,8 @@ def print_text(m):
         print("\n== largest .c/.h files %s (lines, code lines)" % what)
         for x in m[key]:
             print("%6d %6d  %s" % (x["lines"], x["code"], x["file"]))
-    print_cycles("include cycles among src/ modules (x.c + x.h; edge weight = #include lines)",
+    print_cycles("include cycles among src/ modules (x.c + x.h%s; edge weight = #include "
+                 "lines)" % "".join(", " + a for a in m["include_alias"]),
                  m["include_cycles"], "includers")
     print_cycles("include cycles among the headers themselves (src/*.h, include/wgd/*.h)",
                  m["header_cycles"], "includers")
@@ -528,6 +547,8 @@ def print_text(m):
         print_cycles("call cycles among src/ objects (%d objects of %s; edge weight = "
                      "references)" % (m["call_objects"], m["call_build"]),
                      m["call_cycles"], "callers")
+        print_cycles("call cycles that take in platform/ objects (src/ and platform/ objects "
+                     "together)", m["platform_call_cycles"], "callers")
     else:
         print("\n== call cycles: no object files (build failed or --no-build)")
     over = m["functions_over_limit"]
@@ -535,6 +556,33 @@ def print_text(m):
           "%d of %d" % (m["function_limit"], len(over), m["functions_total"]))
     for x in over:
         print("%5d  %s:%d %s" % (x["lines"], x["file"], x["line"], x["name"]))
+
+
+def cycle_summary(cycles):
+    if not cycles:
+        return "none"
+    return "; ".join("%d (%s), back-weight %d" % (len(c["members"]), " ".join(
+        os.path.basename(x) for x in c["members"]), c["back_weight"]) for c in cycles)
+
+
+def print_compare(b, m):
+    print("\n== before -> now: %s -> %s" % (b["commit"][:7], m["commit"][:7]))
+    print("%-22s %17s %17s" % ("folder (.c/.h)", "lines", "code"))
+    for k in sorted(set(b["folders"]) | set(m["folders"])):
+        x = b["folders"].get(k, {"lines": 0, "code": 0})
+        y = m["folders"].get(k, {"lines": 0, "code": 0})
+        if x["lines"] or y["lines"]:
+            print("%-22s %8d %8d %8d %8d" % (("  " if "/" in k else "") + k, x["lines"],
+                                             y["lines"], x["code"], y["code"]))
+    for key, what in (("include_cycles", "include cycles (modules)"),
+                      ("header_cycles", "include cycles (headers)"),
+                      ("call_cycles", "call cycles (src/)"),
+                      ("platform_call_cycles", "call cycles (platform/)")):
+        print("%s:\n  before: %s\n  now:    %s" % (what, cycle_summary(b.get(key, [])),
+                                                  cycle_summary(m.get(key, []))))
+    print("functions over %d lines: %d of %d -> %d of %d" % (
+        m["function_limit"], len(b["functions_over_limit"]), b["functions_total"],
+        len(m["functions_over_limit"]), m["functions_total"]))
 
 
 def main():
@@ -545,13 +593,21 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--limit", type=int, default=40)
+    ap.add_argument("--alias", action="append", default=[], metavar="HEADER=MODULE",
+                    help="count the header-only module HEADER as part of MODULE "
+                    "(e.g. dev=device); repeatable")
+    ap.add_argument("--compare", metavar="BEFORE_JSON",
+                    help="also print a before/now summary against an earlier --json output")
     args = ap.parse_args()
     m = collect(args)
     if args.json:
         json.dump(m, sys.stdout, indent=1)
         print()
-    else:
-        print_text(m)
+        return
+    print_text(m)
+    if args.compare:
+        with open(args.compare) as fh:
+            print_compare(json.load(fh), m)
 
 
 if __name__ == "__main__":
