@@ -70,7 +70,7 @@ def main(path):
             pass
     impls = [i for i in ORDER if i in data] + sorted(i for i in data if i not in ORDER and i != "crypto")
     width = 30
-    cols = [max(len(i), 24) for i in impls]
+    cols = [max([len(i), 24] + [len(cell(data[i].get(k, []))) for k, _, _ in METRICS]) for i in impls]
     print("median [min..max] over repetitions")
     print("%-*s" % (width, "") + "".join("%-*s" % (c + 2, i) for i, c in zip(impls, cols)))
     for key, label, _ in METRICS:
