@@ -1,5 +1,5 @@
-/* Buffers and batches of the fast data path. Everything lives in one
- * anonymous mapping sized from WGD_BUFFER_MB: pages are only backed once
+/* Buffers and batches of the data path. Everything lives in one
+ * anonymous mapping sized from the configured cap: pages are only backed once
  * traffic touches them, and handed back (MADV_DONTNEED) after the tunnel
  * has idled for WG_DP_IDLE_TRIM_SEC, so an idle daemon stays small. No
  * packet ever allocates: a batch reads into, seals in and sends from these
@@ -26,27 +26,11 @@ static size_t page_round(size_t n)
 	return (n + pg - 1) / pg * pg;
 }
 
-bool wg_dp_portable_requested(void)
+static size_t cap_bytes(const struct wg_datapath_config *cfg)
 {
-	const char *v = getenv("WGD_PORTABLE");
+	size_t cap = cfg->buffer_bytes ? cfg->buffer_bytes : (size_t)WG_DP_DEFAULT_MB << 20;
 
-	return v && *v && strcmp(v, "0") != 0;
-}
-
-size_t wg_dp_cap_bytes(void)
-{
-	const char *v = getenv("WGD_BUFFER_MB");
-	char *end;
-	unsigned long mb;
-
-	if (!v || !*v)
-		return (size_t)WG_DP_DEFAULT_MB << 20;
-	mb = strtoul(v, &end, 10);
-	if (*end || mb == 0)
-		mb = WG_DP_DEFAULT_MB;
-	if (mb > MAX_MB)
-		mb = MAX_MB;
-	return (size_t)mb << 20;
+	return cap > (size_t)MAX_MB << 20 ? (size_t)MAX_MB << 20 : cap;
 }
 
 /* Half the cap for batch buffers (at most what batching can use), the
@@ -76,6 +60,9 @@ bool wg_dp_jobs_use_key(const struct wg_dp *dp, const uint8_t *key)
 {
 	for (size_t i = 0; dp && i < dp->n_jobs; i++)
 		if (dp->jobs[i].key == key)
+			return true;
+	for (size_t i = 0; dp && i < dp->n_rx_jobs; i++)
+		if (dp->rx_jobs[i].key == key)
 			return true;
 	return false;
 }
@@ -147,31 +134,26 @@ void wg_dp_busy(struct wg_device *dev)
 		arm_trim(dp, WG_DP_IDLE_TRIM_SEC * WG_NSEC_PER_SEC);
 }
 
-/* WGD_THREADS: threads doing crypto, the event loop's included. Default
- * ("auto"): one per online CPU, at most AUTO_THREADS (a batch of ~45
- * messages does not split usefully further). Never more than the CPUs:
- * a spare thread only competes with the loop. See docs/performance.md. */
+/* Threads doing crypto, the event loop's included. Default (0): one per
+ * online CPU, at most AUTO_THREADS (a batch of ~45 messages does not split
+ * usefully further). Never more than the CPUs: a spare thread only
+ * competes with the loop. See docs/performance.md. */
 #define AUTO_THREADS 4
 
-static unsigned int crypto_threads(void)
+static unsigned int crypto_threads(unsigned int want)
 {
-	const char *v = getenv("WGD_THREADS");
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN), n;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int n;
 
 	if (cpus < 1)
 		cpus = 1;
-	if (!v || !*v || strcmp(v, "auto") == 0)
-		n = cpus < AUTO_THREADS ? cpus : AUTO_THREADS;
-	else
-		n = strtol(v, NULL, 10);
-	if (n < 1)
-		n = 1;
-	return (unsigned int)(n > cpus ? cpus : n);
+	n = want ? want : (cpus < AUTO_THREADS ? (unsigned int)cpus : AUTO_THREADS);
+	return n > (unsigned long)cpus ? (unsigned int)cpus : n;
 }
 
-static void start_workers(struct wg_dp *dp)
+static void start_workers(struct wg_dp *dp, unsigned int want)
 {
-	unsigned int n = crypto_threads();
+	unsigned int n = crypto_threads(want);
 
 	if (n > 1 && wg_workers_create(n - 1, &dp->workers) == 0)
 		wg_log_info("data path: %u crypto threads", n);
@@ -184,7 +166,7 @@ static void enable_tun_offload(struct wg_device *dev, struct wg_dp *dp)
 	uint8_t key[WG_GRO_KEY_LEN];
 	unsigned int on = 0;
 
-	if (dev->tun && wg_tun_set_offload(dev->tun, true, &on) == 0)
+	if (dev->tun && !dp->portable && wg_tun_set_offload(dev->tun, true, &on) == 0)
 		dp->tun_offload = on;
 	wg_gro_init(&dp->gro, on & WG_TUN_OFFLOAD_TSO, on & WG_TUN_OFFLOAD_USO);
 	wg_random_bytes(key, sizeof(key));
@@ -196,20 +178,16 @@ static void enable_tun_offload(struct wg_device *dev, struct wg_dp *dp)
 			    on & WG_TUN_OFFLOAD_USO ? " USO" : "");
 }
 
-int wg_dp_create(struct wg_device *dev, struct wg_dp **out)
+int wg_dp_create(struct wg_device *dev, const struct wg_datapath_config *cfg, struct wg_dp **out)
 {
-	size_t cap = wg_dp_cap_bytes(), len;
+	size_t cap = cap_bytes(cfg), len;
 	int n_tx, n_rx;
 	struct wg_dp *dp;
 	void *mem;
 
 	*out = NULL;
-	if (getenv("WGD_NO_SIMD"))
+	if (cfg->no_simd)
 		wg_dp_aead_set_simd(false);
-	if (wg_dp_portable_requested()) {
-		wg_log_info("portable data path (WGD_PORTABLE): one packet per call, no offloads");
-		return 0;
-	}
 	size_buffers(cap, &n_tx, &n_rx);
 	len = page_round(sizeof(*dp)) + (size_t)(1 + n_tx + n_rx) * WG_DP_BUF_LEN;
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -219,6 +197,7 @@ int wg_dp_create(struct wg_device *dev, struct wg_dp **out)
 	 * pages in use ever get memory (the struct is mostly batch tables). */
 	dp = mem;
 	dp->cap_bytes = cap;
+	dp->portable = cfg->portable;
 	dp->n_tx = n_tx;
 	dp->n_rx = n_rx;
 	dp->region = mem;
@@ -227,7 +206,9 @@ int wg_dp_create(struct wg_device *dev, struct wg_dp **out)
 	if (dev->base && !dev->fake_clock)
 		dp->trim_ev = evtimer_new(dev->base, on_trim, dev);
 	enable_tun_offload(dev, dp);
-	start_workers(dp);
+	if (dp->portable)
+		wg_log_info("portable data path: one packet per call, no offloads");
+	start_workers(dp, cfg->threads);
 	*out = dp;
 	return 0;
 }

@@ -1,10 +1,11 @@
-/* The batched data path of a device: its buffers (one memory region with a
- * hard cap, touched only as traffic needs it and returned to the system
- * when the tunnel idles), the train of sealed messages waiting for one
- * sendmmsg, and the GRO table of decrypted packets waiting for the TUN.
- * Engine-internal, used by device.c, send.c and receive.c. Absent (NULL)
- * in portable mode: WGD_PORTABLE=1 selects plain read/write/sendmsg, one
- * packet per call, the path FreeBSD and macOS use. */
+/* The data path of a device: its buffers (one memory region with a hard
+ * cap, touched only as traffic needs it and returned to the system when
+ * the tunnel idles), the trains of sealed messages waiting for one
+ * sendmmsg, the crypto jobs of a batch, and the GRO table of decrypted
+ * packets waiting for the TUN. Every device has one, the portable mode
+ * included (there the platform hands over one packet per call: a batch of
+ * one through the same functions). Engine-internal, used by device.c,
+ * send.c and receive.c. */
 #ifndef WGD_DATAPATH_H
 #define WGD_DATAPATH_H
 
@@ -18,6 +19,7 @@
 
 struct wg_device;
 struct wg_peer;
+struct wg_datapath_config;
 
 #define WG_DP_BUF_LEN	    65536 /* one TUN super-packet, one UDP train, one GRO receive */
 #define WG_DP_TRAIN_MAX	    65507 /* bytes of one UDP GSO send (IPv4 UDP payload limit) */
@@ -25,9 +27,10 @@ struct wg_peer;
 #define WG_DP_MAX_TX_BUFS   8
 #define WG_DP_MAX_RX_BUFS   16
 #define WG_DP_MAX_TRAINS    (WG_DP_MAX_TX_BUFS * 4)
-#define WG_DP_DEFAULT_MB    16 /* WGD_BUFFER_MB default: buffers + staged packets */
+#define WG_DP_DEFAULT_MB    16 /* default cap: buffers + staged packets */
 #define WG_DP_IDLE_TRIM_SEC 5  /* buffers go back to the system after this much idle */
 #define WG_DP_MAX_JOBS	    (WG_DP_MAX_TRAINS * WG_DP_TRAIN_SEGS)
+#define WG_DP_MAX_RX_JOBS   (WG_DP_MAX_RX_BUFS * WG_DP_TRAIN_SEGS)
 
 /* A received data message waiting for its AEAD (done by the workers). */
 struct wg_dp_rx_item {
@@ -50,7 +53,9 @@ struct wg_dp_train {
 
 struct wg_dp {
 	unsigned int tun_offload; /* WG_TUN_OFFLOAD_* enabled */
-	size_t cap_bytes;	  /* WGD_BUFFER_MB: hard cap on buffers + staged */
+	size_t cap_bytes;	  /* hard cap on buffers + staged packets */
+	bool portable;		  /* the platform's one-packet fallbacks */
+	unsigned int in_batch;	  /* inside a TUN or UDP batch: trains wait for its end */
 	uint8_t *region;	  /* mmap'd: this struct, then the buffers */
 	size_t region_len;
 	/* TX: one TUN read buffer, n_tx output buffers for trains. */
@@ -66,14 +71,16 @@ struct wg_dp {
 	uint8_t *rx_bufs[WG_DP_MAX_RX_BUFS];
 	int n_rx;
 	struct wg_udp_msg rx_msgs[WG_DP_MAX_RX_BUFS];
-	bool rx_batching; /* inside a receive batch: deliver through gro */
 	struct wg_gro gro;
-	/* Crypto threads (WGD_THREADS > 1): seal and open jobs of a batch,
-	 * run in parallel before the batch is sent or delivered. */
+	/* Seal jobs of the trains and open jobs of a receive batch, run
+	 * before the trains are sent or the packets delivered: on the crypto
+	 * threads as well when there are some, else by the loop thread. */
 	struct wg_workers *workers;
 	struct wg_crypto_job jobs[WG_DP_MAX_JOBS];
 	size_t n_jobs;
-	struct wg_dp_rx_item rx_items[WG_DP_MAX_RX_BUFS * WG_DP_TRAIN_SEGS];
+	struct wg_crypto_job rx_jobs[WG_DP_MAX_RX_JOBS];
+	struct wg_dp_rx_item rx_items[WG_DP_MAX_RX_JOBS];
+	size_t n_rx_jobs;
 	/* Idle trim. */
 	struct event *trim_ev;
 	bool trim_armed, touched;
@@ -81,13 +88,8 @@ struct wg_dp {
 	uint64_t last_busy_ns;
 };
 
-/* WGD_PORTABLE set (and not "0"). */
-bool wg_dp_portable_requested(void);
-/* WGD_BUFFER_MB in bytes (default WG_DP_DEFAULT_MB). */
-size_t wg_dp_cap_bytes(void);
-/* Builds the data path for dev from the environment (WGD_PORTABLE,
- * WGD_BUFFER_MB, WGD_THREADS); *out NULL in portable mode. 0 or -ENOMEM. */
-int wg_dp_create(struct wg_device *dev, struct wg_dp **out);
+/* Builds the data path for dev as cfg says. 0 or -ENOMEM. */
+int wg_dp_create(struct wg_device *dev, const struct wg_datapath_config *cfg, struct wg_dp **out);
 void wg_dp_destroy(struct wg_dp *dp);
 /* A batch ran: keeps the buffers until the path has been idle a while. */
 void wg_dp_busy(struct wg_device *dev);

@@ -72,7 +72,6 @@ struct wg_hs_job {
 #define WG_TX_HEADROOM WG_MSG_DATA_HEADER_LEN
 #define WG_MAX_PACKET  65535
 #define WG_TX_BUF_LEN  (WG_TX_HEADROOM + WG_MAX_PACKET + WG_PADDING_MULTIPLE + WG_AEAD_TAG_LEN)
-#define WG_RX_BUF_LEN  (WG_MAX_PACKET + 1)
 
 struct wg_device {
 	struct event_base *base;			     /* not owned */
@@ -107,10 +106,10 @@ struct wg_device {
 	int mtu;
 	uint64_t mtu_checked_ns;
 	bool mtu_checked;
-	uint8_t *txbuf, *rxbuf; /* owned scratch buffers */
-	struct wg_dp *dp;	/* owned; NULL = portable data path */
+	uint8_t *txbuf;		/* owned scratch buffer */
+	struct wg_dp *dp;	/* owned; the data path */
 	/* Bytes held by staged packets of all peers, and their cap (what
-	 * WGD_BUFFER_MB leaves after the batch buffers). */
+	 * the data path's cap leaves after the batch buffers). */
 	size_t staged_bytes, staged_cap;
 	struct wg_device_stats stats;
 	struct wg_log_limit limits[WG_LOGR_COUNT];

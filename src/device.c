@@ -21,11 +21,10 @@
 #include "wgd/ratelimiter.h"
 #include "wgd/secret.h"
 
-#define IO_BUDGET 256 /* datagrams or TUN packets per callback, for fairness */
 /* TUN reads per callback: up to 64 packets, but no more than 1 MiB of
  * super-packets, before the trains go out and UDP gets its turn. */
-#define TUN_FAST_READS 64
-#define TUN_FAST_BYTES (1 << 20)
+#define TUN_READS 64
+#define TUN_BYTES (1 << 20)
 #define MTU_RECHECK_NS WG_NSEC_PER_SEC
 
 /* --- clocks --- */
@@ -154,43 +153,24 @@ static void device_fatal(struct wg_device *dev, const char *why)
 		dev->fatal_cb(dev->fatal_ctx);
 }
 
+/* TUN reads (super-packets with offloads, one packet each without)
+ * sealed into trains, sent together when the TUN is drained or the budget
+ * spent. */
 static void on_tun(evutil_socket_t fd, short what, void *arg)
-{
-	struct wg_device *dev = arg;
-
-	for (int i = 0; i < IO_BUDGET; i++) {
-		ssize_t n = wg_tun_read(dev->tun, dev->txbuf + WG_TX_HEADROOM, WG_MAX_PACKET);
-		if (n == -EAGAIN)
-			break;
-		if (n == -ENODEV) {
-			/* Last use of dev: the callback may destroy it. */
-			device_fatal(dev, "TUN interface went away");
-			return;
-		}
-		if (n < 0) {
-			dev->stats.tun_read_errors++;
-			break;
-		}
-		dev->stats.tun_rx_packets++;
-		wg_send_tun_packet(dev, (size_t)n);
-	}
-	wg_dev_rearm_timer(dev);
-}
-
-/* Fast path: TUN reads (super-packets with offloads) sealed into trains,
- * sent together when the TUN is drained or the budget spent. */
-static void on_tun_fast(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
 	size_t bytes = 0;
 	struct wg_gso gso;
 
-	for (int i = 0; i < TUN_FAST_READS && bytes < TUN_FAST_BYTES; i++) {
+	dev->dp->in_batch++;
+	for (int i = 0; i < TUN_READS && bytes < TUN_BYTES; i++) {
 		ssize_t n = wg_tun_read_gso(dev->tun, dev->dp->tx_read, WG_DP_BUF_LEN, &gso);
 		if (n == -EAGAIN)
 			break;
 		if (n == -ENODEV) {
 			wg_send_flush(dev);
+			dev->dp->in_batch--;
+			/* Last use of dev: the callback may destroy it. */
 			device_fatal(dev, "TUN interface went away");
 			return;
 		}
@@ -203,6 +183,7 @@ static void on_tun_fast(evutil_socket_t fd, short what, void *arg)
 		wg_send_tun_gso(dev, dev->dp->tx_read, (size_t)n, &gso);
 	}
 	wg_send_flush(dev);
+	dev->dp->in_batch--;
 	wg_dp_busy(dev);
 	wg_dev_rearm_timer(dev);
 }
@@ -237,25 +218,6 @@ static void on_handshakes(evutil_socket_t fd, short what, void *arg)
 }
 
 static void on_udp(evutil_socket_t fd, short what, void *arg)
-{
-	struct wg_device *dev = arg;
-	struct wg_endpoint from;
-
-	for (int i = 0; i < IO_BUDGET && dev->udp; i++) {
-		ssize_t n = wg_udp_recv(dev->udp, fd, dev->rxbuf, WG_RX_BUF_LEN, &from);
-		if (n == -EAGAIN)
-			break;
-		if (n < 0) {
-			dev->stats.udp_read_errors++;
-			break;
-		}
-		wg_receive_datagram(dev, dev->rxbuf, (size_t)n, &from);
-	}
-	schedule_handshakes(dev);
-	wg_dev_rearm_timer(dev);
-}
-
-static void on_udp_fast(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
 
@@ -296,14 +258,17 @@ void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp)
 	if (!udp || !dev->base)
 		return;
 	wg_udp_fds(udp, fds);
-	/* Trains of datagrams in one read; not an error where unsupported. */
-	if (dev->dp)
+	/* Trains of datagrams in one read; not an error where unsupported.
+	 * Portable: the one-datagram fallbacks. */
+	if (dev->dp->portable)
+		wg_udp_set_portable(udp);
+	else
 		(void)wg_udp_set_gro(udp, true);
 	for (int i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
 		dev->udp_ev[i] = event_new(dev->base, fds[i], EV_READ | EV_PERSIST,
-					   dev->dp ? on_udp_fast : on_udp, dev);
+					   on_udp, dev);
 		if (dev->udp_ev[i])
 			event_add(dev->udp_ev[i], NULL);
 		else
@@ -353,8 +318,7 @@ static int alloc_state(struct wg_device *dev)
 	dev->cookie_rl = wg_ratelimiter_new(0);
 	dev->hsq = calloc(WG_MAX_QUEUED_HANDSHAKES, sizeof(*dev->hsq));
 	dev->txbuf = malloc(WG_TX_BUF_LEN);
-	dev->rxbuf = malloc(WG_RX_BUF_LEN);
-	if (!dev->rl || !dev->cookie_rl || !dev->hsq || !dev->txbuf || !dev->rxbuf)
+	if (!dev->rl || !dev->cookie_rl || !dev->hsq || !dev->txbuf)
 		return -ENOMEM;
 	if (wg_index_table_init(&dev->index) < 0 || wg_pubkey_table_init(&dev->pubkeys) < 0)
 		return -ENOMEM;
@@ -375,7 +339,7 @@ static int add_events(struct wg_device *dev)
 	if (!dev->tun)
 		return 0;
 	dev->tun_ev = event_new(dev->base, wg_tun_fd(dev->tun), EV_READ | EV_PERSIST,
-				dev->dp ? on_tun_fast : on_tun, dev);
+				on_tun, dev);
 	if (!dev->tun_ev || event_add(dev->tun_ev, NULL) < 0)
 		return -ENOMEM;
 	return 0;
@@ -408,10 +372,11 @@ int wg_device_create(const struct wg_device_params *p, struct wg_device **out)
 	init_limits(dev);
 	ret = alloc_state(dev);
 	if (ret == 0)
-		ret = wg_dp_create(dev, &dev->dp);
-	dev->staged_cap = dev->dp ? wg_dp_staged_budget(dev->dp) : wg_dp_cap_bytes();
-	if (ret == 0)
+		ret = wg_dp_create(dev, &p->dp, &dev->dp);
+	if (ret == 0) {
+		dev->staged_cap = wg_dp_staged_budget(dev->dp);
 		ret = add_events(dev);
+	}
 	/* Like the kernel on link up: listen on a random port until told. */
 	if (ret == 0)
 		ret = wg_udp_open(0, 0, &udp);
@@ -507,12 +472,9 @@ static void free_buffers(struct wg_device *dev)
 {
 	if (dev->txbuf)
 		wg_memzero(dev->txbuf, WG_TX_BUF_LEN);
-	if (dev->rxbuf)
-		wg_memzero(dev->rxbuf, WG_RX_BUF_LEN);
 	if (dev->hsq)
 		wg_memzero(dev->hsq, WG_MAX_QUEUED_HANDSHAKES * sizeof(*dev->hsq));
 	free(dev->txbuf);
-	free(dev->rxbuf);
 	free(dev->hsq);
 }
 

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "datapath.h"
 #include "dev.h"
 #include "receive.h"
 #include "send.h"
@@ -29,11 +30,16 @@ size_t wg_device_run_handshakes(struct wg_device *dev)
 
 void wg_device_inject_tun(struct wg_device *dev, const uint8_t *pkt, size_t len)
 {
+	static const struct wg_gso plain;
+
 	if (len > WG_MAX_PACKET)
 		len = WG_MAX_PACKET;
-	/* The send path seals in place behind its headroom. */
-	memcpy(dev->txbuf + WG_TX_HEADROOM, pkt, len);
+	/* Where the TUN event reads to: a batch of one. */
+	memcpy(dev->dp->tx_read, pkt, len);
 	dev->stats.tun_rx_packets++;
-	wg_send_tun_packet(dev, len);
+	dev->dp->in_batch++;
+	wg_send_tun_gso(dev, dev->dp->tx_read, len, &plain);
+	wg_send_flush(dev);
+	dev->dp->in_batch--;
 	wg_dev_rearm_timer(dev);
 }

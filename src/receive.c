@@ -410,21 +410,16 @@ static void drop_src_mismatch(struct wg_peer *peer, int family, const uint8_t *s
 		       wg_peer_name(peer, name), addr);
 }
 
-/* In a receive batch the packet waits in the GRO table (in its receive
- * buffer) for the flush; otherwise it is written at once. */
+/* The packet waits in the GRO table (in its receive buffer) for the end
+ * of the batch. */
 static void to_tun(struct wg_device *dev, uint8_t *pkt, size_t len)
 {
 	struct wg_dp *dp = dev->dp;
 
-	if (dp && dp->rx_batching) {
-		if (wg_gro_full(&dp->gro))
-			wg_receive_flush(dev);
-		wg_gro_add(&dp->gro, pkt, len);
-		dp->moved = true;
-		return;
-	}
-	if (wg_dev_tun_write(dev, pkt, len) < 0)
-		dev->stats.tun_write_errors++;
+	if (wg_gro_full(&dp->gro))
+		wg_receive_flush(dev);
+	wg_gro_add(&dp->gro, pkt, len);
+	dp->moved = true;
 }
 
 /* Inner packet checks and delivery to the TUN. */
@@ -499,39 +494,7 @@ static void data_opened(struct wg_device *dev, struct wg_peer_keypair *kp, struc
 	deliver(peer, msg->payload, plain_len, len);
 }
 
-static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
-			 const struct wg_endpoint *from)
-{
-	struct wg_msg_data *msg = (struct wg_msg_data *)buf;
-	struct wg_peer_keypair *kp = data_keypair(dev, msg);
-	uint64_t counter;
-
-	if (!kp || !keypair_fresh(dev, kp))
-		return;
-	if (wg_dp_open(&kp->kp, msg, len, &counter) < 0) {
-		dev->stats.data_auth_failed++;
-		return;
-	}
-	data_opened(dev, kp, msg, len, counter, from);
-}
-
-void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
-			 const struct wg_endpoint *from)
-{
-	uint32_t type = len >= 4 ? wg_msg_header_type(buf) : 0;
-
-	dev->stats.udp_rx_packets++;
-	if ((type == WG_MSG_INITIATION && len == WG_MSG_INITIATION_LEN) ||
-	    (type == WG_MSG_RESPONSE && len == WG_MSG_RESPONSE_LEN) ||
-	    (type == WG_MSG_COOKIE_REPLY && len == WG_MSG_COOKIE_REPLY_LEN))
-		enqueue_handshake(dev, buf, len, from);
-	else if (type == WG_MSG_DATA && len >= WG_MSG_DATA_MIN_LEN)
-		receive_data(dev, buf, len, from);
-	else
-		dev->stats.udp_garbage++;
-}
-
-/* --- fast path: batches in, coalesced packets out --- */
+/* --- batches in, coalesced packets out --- */
 
 /* A coalesced packet the kernel refused (no USO on an older kernel): that
  * protocol is no longer coalesced, and this one goes out cut again. */
@@ -578,21 +541,26 @@ static int tun_out(void *ctx, const struct wg_gso *gso, const struct iovec *iov,
 
 void wg_receive_flush(struct wg_device *dev)
 {
-	if (dev->dp)
-		wg_gro_flush(&dev->dp->gro, tun_out, dev);
+	wg_gro_flush(&dev->dp->gro, tun_out, dev);
 }
 
-/* The queued messages, opened in parallel, then taken in arrival order.
- * A keypair may have gone meanwhile (an earlier message of the batch
- * rotated the session): the index says whether it is still there. */
+/* The queued messages, opened (in parallel where there are crypto
+ * threads), then taken in arrival order. A keypair may have gone
+ * meanwhile (an earlier message of the batch rotated the session): the
+ * index says whether it is still there. */
 static void open_queued(struct wg_device *dev)
 {
 	struct wg_dp *dp = dev->dp;
+	size_t n = dp->n_rx_jobs;
 
-	wg_workers_run(dp->workers, dp->jobs, dp->n_jobs);
-	for (size_t i = 0; i < dp->n_jobs; i++) {
+	if (!n)
+		return;
+	wg_workers_run(dp->workers, dp->rx_jobs, n);
+	/* Emptied first: nothing below may see these jobs as pending. */
+	dp->n_rx_jobs = 0;
+	for (size_t i = 0; i < n; i++) {
 		struct wg_dp_rx_item *it = &dp->rx_items[i];
-		if (dp->jobs[i].result != 0) {
+		if (dp->rx_jobs[i].result != 0) {
 			dev->stats.data_auth_failed++;
 			continue;
 		}
@@ -601,40 +569,60 @@ static void open_queued(struct wg_device *dev)
 			dev->stats.data_unknown_index++;
 			continue;
 		}
-		data_opened(dev, it->kp, it->msg, it->len, dp->jobs[i].counter, it->from);
+		data_opened(dev, it->kp, it->msg, it->len, dp->rx_jobs[i].counter, it->from);
 	}
-	dp->n_jobs = 0;
 }
 
-/* With crypto threads: a data message is checked and queued for opening;
- * everything else is handled at once. */
-static void receive_or_queue(struct wg_device *dev, uint8_t *buf, size_t len,
-			     const struct wg_endpoint *from)
+/* A data message is checked and queued for opening. */
+static void queue_data(struct wg_device *dev, uint8_t *buf, size_t len,
+		       const struct wg_endpoint *from)
 {
 	struct wg_dp *dp = dev->dp;
 	struct wg_msg_data *msg = (struct wg_msg_data *)buf;
 	struct wg_peer_keypair *kp;
 	struct wg_crypto_job *j;
 
-	if (!dp->workers || len < WG_MSG_DATA_MIN_LEN || wg_msg_header_type(buf) != WG_MSG_DATA) {
-		wg_receive_datagram(dev, buf, len, from);
-		return;
-	}
-	dev->stats.udp_rx_packets++;
 	/* Opening the queue may rotate sessions and drop keypairs: it runs
 	 * before the lookup, so kp is live while its job waits. */
-	if (dp->n_jobs == sizeof(dp->rx_items) / sizeof(dp->rx_items[0]))
+	if (dp->n_rx_jobs == WG_DP_MAX_RX_JOBS)
 		open_queued(dev);
 	kp = data_keypair(dev, msg);
 	if (!kp || !keypair_fresh(dev, kp))
 		return;
-	dp->rx_items[dp->n_jobs] = (struct wg_dp_rx_item){kp, msg, len, from};
-	j = &dp->jobs[dp->n_jobs++];
+	dp->rx_items[dp->n_rx_jobs] = (struct wg_dp_rx_item){kp, msg, len, from};
+	j = &dp->rx_jobs[dp->n_rx_jobs++];
 	j->buf = msg->payload;
 	j->len = (uint32_t)(len - WG_MSG_DATA_HEADER_LEN);
 	j->counter = wg_le64_get(msg->counter);
 	j->key = kp->kp.receiving_key;
 	j->op = WG_JOB_OPEN;
+}
+
+/* One datagram: a handshake message joins the backlog, a data message the
+ * open queue. */
+static void receive_one(struct wg_device *dev, uint8_t *buf, size_t len,
+			const struct wg_endpoint *from)
+{
+	uint32_t type = len >= 4 ? wg_msg_header_type(buf) : 0;
+
+	dev->stats.udp_rx_packets++;
+	if ((type == WG_MSG_INITIATION && len == WG_MSG_INITIATION_LEN) ||
+	    (type == WG_MSG_RESPONSE && len == WG_MSG_RESPONSE_LEN) ||
+	    (type == WG_MSG_COOKIE_REPLY && len == WG_MSG_COOKIE_REPLY_LEN))
+		enqueue_handshake(dev, buf, len, from);
+	else if (type == WG_MSG_DATA && len >= WG_MSG_DATA_MIN_LEN)
+		queue_data(dev, buf, len, from);
+	else
+		dev->stats.udp_garbage++;
+}
+
+/* The end of a batch: messages opened and delivered, decrypted packets
+ * to the TUN, trains sealed meanwhile (staged packets) to the network. */
+static void batch_end(struct wg_device *dev)
+{
+	open_queued(dev);
+	wg_receive_flush(dev);
+	wg_send_flush(dev);
 }
 
 /* Every datagram of a message: one, or a train of seg bytes each.
@@ -648,14 +636,22 @@ static size_t receive_msg(struct wg_device *dev, struct wg_udp_msg *m)
 		return 1;
 	}
 	for (size_t off = 0; off < m->len; off += seg, n++)
-		receive_or_queue(dev, m->buf + off, m->len - off < seg ? m->len - off : seg,
+		receive_one(dev, m->buf + off, m->len - off < seg ? m->len - off : seg,
 				 &m->ep);
 	return n;
 }
 
-/* Datagrams per readiness event (then the TUN side gets its turn), as
- * the portable path reads. */
+/* Datagrams per readiness event, then the TUN side gets its turn. */
 #define RX_BUDGET 256
+
+void wg_receive_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+			 const struct wg_endpoint *from)
+{
+	dev->dp->in_batch++;
+	receive_one(dev, buf, len, from);
+	batch_end(dev);
+	dev->dp->in_batch--;
+}
 
 int wg_receive_batch(struct wg_device *dev, int fd)
 {
@@ -663,7 +659,7 @@ int wg_receive_batch(struct wg_device *dev, int fd)
 	size_t done = 0;
 	int r = 0;
 
-	dp->rx_batching = true;
+	dp->in_batch++;
 	while (done < RX_BUDGET && dev->udp) {
 		for (int i = 0; i < dp->n_rx; i++) {
 			dp->rx_msgs[i].buf = dp->rx_bufs[i];
@@ -674,13 +670,11 @@ int wg_receive_batch(struct wg_device *dev, int fd)
 			break;
 		for (int i = 0; i < r; i++)
 			done += receive_msg(dev, &dp->rx_msgs[i]);
-		if (dp->n_jobs)
-			open_queued(dev);
-		wg_receive_flush(dev);
+		batch_end(dev);
 		if (r < dp->n_rx)
 			break; /* drained */
 	}
-	dp->rx_batching = false;
+	dp->in_batch--;
 	wg_dp_busy(dev);
 	return r < 0 && r != -EAGAIN ? r : 0;
 }

@@ -283,26 +283,6 @@ static size_t pad_mtu(struct wg_device *dev, const uint8_t *pkt, size_t len, boo
 	return route > 0 && (size_t)route < mtu ? (size_t)route : mtu;
 }
 
-/* The plaintext is at dev->txbuf + WG_TX_HEADROOM. */
-static int seal_and_send(struct wg_peer *peer, struct wg_peer_keypair *kp, size_t len)
-{
-	struct wg_device *dev = peer->dev;
-	struct wg_msg_data *msg = (struct wg_msg_data *)dev->txbuf;
-	size_t padded = padded_len(len, pad_mtu(dev, dev->txbuf + WG_TX_HEADROOM, len, true));
-	int ret;
-
-	memset(msg->payload + len, 0, padded - len);
-	ret = wg_dp_seal(&kp->kp, msg, msg->payload, padded);
-	if (ret < 0)
-		return ret;
-	ret = wg_send_to_peer(peer, dev->txbuf, WG_MSG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN);
-	if (len)
-		dev->stats.data_packets_sent++;
-	else
-		dev->stats.keepalives_sent++;
-	return ret;
-}
-
 static void after_send(struct wg_peer *peer, bool data_sent)
 {
 	wg_timers_any_authenticated_packet_traversal(peer);
@@ -324,33 +304,88 @@ void wg_send_keep_key_fresh(struct wg_peer *peer)
 		wg_send_handshake_initiation(peer, false);
 }
 
+/* Seals now, or with crypto threads leaves the AEAD to the flush, which
+ * runs the batch's jobs in parallel. */
+static int seal_or_queue(struct wg_dp *dp, struct wg_peer_keypair *kp, struct wg_msg_data *msg,
+			 size_t padded)
+{
+	struct wg_crypto_job *j;
+	uint64_t counter;
+
+	if (!dp->workers)
+		return wg_dp_seal(&kp->kp, msg, msg->payload, padded);
+	if (wg_noise_seal_header(&kp->kp, msg, &counter) < 0)
+		return -EKEYEXPIRED;
+	j = &dp->jobs[dp->n_jobs++];
+	j->buf = msg->payload;
+	j->len = (uint32_t)padded;
+	j->counter = counter;
+	j->key = kp->kp.sending_key;
+	j->op = WG_JOB_SEAL;
+	return 0;
+}
+
+/* Room for a message of len bytes in peer's train, after sending the
+ * batch if it is full; NULL if the message can never fit (too big). */
+static struct wg_msg_data *reserve(struct wg_device *dev, struct wg_peer *peer, size_t len)
+{
+	uint8_t *slot = wg_dp_tx_reserve(dev->dp, peer, len);
+
+	if (!slot) {
+		wg_send_flush(dev);
+		slot = wg_dp_tx_reserve(dev->dp, peer, len);
+	}
+	return (struct wg_msg_data *)slot;
+}
+
+/* Seals one staged packet (or a keepalive: len 0) into its peer's train.
+ * -EKEYEXPIRED: the session is used up, the packet stays staged. */
+static int seal_staged(struct wg_device *dev, struct wg_peer *peer, struct wg_peer_keypair *kp,
+		       const struct wg_staged *s)
+{
+	size_t padded = padded_len(s->len, pad_mtu(dev, s->data, s->len, true));
+	size_t msg_len = WG_MSG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
+	struct wg_msg_data *msg = reserve(dev, peer, msg_len);
+
+	if (!msg) {
+		dev->stats.udp_send_errors++;
+		return -EMSGSIZE;
+	}
+	if (s->len)
+		memcpy(msg->payload, s->data, s->len);
+	memset(msg->payload + s->len, 0, padded - s->len);
+	if (seal_or_queue(dev->dp, kp, msg, padded) < 0)
+		return -EKEYEXPIRED;
+	wg_dp_tx_commit(dev->dp, peer, msg_len, s->len > 0);
+	if (s->len)
+		dev->stats.data_packets_sent++;
+	else
+		dev->stats.keepalives_sent++;
+	return 0;
+}
+
 void wg_send_staged(struct wg_peer *peer)
 {
 	struct wg_device *dev = peer->dev;
 	struct wg_peer_keypair *kp = wg_peer_sending_keypair(peer, wg_dev_now(dev));
 	struct wg_staged *s;
-	bool sealed = false, data_sent = false;
 
 	if (!kp) {
 		wg_send_handshake_initiation(peer, false);
 		return;
 	}
 	while ((s = wg_peer_unstage(peer))) {
-		int ret;
-		if (s->len)
-			memcpy(dev->txbuf + WG_TX_HEADROOM, s->data, s->len);
-		ret = seal_and_send(peer, kp, s->len);
-		if (ret == -EKEYEXPIRED) {
+		if (seal_staged(dev, peer, kp, s) == -EKEYEXPIRED) {
 			wg_peer_restage_front(peer, s);
 			wg_send_handshake_initiation(peer, false);
 			break;
 		}
-		sealed = true;
-		data_sent |= ret == 0 && s->len > 0;
 		wg_staged_free(s);
 	}
-	if (sealed)
-		after_send(peer, data_sent);
+	/* Outside a batch (timers, handshakes, configuration) the train
+	 * leaves now: a later event may end the session it was sealed with. */
+	if (!dev->dp->in_batch)
+		wg_send_flush(dev);
 }
 
 void wg_send_keepalive(struct wg_peer *peer)
@@ -380,45 +415,7 @@ static void log_no_peer(struct wg_device *dev, int family, const uint8_t *dst)
 	wg_log_verbose("no peer has an allowed ip covering %s: packet dropped", addr);
 }
 
-void wg_send_tun_packet(struct wg_device *dev, size_t len)
-{
-	uint8_t *pkt = dev->txbuf + WG_TX_HEADROOM;
-	const uint8_t *src, *dst;
-	struct wg_aip_owner *owner;
-	struct wg_peer_keypair *kp;
-	struct wg_peer *peer;
-	size_t ip_len;
-	int family;
-
-	if (wg_ip_parse(pkt, len, &family, &ip_len, &src, &dst) < 0) {
-		dev->stats.tun_garbage++;
-		return;
-	}
-	owner = wg_allowedips_lookup(&dev->aips, family, dst);
-	if (!owner) {
-		dev->stats.tun_no_peer++;
-		log_no_peer(dev, family, dst);
-		send_unreachable(dev, family, pkt, ip_len);
-		return;
-	}
-	peer = wg_container_of(owner, struct wg_peer, aips);
-	if (!wg_peer_has_endpoint(peer)) {
-		drop_no_endpoint(peer);
-		return;
-	}
-	kp = peer->n_staged ? NULL : wg_peer_sending_keypair(peer, wg_dev_now(dev));
-	if (kp) {
-		int ret = seal_and_send(peer, kp, ip_len);
-		if (ret != -EKEYEXPIRED) {
-			after_send(peer, ret == 0);
-			return;
-		}
-	}
-	if (wg_peer_stage(peer, pkt, ip_len) == 0)
-		wg_send_staged(peer);
-}
-
-/* --- fast path: TUN reads cut into packets, sealed into trains --- */
+/* --- TUN reads cut into packets, sealed into trains --- */
 
 /* A packet that cannot be sealed now waits for the handshake. */
 static bool stage_segment(struct wg_peer *peer, const uint8_t *pkt, size_t len)
@@ -435,27 +432,6 @@ static void stage_next(struct wg_device *dev, struct wg_peer *peer, struct wg_gs
 	stage_segment(peer, scratch, n);
 }
 
-/* Seals now, or with crypto threads leaves the AEAD to the flush, which
- * runs the batch's jobs in parallel. */
-static int seal_or_queue(struct wg_dp *dp, struct wg_peer_keypair *kp, struct wg_msg_data *msg,
-			 size_t padded)
-{
-	struct wg_crypto_job *j;
-	uint64_t counter;
-
-	if (!dp->workers)
-		return wg_dp_seal(&kp->kp, msg, msg->payload, padded);
-	if (wg_noise_seal_header(&kp->kp, msg, &counter) < 0)
-		return -EKEYEXPIRED;
-	j = &dp->jobs[dp->n_jobs++];
-	j->buf = msg->payload;
-	j->len = (uint32_t)padded;
-	j->counter = counter;
-	j->key = kp->kp.sending_key;
-	j->op = WG_JOB_SEAL;
-	return 0;
-}
-
 /* Seals the next packet of s in place in its train slot. -EKEYEXPIRED
  * leaves the packet staged instead; -EMSGSIZE drops one too big to send. */
 static int seal_next(struct wg_device *dev, struct wg_peer *peer, struct wg_peer_keypair *kp,
@@ -463,19 +439,13 @@ static int seal_next(struct wg_device *dev, struct wg_peer *peer, struct wg_peer
 {
 	size_t len = wg_gso_split_peek(s), padded = padded_len(len, mtu);
 	size_t msg_len = WG_MSG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
-	uint8_t *slot = wg_dp_tx_reserve(dev->dp, peer, msg_len);
-	struct wg_msg_data *msg;
+	struct wg_msg_data *msg = reserve(dev, peer, msg_len);
 
-	if (!slot) {
-		wg_send_flush(dev);
-		slot = wg_dp_tx_reserve(dev->dp, peer, msg_len);
-	}
-	if (!slot) {
+	if (!msg) {
 		wg_gso_split_next(s, dev->txbuf + WG_TX_HEADROOM);
 		dev->stats.udp_send_errors++;
 		return -EMSGSIZE;
 	}
-	msg = (struct wg_msg_data *)slot;
 	wg_gso_split_next(s, msg->payload);
 	memset(msg->payload + len, 0, padded - len);
 	if (seal_or_queue(dev->dp, kp, msg, padded) < 0) {

@@ -17,14 +17,13 @@ struct wg_hs_job;
  * -EINVAL. */
 int wg_ip_parse(const uint8_t *pkt, size_t len, int *family, size_t *ip_len, const uint8_t **src,
 		const uint8_t **dst);
-/* One IP packet read from the TUN at dev->txbuf + WG_TX_HEADROOM. */
-void wg_send_tun_packet(struct wg_device *dev, size_t len);
-/* Fast path: one TUN read (packet or TSO/USO super-packet, as gso says)
- * cut into packets and sealed into the device's trains; wg_send_flush
- * hands the trains to the kernel. */
+/* One TUN read (packet or TSO/USO super-packet, as gso says) cut into
+ * packets and sealed into the device's trains; wg_send_flush hands the
+ * trains to the kernel. */
 void wg_send_tun_gso(struct wg_device *dev, uint8_t *pkt, size_t len, const struct wg_gso *gso);
 void wg_send_flush(struct wg_device *dev);
-/* Sends staged packets if a session is usable, else starts a handshake. */
+/* Seals staged packets into the trains if a session is usable, else
+ * starts a handshake. Outside a batch the trains leave at once. */
 void wg_send_staged(struct wg_peer *peer);
 void wg_send_keepalive(struct wg_peer *peer);
 /* Sends an initiation unless one went out less than REKEY_TIMEOUT ago.

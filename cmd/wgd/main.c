@@ -117,6 +117,7 @@ struct daemon {
 	const char *notify_socket, *watchdog_usec, *watchdog_pid;
 	const char *tun_name_file; /* WG_TUN_NAME_FILE */
 	bool sd_failed;		   /* a notification was lost: logged once */
+	struct wg_datapath_config dp; /* WGD_PORTABLE, WGD_BUFFER_MB, ... */
 };
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -234,6 +235,41 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 	return -1;
 }
 
+/* The data path's environment; a malformed value means the default. */
+#define BUFFER_MB_MAX 4096
+
+static bool env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+static unsigned long env_ulong(const char *name, unsigned long max)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || v[0] == '-')
+		return 0;
+	return n > max ? max : n;
+}
+
+static void parse_dp_env(struct wg_datapath_config *c)
+{
+	c->portable = env_set("WGD_PORTABLE");
+	/* MiB of batch buffers plus staged packets (default 16). */
+	c->buffer_bytes = (size_t)env_ulong("WGD_BUFFER_MB", BUFFER_MB_MAX) << 20;
+	/* Crypto threads, the loop's included ("auto" or unset: 0). */
+	c->threads = (unsigned int)env_ulong("WGD_THREADS", 1024);
+	c->no_simd = getenv("WGD_NO_SIMD") != NULL;
+}
+
 static void parse_env(struct daemon *d)
 {
 	const char *lvl = getenv("LOG_LEVEL");
@@ -255,6 +291,7 @@ static void parse_env(struct daemon *d)
 	d->watchdog_usec = getenv("WATCHDOG_USEC");
 	d->watchdog_pid = getenv("WATCHDOG_PID");
 	d->tun_name_file = getenv("WG_TUN_NAME_FILE");
+	parse_dp_env(&d->dp);
 	wg_log_init(d->ifname_arg, d->level);
 }
 
@@ -385,6 +422,8 @@ static int open_tun(struct daemon *d)
 		return fd;
 	if (fd >= 0)
 		ret = wg_tun_from_fd(fd, true, d->ifname_arg, &d->tun);
+	else if (d->dp.portable)
+		ret = wg_tun_create_plain(d->ifname_arg, d->ifname, sizeof(d->ifname), &d->tun);
 	else
 		ret = wg_tun_create(d->ifname_arg, d->ifname, sizeof(d->ifname), &d->tun);
 	if (ret) {
@@ -602,6 +641,7 @@ static int start(struct daemon *d)
 		return ret;
 	p.base = d->base;
 	p.tun = d->tun;
+	p.dp = d->dp;
 	ret = wg_device_create(&p, &d->dev);
 	if (ret) {
 		wg_log_error("failed to create device: %s", strerror(-ret));

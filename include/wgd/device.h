@@ -5,6 +5,7 @@
 #ifndef WGD_DEVICE_H
 #define WGD_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,21 @@ struct wg_clock {
 	void *ctx;
 };
 
+/* The data path's settings; all zero are the defaults. The engine reads no
+ * environment: cmd/wgd fills this from WGD_PORTABLE, WGD_BUFFER_MB,
+ * WGD_THREADS and WGD_NO_SIMD. */
+struct wg_datapath_config {
+	/* The POSIX fallbacks of the platform layer at run time, as FreeBSD
+	 * and macOS run them: one packet per system call, no offloads. */
+	bool portable;
+	/* Hard cap on batch buffers plus staged packets; 0 = 16 MiB. */
+	size_t buffer_bytes;
+	/* Threads doing crypto, the event loop's included; 0 = one per
+	 * online CPU, at most 4. Never more than the CPUs. */
+	unsigned int threads;
+	bool no_simd; /* the data-path AEAD without its vector code */
+};
+
 struct wg_device_params {
 	struct event_base *base; /* not owned */
 	/* Owned by the device once wg_device_create succeeded (it still
@@ -31,6 +47,7 @@ struct wg_device_params {
 	 * arm libevent timers; the test advances the clock and calls
 	 * wg_device_run_timers. */
 	const struct wg_clock *clock;
+	struct wg_datapath_config dp;
 };
 
 int wg_device_create(const struct wg_device_params *p, struct wg_device **out);

@@ -1,6 +1,8 @@
 /* Linux TUN: /dev/net/tun with IFF_TUN | IFF_NO_PI | IFF_VNET_HDR: bare IP
  * packets behind a virtio-net header, which carries the offload state
- * (tun_offload.c); the single-packet hooks add and strip a plain one. The
+ * (tun_offload.c); the single-packet hooks add and strip a plain one.
+ * Without IFF_VNET_HDR (wg_tun_create_plain, the portable data path) bare
+ * packets only. The
  * interface is left down: bringing it up and addressing it is the
  * operator's (or wg-quick's) job. */
 #include <errno.h>
@@ -88,7 +90,7 @@ int wg_os_tun_attach(struct wg_tun *tun)
 	return tun->ifindex ? 0 : -ENODEV;
 }
 
-static int open_clone(const char *name, int *fd_out)
+static int open_clone(const char *name, bool vnet, int *fd_out)
 {
 	struct ifreq ifr;
 	int fd = open(CLONE_DEVICE, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -96,7 +98,7 @@ static int open_clone(const char *name, int *fd_out)
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int err = -errno;
@@ -107,14 +109,15 @@ static int open_clone(const char *name, int *fd_out)
 	return 0;
 }
 
-int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct wg_tun **out)
+static int create(const char *name, bool vnet, char *name_out, size_t name_out_len,
+		  struct wg_tun **out)
 {
 	struct wg_tun *tun;
 	int fd = -1, ret;
 
 	if (!name || strlen(name) >= IF_NAMESIZE)
 		return -ENAMETOOLONG;
-	ret = open_clone(name, &fd);
+	ret = open_clone(name, vnet, &fd);
 	if (ret)
 		return ret;
 	ret = wg_tun_from_fd(fd, true, name, &tun);
@@ -130,4 +133,15 @@ int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct 
 	}
 	*out = tun;
 	return 0;
+}
+
+int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct wg_tun **out)
+{
+	return create(name, true, name_out, name_out_len, out);
+}
+
+int wg_tun_create_plain(const char *name, char *name_out, size_t name_out_len,
+			struct wg_tun **out)
+{
+	return create(name, false, name_out, name_out_len, out);
 }

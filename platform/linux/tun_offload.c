@@ -147,22 +147,19 @@ int wg_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled)
 	return 0;
 }
 
+/* A plain TUN (no virtio-net header: the portable data path) or the
+ * socketpair stand-in: the portable fallbacks, whole packets only. */
 ssize_t wg_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso)
 {
 	if (tun->is_tun && tun->vnet_hdr_len)
 		return wg_linux_tun_readv(tun, buf, len, gso);
-	*gso = (struct wg_gso){0};
-	return wg_tun_read(tun, buf, len);
+	return wg_posix_tun_read_gso(tun, buf, len, gso);
 }
 
-/* Without offloads (or for the socketpair stand-in) only whole packets in
- * one piece. */
 ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,
 			 int iovcnt)
 {
 	if (tun->is_tun && tun->vnet_hdr_len)
 		return wg_linux_tun_writev(tun, gso, iov, iovcnt);
-	if (gso->type != WG_GSO_NONE || gso->needs_csum || iovcnt != 1)
-		return -EINVAL;
-	return wg_tun_write(tun, iov[0].iov_base, iov[0].iov_len);
+	return wg_posix_tun_write_gso(tun, gso, iov, iovcnt);
 }

@@ -32,15 +32,25 @@ unsigned int wg_udp_offloads(const struct wg_udp *udp)
 {
 	unsigned int o = WG_UDP_MMSG | (udp->offload & WG_UDP_GRO);
 
+	if (udp->portable)
+		return 0;
 	if (!(udp->offload & NO_GSO))
 		o |= WG_UDP_GSO;
 	return o;
+}
+
+void wg_udp_set_portable(struct wg_udp *udp)
+{
+	(void)wg_udp_set_gro(udp, false);
+	udp->portable = true;
 }
 
 int wg_udp_set_gro(struct wg_udp *udp, bool on)
 {
 	int v = on;
 
+	if (on && udp->portable)
+		return -EOPNOTSUPP;
 	for (int i = 0; i < 2; i++) {
 		if (udp->fd[i] >= 0 && setsockopt(udp->fd[i], SOL_UDP, UDP_GRO, &v, sizeof(v)) < 0)
 			return -errno;
@@ -75,7 +85,8 @@ int wg_udp_recv_batch(struct wg_udp *udp, int fd, struct wg_udp_msg *msgs, int n
 	union cmsg_room cb[BATCH_MAX];
 	int r;
 
-	(void)udp;
+	if (udp->portable)
+		return wg_posix_udp_recv_batch(udp, fd, msgs, n);
 	if (n > BATCH_MAX)
 		n = BATCH_MAX;
 	memset(mh, 0, (size_t)n * sizeof(mh[0]));
@@ -256,6 +267,8 @@ int wg_udp_send_batch(struct wg_udp *udp, struct wg_udp_msg *msgs, int n)
 	struct send_ctx sc;
 	int next = 0, sent = 0, retries = 0;
 
+	if (udp->portable)
+		return wg_posix_udp_send_batch(udp, msgs, n);
 	while (next < n) {
 		int fd = wg_posix_udp_fd_for(udp, msgs[next].to), done;
 		if (fd < 0) {

@@ -1,11 +1,9 @@
 /* Portable fallbacks of the batched/offloaded data path API: one packet
  * per system call and no offloads, built on the single-packet functions
- * (and so on each OS's hooks). Linux has its own implementations in
- * platform/linux (tun_offload.c, udp_batch.c); this is the only OS
- * conditional of the platform layer, because CMake compiles posix/ on
- * every system. */
-#ifndef __linux__
-
+ * (and so on each OS's hooks). FreeBSD and macOS use nothing else
+ * (platform/bsd/batch_bsd.c); Linux uses them for a plain TUN and for
+ * sockets set portable (wg_udp_set_portable), so a portable run there
+ * takes the path those systems take. */
 #include <errno.h>
 
 #include "wg_posix.h"
@@ -13,20 +11,20 @@
 #include "wgd/platform/tun.h"
 #include "wgd/platform/udp.h"
 
-int wg_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled)
+int wg_posix_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled)
 {
 	(void)tun;
 	*enabled = 0;
 	return on ? -EOPNOTSUPP : 0;
 }
 
-ssize_t wg_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso)
+ssize_t wg_posix_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso)
 {
 	*gso = (struct wg_gso){0};
 	return wg_tun_read(tun, buf, len);
 }
 
-ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,
+ssize_t wg_posix_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,
 			 int iovcnt)
 {
 	/* Without offloads the caller never gathers: one piece, one packet. */
@@ -35,19 +33,7 @@ ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const str
 	return wg_tun_write(tun, iov[0].iov_base, iov[0].iov_len);
 }
 
-unsigned int wg_udp_offloads(const struct wg_udp *udp)
-{
-	(void)udp;
-	return 0;
-}
-
-int wg_udp_set_gro(struct wg_udp *udp, bool on)
-{
-	(void)udp;
-	return on ? -EOPNOTSUPP : 0;
-}
-
-int wg_udp_recv_batch(struct wg_udp *udp, int fd, struct wg_udp_msg *msgs, int n)
+int wg_posix_udp_recv_batch(struct wg_udp *udp, int fd, struct wg_udp_msg *msgs, int n)
 {
 	ssize_t r = wg_udp_recv(udp, fd, msgs[0].buf, msgs[0].len, &msgs[0].ep);
 
@@ -73,7 +59,7 @@ static int send_train(struct wg_udp *udp, struct wg_udp_msg *m)
 	return 0;
 }
 
-int wg_udp_send_batch(struct wg_udp *udp, struct wg_udp_msg *msgs, int n)
+int wg_posix_udp_send_batch(struct wg_udp *udp, struct wg_udp_msg *msgs, int n)
 {
 	int sent = 0;
 
@@ -84,54 +70,3 @@ int wg_udp_send_batch(struct wg_udp *udp, struct wg_udp_msg *msgs, int n)
 	}
 	return sent;
 }
-
-/* No route watch and no path-MTU option here: sources stay sticky to
- * their address, fragmentation is the system's default. */
-struct wg_route_watch *wg_os_route_watch_open(void)
-{
-	return NULL;
-}
-
-void wg_os_route_watch_close(struct wg_route_watch *rw)
-{
-	(void)rw;
-}
-
-int wg_os_route_watch_fd(const struct wg_route_watch *rw)
-{
-	(void)rw;
-	return -1;
-}
-
-void wg_os_route_watch_drain(struct wg_route_watch *rw)
-{
-	(void)rw;
-}
-
-bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *udp,
-			      const struct wg_endpoint *to)
-{
-	(void)rw;
-	(void)udp;
-	(void)to;
-	return true;
-}
-
-bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *udp,
-			      const struct wg_endpoint *to)
-{
-	(void)rw;
-	(void)udp;
-	(void)to;
-	return true;
-}
-
-int wg_os_udp_local_fragments(int fd, int family, bool allow)
-{
-	(void)fd;
-	(void)family;
-	(void)allow;
-	return 0;
-}
-
-#endif

@@ -47,6 +47,7 @@ struct wg_udp {
 	uint16_t port;
 	uint32_t fwmark;
 	unsigned int offload;	       /* WG_UDP_* usable now (GSO is dropped after EIO) */
+	bool portable;		       /* batches through the posix fallbacks (batch.c) */
 	struct wg_route_watch *routes; /* NULL where the OS has none */
 };
 
@@ -71,6 +72,18 @@ int wg_posix_ctl_socket(void);
 int wg_posix_set_mtu(const char *ifname, int mtu);
 /* SIOCGIFMTU by name in our own namespace: the MTU or -errno. */
 int wg_posix_tun_mtu(const char *ifname);
+
+/* The portable batch functions (batch.c): one packet per system call, no
+ * offloads. Every OS's batch API falls back to them. */
+struct wg_gso;
+struct wg_udp_msg;
+struct iovec;
+int wg_posix_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled);
+ssize_t wg_posix_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso);
+ssize_t wg_posix_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso,
+			       const struct iovec *iov, int iovcnt);
+int wg_posix_udp_recv_batch(struct wg_udp *udp, int fd, struct wg_udp_msg *msgs, int n);
+int wg_posix_udp_send_batch(struct wg_udp *udp, struct wg_udp_msg *msgs, int n);
 
 /* RFC 3542 IPv6 packet info, the same on every OS. */
 int wg_posix_pktinfo6_enable(int fd);

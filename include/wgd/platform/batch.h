@@ -49,8 +49,8 @@ struct wg_gso {
  * (-EOPNOTSUPP: no offloads on this descriptor or OS). */
 int wg_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled);
 /* One packet or super-packet with its offload description (type
- * WG_GSO_NONE and no partial checksum without offloads). Same return
- * values as wg_tun_read. */
+ * WG_GSO_NONE and no partial checksum without offloads: then one plain
+ * read). Same return values as wg_tun_read. */
 ssize_t wg_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso);
 /* Writes one packet gathered from iov (iovcnt <= WG_TUN_MAX_IOV); gso may
  * describe a super-packet only while the matching offload is enabled.
@@ -76,6 +76,10 @@ struct wg_udp_msg {
 
 /* What the batch functions do natively on this socket pair. */
 unsigned int wg_udp_offloads(const struct wg_udp *udp);
+/* From now on the batch functions on udp are the portable fallbacks, one
+ * datagram per system call and no offloads, as on systems without
+ * batching (the portable data path, chosen at run time). */
+void wg_udp_set_portable(struct wg_udp *udp);
 /* Turns UDP_GRO on receive on or off (Linux); 0 or -errno. */
 int wg_udp_set_gro(struct wg_udp *udp, bool on);
 /* Receives up to n messages from fd (each buffer at least 65535 bytes when
