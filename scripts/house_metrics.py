@@ -488,7 +488,7 @@ def collect(args):
             a.split("=", 1) for a in args.alias))),
         "header_cycles": cycles_report(include_graph(root, files, headers_only=True)),
         "call_build": build if objs else None,
-        "call_objects": len(objs),
+        "call_objects": sum(1 for f in objs if f.startswith("src/")),
         "call_cycles": cycles_report(src_calls, kind),
         "platform_call_cycles": [c for c in cycles_report(calls, kind) if
                                  any(x.startswith("platform/") for x in c["members"])],
@@ -544,7 +544,7 @@ def print_text(m):
     print_cycles("include cycles among the headers themselves (src/*.h, include/wgd/*.h)",
                  m["header_cycles"], "includers")
     if m["call_build"]:
-        print_cycles("call cycles among src/ objects (%d objects of %s; edge weight = "
+        print_cycles("call cycles among src/ objects (%d src/ objects of %s; edge weight = "
                      "references)" % (m["call_objects"], m["call_build"]),
                      m["call_cycles"], "callers")
         print_cycles("call cycles that take in platform/ objects (src/ and platform/ objects "
