@@ -9,11 +9,16 @@
  * children: removal splices out or frees any node that breaks that rule,
  * so the node count tracks the number of prefixes (at most 2n - 1).
  *
+ * A configuration commit must not fail, so it first reserves the nodes it
+ * may need (wg_allowedips_reserve); inserts take those, and nodes freed
+ * meanwhile go back to the reserve until it is released.
+ *
  * Each owner's nodes form a doubly linked list through the nodes, in
  * insertion order; the head's oprev points at the tail so appending is
  * O(1). Behaviour follows the Linux allowedips; the code is independent. */
 #include "wgd/allowedips.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,10 +138,25 @@ static void set_child(struct wg_aip_node *p, unsigned int dir, struct wg_aip_nod
 		c->parent = p;
 }
 
+/* A zeroed node: from the reserve while one is held, else the heap. */
+static struct wg_aip_node *node_take(struct wg_allowedips *t)
+{
+	struct wg_aip_node *n = t->spare;
+
+	/* The reserve's bound (wg_allowedips_reserve) is never exceeded. */
+	assert(n || !t->reserved);
+	if (!n)
+		return calloc(1, sizeof(*n));
+	t->spare = n->child[0];
+	t->n_spare--;
+	n->child[0] = NULL;
+	return n;
+}
+
 static struct wg_aip_node *node_new(struct wg_allowedips *t, const uint64_t key[2],
 				    unsigned int cidr, unsigned int maxbits)
 {
-	struct wg_aip_node *n = calloc(1, sizeof(*n));
+	struct wg_aip_node *n = node_take(t);
 
 	if (!n)
 		return NULL;
@@ -149,14 +169,24 @@ static struct wg_aip_node *node_new(struct wg_allowedips *t, const uint64_t key[
 	return n;
 }
 
+/* While a reserve is held, freed nodes return to it: the bound it was
+ * sized by counts on that. */
 static void node_free(struct wg_allowedips *t, struct wg_aip_node *n)
 {
-	free(n);
 	t->nodes--;
+	if (!t->reserved) {
+		free(n);
+		return;
+	}
+	memset(n, 0, sizeof(*n));
+	n->child[0] = t->spare;
+	t->spare = n;
+	t->n_spare++;
 }
 
-static void owner_append(struct wg_aip_owner *o, struct wg_aip_node *n)
+static void owner_append(struct wg_allowedips *t, struct wg_aip_owner *o, struct wg_aip_node *n)
 {
+	t->prefixes++;
 	n->owner = o;
 	n->onext = NULL;
 	if (!o->head) {
@@ -170,10 +200,11 @@ static void owner_append(struct wg_aip_owner *o, struct wg_aip_node *n)
 	o->count++;
 }
 
-static void owner_unlink(struct wg_aip_node *n)
+static void owner_unlink(struct wg_allowedips *t, struct wg_aip_node *n)
 {
 	struct wg_aip_owner *o = n->owner;
 
+	t->prefixes--;
 	if (n == o->head)
 		o->head = n->onext;
 	else
@@ -187,13 +218,13 @@ static void owner_unlink(struct wg_aip_node *n)
 	o->count--;
 }
 
-static void set_owner(struct wg_aip_node *n, struct wg_aip_owner *o)
+static void set_owner(struct wg_allowedips *t, struct wg_aip_node *n, struct wg_aip_owner *o)
 {
 	if (n->owner == o)
 		return; /* keep its place in the owner's order */
 	if (n->owner)
-		owner_unlink(n);
-	owner_append(o, n);
+		owner_unlink(t, n);
+	owner_append(t, o, n);
 }
 
 void wg_allowedips_init(struct wg_allowedips *t)
@@ -215,7 +246,7 @@ static void free_tree(struct wg_allowedips *t, struct wg_aip_node *n)
 		if (p)
 			p->child[p->child[0] == n ? 0 : 1] = NULL;
 		if (n->owner)
-			owner_unlink(n);
+			owner_unlink(t, n);
 		node_free(t, n);
 		n = p;
 	}
@@ -226,6 +257,14 @@ void wg_allowedips_free(struct wg_allowedips *t)
 	free_tree(t, t->root4);
 	free_tree(t, t->root6);
 	t->root4 = t->root6 = NULL;
+	wg_allowedips_release(t);
+}
+
+bool wg_allowedips_valid(int family, uint8_t cidr)
+{
+	unsigned int maxbits = family_bits(family);
+
+	return maxbits && cidr <= maxbits;
 }
 
 /* Inserts a fresh leaf (key, cidr) where the walk from *slot fell off. */
@@ -239,7 +278,7 @@ static int insert_at(struct wg_allowedips *t, struct wg_aip_node **slot, struct 
 		return -ENOMEM;
 	leaf->parent = parent;
 	*slot = leaf;
-	owner_append(owner, leaf);
+	owner_append(t, owner, leaf);
 	return 0;
 }
 
@@ -264,7 +303,7 @@ static int insert_branch(struct wg_allowedips *t, struct wg_aip_node *n, const u
 	*slot = branch;
 	set_child(branch, dir, leaf);
 	set_child(branch, !dir, n);
-	owner_append(owner, leaf);
+	owner_append(t, owner, leaf);
 	return 0;
 }
 
@@ -280,7 +319,7 @@ static int insert_above(struct wg_allowedips *t, struct wg_aip_node *n, const ui
 	up->parent = n->parent;
 	*slot = up;
 	set_child(up, key_bit(n->key[0], n->key[1], cidr), n);
-	owner_append(owner, up);
+	owner_append(t, owner, up);
 	return 0;
 }
 
@@ -300,7 +339,7 @@ int wg_allowedips_insert(struct wg_allowedips *t, int family, const uint8_t *add
 		unsigned int at = first_diff(key, n->key);
 
 		if (at >= n->cidr && n->cidr == cidr) {
-			set_owner(n, owner);
+			set_owner(t, n, owner);
 			return 0;
 		}
 		if (at >= cidr && cidr < n->cidr)
@@ -324,6 +363,74 @@ static struct wg_aip_node *find_exact(const struct wg_allowedips *t, unsigned in
 		n = n->child[key_bit(key[0], key[1], n->cidr)];
 	}
 	return NULL;
+}
+
+/* Nodes the trie can need at most while `inserts` prefixes go in, `fresh`
+ * of them not held now, and any are removed in between: each insert takes
+ * at most two nodes, and as every node without an owner has two children,
+ * a trie holding k prefixes has at most 2k - 1 nodes per family, while the
+ * prefixes held never exceed those held now plus the fresh ones. */
+static size_t nodes_needed(const struct wg_allowedips *t, size_t inserts, size_t fresh)
+{
+	size_t by_inserts = inserts * WG_AIP_NODES_PER_INSERT;
+	size_t most = 2 * (t->prefixes + fresh);
+	size_t by_size = most > t->nodes ? most - t->nodes : 0;
+
+	return by_inserts < by_size ? by_inserts : by_size;
+}
+
+/* Reserved nodes are zeroed and linked through child[0]. */
+int wg_allowedips_reserve(struct wg_allowedips *t, size_t inserts, size_t fresh)
+{
+	size_t want = nodes_needed(t, inserts, fresh);
+
+	t->reserved = true;
+	while (t->n_spare < want) {
+		struct wg_aip_node *n = calloc(1, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		n->child[0] = t->spare;
+		t->spare = n;
+		t->n_spare++;
+	}
+	return 0;
+}
+
+void wg_allowedips_release(struct wg_allowedips *t)
+{
+	while (t->spare) {
+		struct wg_aip_node *n = t->spare;
+
+		t->spare = n->child[0];
+		free(n);
+	}
+	t->n_spare = 0;
+	t->reserved = false;
+}
+
+static bool node_is(const struct wg_aip_node *n, unsigned int maxbits, const uint64_t key[2],
+		    unsigned int cidr)
+{
+	return n->maxbits == maxbits && n->cidr == cidr && n->key[0] == key[0] &&
+	       n->key[1] == key[1];
+}
+
+/* Scans the owner's list, not the trie: a few nodes for a typical peer. */
+bool wg_allowedips_owner_holds(const struct wg_aip_owner *owner, int family, const uint8_t *addr,
+			       uint8_t cidr)
+{
+	unsigned int maxbits = family_bits(family);
+	uint64_t key[2];
+
+	if (!maxbits || cidr > maxbits)
+		return false;
+	load_key(key, maxbits, addr);
+	mask_key(key, cidr);
+	for (const struct wg_aip_node *n = owner->head; n; n = n->onext)
+		if (node_is(n, maxbits, key, cidr))
+			return true;
+	return false;
 }
 
 /* n has just lost its owner: free or splice out every node that is now
@@ -361,7 +468,7 @@ int wg_allowedips_remove(struct wg_allowedips *t, int family, const uint8_t *add
 	n = find_exact(t, maxbits, key, cidr);
 	if (!n || !owner || n->owner != owner)
 		return -ENOENT;
-	owner_unlink(n);
+	owner_unlink(t, n);
 	collapse(t, n);
 	return 0;
 }
@@ -371,7 +478,7 @@ void wg_allowedips_remove_owner(struct wg_allowedips *t, struct wg_aip_owner *ow
 	while (owner->head) {
 		struct wg_aip_node *n = owner->head;
 
-		owner_unlink(n);
+		owner_unlink(t, n);
 		collapse(t, n);
 	}
 }

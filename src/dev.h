@@ -92,6 +92,7 @@ struct wg_device {
 	struct wg_allowedips aips;
 	struct wg_peer *peers_head, *peers_tail; /* owned */
 	size_t n_peers;
+	uint64_t last_peer_serial;    /* the newest peer's serial */
 	struct wg_device_dump *dumps; /* gets being streamed (not owned) */
 	struct wg_timer_heap timers;
 	uint64_t timer_armed_ns;
@@ -133,8 +134,6 @@ int wg_dev_mtu(struct wg_device *dev);
 int wg_dev_tun_write(struct wg_device *dev, const uint8_t *pkt, size_t len);
 
 /* --- device_config.c --- */
-/* A peer is going away: dumps about to visit it move on to the next. */
-void wg_dev_dumps_peer_gone(struct wg_device *dev, const struct wg_peer *peer);
 /* The device is going away: dumps in progress end with what they wrote. */
 void wg_dev_dumps_detach(struct wg_device *dev);
 

@@ -3,6 +3,8 @@
  * a secret drawn per table, so neither the bucket of an index nor of a key
  * can be steered by a remote party. A table doubles once it holds more
  * entries than buckets, keeping chains O(1) long at 2^20 entries and more.
+ * A table can be grown ahead (wg_pubkey_table_reserve) so that inserts up
+ * to a known count never allocate: a configuration commit relies on it.
  * Both are built on one chained table (struct wg_htable) that knows its
  * entries only through a function giving the bytes an entry is hashed by.
  *
@@ -56,24 +58,21 @@ static void ht_free(struct wg_htable *t)
 	wg_memzero(t, sizeof(*t));
 }
 
-/* Doubles the bucket array once the table holds as many entries as
- * buckets. On allocation failure the table stays as it is: still correct,
- * only with longer chains. */
-static void ht_maybe_grow(struct wg_htable *t, hkey_fn key_of)
+/* Moves every entry into a new array of n buckets (a power of two).
+ * 0, or -ENOMEM with the table as it was. */
+static int ht_resize(struct wg_htable *t, size_t n, hkey_fn key_of)
 {
 	struct wg_hlink **old = t->buckets;
-	size_t n = t->mask + 1;
+	size_t old_n = t->mask + 1;
 	uint8_t key[WG_KEY_LEN];
 
-	if (t->count < n)
-		return;
-	t->buckets = calloc(n * 2, sizeof(*t->buckets));
+	t->buckets = calloc(n, sizeof(*t->buckets));
 	if (!t->buckets) {
 		t->buckets = old;
-		return;
+		return -ENOMEM;
 	}
-	t->mask = n * 2 - 1;
-	for (size_t i = 0; i < n; i++) {
+	t->mask = n - 1;
+	for (size_t i = 0; i < old_n; i++) {
 		struct wg_hlink *l, *next;
 
 		for (l = old[i]; l; l = next) {
@@ -85,6 +84,26 @@ static void ht_maybe_grow(struct wg_htable *t, hkey_fn key_of)
 		}
 	}
 	free(old);
+	return 0;
+}
+
+/* Doubles the bucket array once the table holds as many entries as
+ * buckets. On allocation failure the table stays as it is: still correct,
+ * only with longer chains. */
+static void ht_maybe_grow(struct wg_htable *t, hkey_fn key_of)
+{
+	if (t->count >= t->mask + 1)
+		(void)ht_resize(t, (t->mask + 1) * 2, key_of);
+}
+
+/* Enough buckets that the table can hold `entries` without growing. */
+static int ht_reserve(struct wg_htable *t, size_t entries, hkey_fn key_of)
+{
+	size_t n = t->mask + 1;
+
+	while (n < entries && n <= SIZE_MAX / 2 / sizeof(*t->buckets))
+		n *= 2;
+	return n == t->mask + 1 ? 0 : ht_resize(t, n, key_of);
 }
 
 static void ht_push(struct wg_htable *t, struct wg_hlink **b, struct wg_hlink *l)
@@ -222,6 +241,11 @@ struct wg_pubkey_entry *wg_pubkey_lookup(const struct wg_pubkey_table *t,
 	return NULL;
 }
 
+int wg_pubkey_table_reserve(struct wg_pubkey_table *t, size_t entries)
+{
+	return ht_reserve(&t->h, entries, pubkey_key);
+}
+
 int wg_pubkey_insert(struct wg_pubkey_table *t, struct wg_pubkey_entry *e)
 {
 	if (wg_pubkey_lookup(t, e->key))
@@ -229,6 +253,22 @@ int wg_pubkey_insert(struct wg_pubkey_table *t, struct wg_pubkey_entry *e)
 	ht_maybe_grow(&t->h, pubkey_key);
 	ht_push(&t->h, ht_bucket(&t->h, e->key, WG_KEY_LEN), &e->link);
 	return 0;
+}
+
+struct wg_pubkey_entry *wg_pubkey_find_or_insert(struct wg_pubkey_table *t,
+						 struct wg_pubkey_entry *e)
+{
+	struct wg_hlink **b, *l;
+
+	ht_maybe_grow(&t->h, pubkey_key);
+	b = ht_bucket(&t->h, e->key, WG_KEY_LEN);
+	for (l = *b; l; l = l->next) {
+		struct wg_pubkey_entry *old = wg_container_of(l, struct wg_pubkey_entry, link);
+		if (!memcmp(old->key, e->key, WG_KEY_LEN))
+			return old;
+	}
+	ht_push(&t->h, b, &e->link);
+	return e;
 }
 
 void wg_pubkey_remove(struct wg_pubkey_table *t, struct wg_pubkey_entry *e)

@@ -39,20 +39,28 @@ void wg_peer_free(struct wg_peer *peer)
 	wg_secret_free(peer);
 }
 
-int wg_peer_add(struct wg_device *dev, struct wg_peer *peer)
+int wg_peer_reserve(struct wg_device *dev, size_t peers)
+{
+	int ret = wg_timer_heap_reserve(&dev->timers, peers * WG_TIMER_COUNT);
+
+	if (ret < 0)
+		return ret;
+	return wg_pubkey_table_reserve(&dev->pubkeys, peers);
+}
+
+void wg_peer_add(struct wg_device *dev, struct wg_peer *peer)
 {
 	char name[WG_LOG_KEY_LEN];
 	int ret;
 
-	ret = wg_timer_heap_reserve(&dev->timers, (dev->n_peers + 1) * WG_TIMER_COUNT);
-	if (ret < 0)
-		return ret;
+	assert(dev->timers.cap >= (dev->n_peers + 1) * WG_TIMER_COUNT);
 	ret = wg_pubkey_insert(&dev->pubkeys, &peer->pubkey);
-	if (ret < 0)
-		return ret;
+	assert(ret == 0);
+	(void)ret;
 	/* No X25519 here: the static-static DH waits for the first handshake. */
 	wg_noise_handshake_init(&peer->hs, NULL, peer->pubkey.key, NULL);
 	wg_cookie_init(&peer->cookie, peer->pubkey.key);
+	peer->serial = ++dev->last_peer_serial;
 	peer->list_prev = dev->peers_tail;
 	peer->list_next = NULL;
 	if (dev->peers_tail)
@@ -62,12 +70,10 @@ int wg_peer_add(struct wg_device *dev, struct wg_peer *peer)
 	dev->peers_tail = peer;
 	dev->n_peers++;
 	wg_log_verbose("peer %s added", wg_peer_name(peer, name));
-	return 0;
 }
 
 static void unlink_peer(struct wg_device *dev, struct wg_peer *peer)
 {
-	wg_dev_dumps_peer_gone(dev, peer);
 	if (peer->list_prev)
 		peer->list_prev->list_next = peer->list_next;
 	else

@@ -58,9 +58,8 @@ struct wg_peer {
 	 * filter. */
 	uint64_t rx_bytes, tx_bytes;
 	uint16_t persistent_keepalive; /* seconds, 0 = off */
-	/* Scratch of wg_device_set's planning pass, false outside it. */
-	bool plan_removed; /* will be gone by the time the set is applied */
-	bool plan_pending; /* new peer, in the planning table */
+	/* Creation order, from 1: a streamed get finds its place by it. */
+	uint64_t serial;
 };
 
 /* Allocates a peer with public key pub, visible nowhere yet; its handshake
@@ -68,9 +67,13 @@ struct wg_peer {
 int wg_peer_alloc(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN], struct wg_peer **out);
 /* Frees a peer that was never added (or has been unlinked). */
 void wg_peer_free(struct wg_peer *peer);
-/* Sets up the handshake against the device identity and links an allocated
- * peer into the device (pubkey table, list). 0 or -ENOMEM / -EEXIST. */
-int wg_peer_add(struct wg_device *dev, struct wg_peer *peer);
+/* Makes room for `peers` peers in the device's tables (public keys, timer
+ * slots), so adding up to that many allocates nothing. 0 or -ENOMEM. */
+int wg_peer_reserve(struct wg_device *dev, size_t peers);
+/* Sets up the handshake and links an allocated peer into the device (key
+ * table, list, at the end). Cannot fail: room was reserved and no peer
+ * with its key is in the device. */
+void wg_peer_add(struct wg_device *dev, struct wg_peer *peer);
 /* Unlinks from every table, zeroes every key, cancels timers, frees. */
 void wg_peer_remove(struct wg_peer *peer);
 struct wg_peer *wg_peer_lookup(const struct wg_device *dev, const uint8_t pub[WG_KEY_LEN]);

@@ -21,15 +21,37 @@ struct wg_aip_owner {
 struct wg_allowedips {
 	struct wg_aip_node *root4;
 	struct wg_aip_node *root6;
-	size_t nodes; /* allocated trie nodes, both families */
+	size_t nodes;		   /* trie nodes, both families */
+	size_t prefixes;	   /* nodes with an owner */
+	struct wg_aip_node *spare; /* reserved nodes, not in the trie */
+	size_t n_spare;
+	bool reserved; /* a reserve is held (wg_allowedips_reserve) */
 };
+
+/* Nodes one insert can need at most: a leaf and a branch point. */
+#define WG_AIP_NODES_PER_INSERT 2
 
 /* family is AF_INET (addr 4 bytes, cidr <= 32) or AF_INET6 (16, <= 128). */
 void wg_allowedips_init(struct wg_allowedips *t);
-/* Frees every node; owners are left with empty lists. */
+/* True if insert and remove accept this family and cidr. */
+bool wg_allowedips_valid(int family, uint8_t cidr);
+/* Frees every node (and the reserve); owners are left with empty lists. */
 void wg_allowedips_free(struct wg_allowedips *t);
+/* Sets aside every node that inserting `inserts` prefixes can take, with
+ * removals in between, when at most `fresh` of them are not held by any
+ * owner now: until wg_allowedips_release those inserts cannot
+ * fail for memory, and nodes freed meanwhile return to the reserve. A
+ * configuration commit relies on it. 0 or -ENOMEM; either way the reserve
+ * is held until released. */
+int wg_allowedips_reserve(struct wg_allowedips *t, size_t inserts, size_t fresh);
+/* Frees the reserved nodes no insert took and ends the reserve. */
+void wg_allowedips_release(struct wg_allowedips *t);
+/* True if owner holds exactly addr/cidr. O(its prefixes). */
+bool wg_allowedips_owner_holds(const struct wg_aip_owner *owner, int family, const uint8_t *addr,
+			       uint8_t cidr);
 /* Inserts addr/cidr (host bits are masked off) for owner; an existing owner
- * of exactly that prefix is replaced. 0, -EINVAL or -ENOMEM. */
+ * of exactly that prefix is replaced. 0, -EINVAL or -ENOMEM (only when the
+ * reserve is empty). */
 int wg_allowedips_insert(struct wg_allowedips *t, int family, const uint8_t *addr, uint8_t cidr,
 			 struct wg_aip_owner *owner);
 /* Removes addr/cidr if (and only if) owner holds exactly it. 0, -ENOENT,

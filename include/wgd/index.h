@@ -74,8 +74,16 @@ struct wg_pubkey_table {
 /* Same precondition and result as wg_index_table_init. */
 int wg_pubkey_table_init(struct wg_pubkey_table *t);
 void wg_pubkey_table_free(struct wg_pubkey_table *t);
-/* 0, -EEXIST (same key present) or -ENOMEM. e->key must be set. */
+/* Grows the table so it holds `entries` in all without growing again:
+ * inserts up to that count allocate nothing. 0 or -ENOMEM. */
+int wg_pubkey_table_reserve(struct wg_pubkey_table *t, size_t entries);
+/* 0 or -EEXIST (same key present). e->key must be set. A failed growth
+ * only lengthens chains. */
 int wg_pubkey_insert(struct wg_pubkey_table *t, struct wg_pubkey_entry *e);
+/* The entry with e's key if there is one, else e, inserted (one hash and
+ * one chain walk for both). */
+struct wg_pubkey_entry *wg_pubkey_find_or_insert(struct wg_pubkey_table *t,
+						 struct wg_pubkey_entry *e);
 void wg_pubkey_remove(struct wg_pubkey_table *t, struct wg_pubkey_entry *e);
 struct wg_pubkey_entry *wg_pubkey_lookup(const struct wg_pubkey_table *t,
 					 const uint8_t key[WG_KEY_LEN]);

@@ -583,20 +583,37 @@ static void rnd_query(const struct world *w, uint8_t *a)
 	}
 }
 
+struct planned_insert {
+	uint8_t a[16];
+	unsigned int cidr;
+	int owner;
+};
+
+static void plan_insert(struct world *w, struct planned_insert *p)
+{
+	memset(p->a, 0, sizeof(p->a));
+	p->cidr = rnd_below(w->ref.bits + 1);
+	p->owner = (int)rnd_below(NOWNERS);
+	rnd_addr(w, p->a);
+	if (rnd_below(3) == 0)
+		p->cidr = w->ref.bits - rnd_below(4); /* host routes are common */
+}
+
+static void apply_insert(struct world *w, struct planned_insert *p)
+{
+	assert_int_equal(wg_allowedips_insert(&w->t, w->ref.family, p->a, (uint8_t)p->cidr,
+					      &w->owners[p->owner].aip),
+			 0);
+	mask_bytes(p->a, w->ref.bytes, p->cidr);
+	ref_insert(&w->ref, p->a, p->cidr, p->owner);
+}
+
 static void do_insert(struct world *w)
 {
-	uint8_t a[16] = {0};
-	unsigned int cidr = rnd_below(w->ref.bits + 1);
-	int owner = (int)rnd_below(NOWNERS);
+	struct planned_insert p;
 
-	rnd_addr(w, a);
-	if (rnd_below(3) == 0)
-		cidr = w->ref.bits - rnd_below(4); /* host routes are common */
-	assert_int_equal(
-		wg_allowedips_insert(&w->t, w->ref.family, a, (uint8_t)cidr, &w->owners[owner].aip),
-		0);
-	mask_bytes(a, w->ref.bytes, cidr);
-	ref_insert(&w->ref, a, cidr, owner);
+	plan_insert(w, &p);
+	apply_insert(w, &p);
 }
 
 static void do_remove(struct world *w)
@@ -671,6 +688,7 @@ static void check_foreach(const struct world *w)
 		total += fc.seen;
 	}
 	assert_int_equal(total, w->ref.n);
+	assert_int_equal(w->t.prefixes, w->ref.n);
 	/* No dead nodes: owned nodes plus at most n - 1 branch points. */
 	assert_true(w->t.nodes >= w->ref.n);
 	assert_true(w->t.nodes <= (w->ref.n ? 2 * w->ref.n - 1 : 0));
@@ -751,6 +769,101 @@ static void random_family(int family)
 	free(w);
 }
 
+/* Like a configuration commit: the round's inserts are drawn first, nodes
+ * reserved for them (a prefix its owner holds already counts as not
+ * fresh), then inserts and removals run in random order. The reserve must
+ * never run dry: trie plus reserve keep their size throughout (freed nodes
+ * return to it, a node taken from the heap would grow it). */
+static void reserved_round(struct world *w)
+{
+	struct planned_insert ins[50];
+	unsigned int kind[50], n = 10 + rnd_below(40);
+	size_t n_ins = 0, fresh = 0, total;
+
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int r = rnd_below(100);
+
+		kind[i] = r < (w->ref.n < 300 ? 70u : 45u) ? 0 : r < 97 ? 1 : 2;
+		if (kind[i] != 0)
+			continue;
+		plan_insert(w, &ins[n_ins]);
+		fresh += !wg_allowedips_owner_holds(&w->owners[ins[n_ins].owner].aip, w->ref.family,
+						    ins[n_ins].a, (uint8_t)ins[n_ins].cidr);
+		n_ins++;
+	}
+	assert_int_equal(wg_allowedips_reserve(&w->t, n_ins, fresh), 0);
+	assert_true(w->t.n_spare <= 2 * n_ins);
+	total = w->t.nodes + w->t.n_spare;
+	for (unsigned int i = 0, j = 0; i < n; i++) {
+		if (kind[i] == 0)
+			apply_insert(w, &ins[j++]);
+		else if (kind[i] == 1)
+			do_remove(w);
+		else
+			do_remove_owner(w, (int)rnd_below(NOWNERS));
+		assert_int_equal(w->t.nodes + w->t.n_spare, total);
+	}
+	wg_allowedips_release(&w->t);
+	assert_int_equal(w->t.n_spare, 0);
+	check_foreach(w);
+}
+
+static void test_reserve_random(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	(void)state;
+	assert_non_null(w);
+	for (int family = 0; family < 2; family++) {
+		memset(w, 0, sizeof(*w));
+		rng_state = 0x243f6a8885a308d3ULL + (uint64_t)family;
+		w->ref.family = family ? AF_INET6 : AF_INET;
+		w->ref.bytes = family ? 16 : 4;
+		w->ref.bits = w->ref.bytes * 8;
+		for (int i = 0; i < NOWNERS; i++)
+			w->owners[i].id = i;
+		for (int i = 0; i < 16; i++)
+			for (unsigned int j = 0; j < w->ref.bytes; j++)
+				w->bases[i][j] = (uint8_t)rnd();
+		wg_allowedips_init(&w->t);
+		for (int round = 0; round < 400; round++)
+			reserved_round(w);
+		check_lookups(w, 5000);
+		wg_allowedips_free(&w->t);
+	}
+	free(w);
+}
+
+/* A reserve of nothing when every prefix is held already; inserts and
+ * holds checks behave as before around it. */
+static void test_reserve_held(void **state)
+{
+	struct wg_allowedips t;
+	uint8_t a[4] = {10, 0, 0, 0};
+
+	(void)state;
+	wg_allowedips_init(&t);
+	ins(&t, &pa, "10.0.0.0", 8);
+	ins(&t, &pa, "10.1.0.0", 16);
+	assert_int_equal(t.prefixes, 2);
+	assert_true(wg_allowedips_owner_holds(&pa.aip, AF_INET, a, 8));
+	assert_false(wg_allowedips_owner_holds(&pa.aip, AF_INET, a, 9));
+	assert_false(wg_allowedips_owner_holds(&pa.aip, AF_INET6, a, 8));
+	assert_int_equal(wg_allowedips_reserve(&t, 2, 0), 0);
+	assert_int_equal(t.n_spare, 2 * 2 - t.nodes);
+	ins(&t, &pa, "10.0.0.0", 8);
+	wg_allowedips_release(&t);
+	assert_int_equal(wg_allowedips_reserve(&t, 3, 3), 0);
+	assert_int_equal(t.n_spare, 6);
+	wg_allowedips_free(&t);
+	assert_int_equal(t.n_spare, 0);
+	assert_false(t.reserved);
+	assert_true(wg_allowedips_valid(AF_INET, 32));
+	assert_false(wg_allowedips_valid(AF_INET, 33));
+	assert_true(wg_allowedips_valid(AF_INET6, 128));
+	assert_false(wg_allowedips_valid(AF_UNIX, 0));
+}
+
 static void test_random_v4(void **state)
 {
 	(void)state;
@@ -777,6 +890,8 @@ int main(void)
 		cmocka_unit_test(test_node_size),
 		cmocka_unit_test(test_random_v4),
 		cmocka_unit_test(test_random_v6),
+		cmocka_unit_test(test_reserve_random),
+		cmocka_unit_test_setup(test_reserve_held, reset_peers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,389 @@
+/* Planning and committing a configuration set (see config_plan.h).
+ *
+ * The set is a program run in order: replace_peers first empties the
+ * device, a new device key takes away the peer holding it, then each peer
+ * section removes, creates or updates the peer its key names at that point
+ * (a key may be named again further on). Planning runs it on the plan's
+ * own key table, so the commit replays exactly what was planned. Its
+ * reservations are upper bounds: the most peers alive at any point, and
+ * the trie nodes its inserts can take (wg_allowedips_reserve). */
+#include "config_plan.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dev.h"
+#include "send.h"
+#include "wgd/crypto.h"
+#include "wgd/platform/memory.h"
+#include "wgd/platform/udp.h"
+
+/* Removing this many peers in one set is worth returning memory for. */
+#define WG_TRIM_AFTER_REMOVED 1024
+
+/* --- planning --- */
+
+static bool same_private_key(const uint8_t *given, const uint8_t *clamped)
+{
+	uint8_t k[WG_KEY_LEN];
+	bool same;
+
+	memcpy(k, given, WG_KEY_LEN);
+	wg_x25519_clamp(k);
+	same = wg_ct_equal(k, clamped, WG_KEY_LEN);
+	wg_memzero(k, sizeof(k));
+	return same;
+}
+
+static void plan_identity(struct wg_device *dev, struct wg_config_plan *pl)
+{
+	const struct wg_uapi_set *set = pl->set;
+
+	pl->has_identity = dev->id->has_identity;
+	memcpy(pl->public_key, dev->id->public_key, WG_KEY_LEN);
+	if (!set->has_private_key)
+		return;
+	if (wg_ct_is_zero(set->private_key, WG_KEY_LEN)) {
+		pl->identity_changes = dev->id->has_identity;
+		pl->has_identity = false;
+		return;
+	}
+	/* Re-sending the same key (wg setconf) must not break sessions. */
+	if (dev->id->has_identity && same_private_key(set->private_key, dev->id->private_key))
+		return;
+	pl->identity_changes = true;
+	pl->has_identity = true;
+	wg_x25519_public(pl->public_key, set->private_key);
+}
+
+/* The plan's entry for key, made at its first mention: it starts as the
+ * device's peer unless the set empties the device or the new device key
+ * takes that peer away. */
+static struct wg_plan_key *plan_key(struct wg_device *dev, struct wg_config_plan *pl,
+				    const uint8_t *key)
+{
+	struct wg_plan_key *k = &pl->keys[pl->n_keys];
+	struct wg_pubkey_entry *e;
+
+	memcpy(k->entry.key, key, WG_KEY_LEN);
+	e = wg_pubkey_find_or_insert(&pl->named, &k->entry);
+	if (e != &k->entry)
+		return wg_container_of(e, struct wg_plan_key, entry);
+	pl->n_keys++;
+	if (!pl->set->replace_peers) {
+		k->peer = wg_peer_lookup(dev, key);
+		if (k->peer == pl->own)
+			k->peer = NULL;
+	}
+	return k;
+}
+
+static int plan_create(struct wg_device *dev, struct wg_config_plan *pl, struct wg_plan_act *act)
+{
+	struct wg_peer *peer;
+	int ret;
+
+	if (pl->count >= WG_MAX_PEERS)
+		return -E2BIG;
+	ret = wg_peer_alloc(dev, act->key->entry.key, &peer);
+	if (ret < 0)
+		return ret;
+	act->op = WG_PLAN_CREATE;
+	act->peer = peer;
+	act->key->peer = peer;
+	pl->created++;
+	if (++pl->count > pl->peak)
+		pl->peak = pl->count;
+	return 0;
+}
+
+/* A peer holding more prefixes than this is not searched for a prefix its
+ * section names again: it counts as fresh (the reserve only grows). */
+#define PLAN_SCAN_PREFIXES 16
+
+/* Checked here so the commit's inserts and removals cannot refuse them,
+ * and counted for the trie's reserve: a prefix the peer already holds
+ * (wg setconf repeating a config) needs no new node. */
+static int plan_aips(struct wg_config_plan *pl, const struct wg_plan_act *act,
+		     const struct wg_uapi_peer *sp)
+{
+	const struct wg_aip_owner *held = &act->peer->aips;
+	bool scan = act->op == WG_PLAN_UPDATE && held->count <= PLAN_SCAN_PREFIXES;
+
+	for (size_t i = 0; i < sp->n_aips; i++) {
+		const struct wg_uapi_aip *a = &sp->aips[i];
+
+		if (!wg_allowedips_valid(a->family, a->cidr))
+			return -EINVAL;
+		if (a->remove)
+			continue;
+		pl->inserts++;
+		pl->fresh += !scan || !wg_allowedips_owner_holds(held, a->family, a->addr, a->cidr);
+	}
+	return 0;
+}
+
+static int plan_peer(struct wg_device *dev, struct wg_config_plan *pl, size_t i)
+{
+	const struct wg_uapi_peer *sp = &pl->set->peers[i];
+	struct wg_plan_act *act = &pl->acts[i];
+	struct wg_plan_key *k;
+	int ret;
+
+	/* A peer with our own public key is ignored, as the kernel does. */
+	if (pl->has_identity && wg_ct_equal(sp->public_key, pl->public_key, WG_KEY_LEN))
+		return 0;
+	k = act->key = plan_key(dev, pl, sp->public_key);
+	if (sp->remove) {
+		if (k->peer) {
+			act->op = WG_PLAN_REMOVE;
+			act->peer = k->peer;
+			k->peer = NULL;
+			pl->count--;
+		}
+		return 0;
+	}
+	if (k->peer) {
+		act->op = WG_PLAN_UPDATE;
+		act->peer = k->peer;
+	} else if (sp->update_only) {
+		return 0;
+	} else if ((ret = plan_create(dev, pl, act)) < 0) {
+		return ret;
+	}
+	return plan_aips(pl, act, sp);
+}
+
+static int plan_peers(struct wg_device *dev, struct wg_config_plan *pl)
+{
+	int ret;
+
+	pl->count = pl->set->replace_peers ? 0 : dev->n_peers;
+	if (pl->identity_changes && pl->has_identity && !pl->set->replace_peers) {
+		pl->own = wg_peer_lookup(dev, pl->public_key);
+		pl->count -= pl->own != NULL;
+	}
+	pl->peak = pl->count;
+	for (size_t i = 0; i < pl->set->n_peers; i++) {
+		ret = plan_peer(dev, pl, i);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Room for everything the commit adds: it then allocates nothing. */
+static int plan_reserve(struct wg_device *dev, struct wg_config_plan *pl)
+{
+	int ret = wg_peer_reserve(dev, pl->peak);
+
+	if (ret < 0)
+		return ret;
+	return wg_allowedips_reserve(&dev->aips, pl->inserts, pl->fresh);
+}
+
+/* The only steps touching the OS, last because they can fail. */
+static int plan_socket(struct wg_device *dev, struct wg_config_plan *pl)
+{
+	const struct wg_uapi_set *set = pl->set;
+	uint32_t fwmark = set->has_fwmark ? set->fwmark : dev->fwmark;
+
+	if (set->has_listen_port &&
+	    (!dev->udp || set->listen_port != wg_device_listen_port(dev) || set->listen_port == 0))
+		return wg_udp_open(set->listen_port, fwmark, &pl->new_udp);
+	if (!set->has_fwmark || set->fwmark == dev->fwmark || !dev->udp)
+		return 0;
+	return wg_udp_set_fwmark(dev->udp, set->fwmark);
+}
+
+static int plan_alloc(struct wg_config_plan *pl)
+{
+	size_t n = pl->set->n_peers ? pl->set->n_peers : 1;
+	int ret;
+
+	pl->acts = calloc(n, sizeof(*pl->acts));
+	pl->keys = calloc(n, sizeof(*pl->keys));
+	if (!pl->acts || !pl->keys)
+		return -ENOMEM;
+	ret = wg_pubkey_table_init(&pl->named);
+	if (ret < 0)
+		return ret;
+	return wg_pubkey_table_reserve(&pl->named, n);
+}
+
+/* Frees the plan. Unless it was committed, the peers it created and the
+ * socket it opened go with it. Reserved trie nodes no insert took are
+ * freed either way; the larger tables stay (they only hold room). */
+static void plan_release(struct wg_device *dev, struct wg_config_plan *pl, bool committed)
+{
+	for (size_t i = 0; !committed && pl->acts && i < pl->set->n_peers; i++)
+		if (pl->acts[i].op == WG_PLAN_CREATE)
+			wg_peer_free(pl->acts[i].peer);
+	if (!committed && pl->new_udp)
+		wg_udp_close(pl->new_udp);
+	wg_allowedips_release(&dev->aips);
+	wg_pubkey_table_free(&pl->named);
+	free(pl->keys);
+	free(pl->acts);
+}
+
+int wg_config_plan(struct wg_device *dev, const struct wg_uapi_set *set, struct wg_config_plan *pl)
+{
+	int ret;
+
+	*pl = (struct wg_config_plan){.set = set};
+	ret = plan_alloc(pl);
+	if (ret == 0) {
+		plan_identity(dev, pl);
+		ret = plan_peers(dev, pl);
+	}
+	if (ret == 0)
+		ret = plan_reserve(dev, pl);
+	if (ret == 0)
+		ret = plan_socket(dev, pl);
+	if (ret < 0)
+		plan_release(dev, pl, false);
+	return ret;
+}
+
+/* --- commit --- */
+
+static void commit_identity(struct wg_device *dev, const struct wg_config_plan *pl)
+{
+	if (!pl->identity_changes)
+		return;
+	if (pl->own)
+		wg_peer_remove(pl->own);
+	if (pl->has_identity) {
+		memcpy(dev->id->private_key, pl->set->private_key, WG_KEY_LEN);
+		wg_x25519_clamp(dev->id->private_key);
+		memcpy(dev->id->public_key, pl->public_key, WG_KEY_LEN);
+	} else {
+		wg_memzero(dev->id, sizeof(*dev->id));
+	}
+	dev->id->has_identity = pl->has_identity;
+	/* A new key is a new identity to every peer: sessions and handshake
+	 * state go, and so does the initiation rate limit, so the next packet
+	 * handshakes at once (as the kernel and wireguard-go do) instead of
+	 * waiting out REKEY_TIMEOUT left from an initiation under the old key. */
+	for (struct wg_peer *peer = dev->peers_head; peer; peer = peer->list_next) {
+		wg_noise_static_changed(&peer->hs);
+		wg_peer_zero_keys(peer);
+		peer->has_sent_handshake = false;
+	}
+	wg_cookie_checker_init(&dev->cookie_checker, pl->has_identity ? pl->public_key : NULL);
+	wg_log_info("interface key %s", pl->has_identity ? "changed" : "removed");
+}
+
+/* Prefixes were checked and their nodes reserved by the plan. */
+static void commit_aips(struct wg_device *dev, struct wg_peer *peer, const struct wg_uapi_peer *sp)
+{
+	if (sp->replace_allowed_ips)
+		wg_allowedips_remove_owner(&dev->aips, &peer->aips);
+	for (size_t i = 0; i < sp->n_aips; i++) {
+		const struct wg_uapi_aip *a = &sp->aips[i];
+		int ret;
+
+		if (a->remove) {
+			(void)wg_allowedips_remove(&dev->aips, a->family, a->addr, a->cidr,
+						   &peer->aips);
+			continue;
+		}
+		ret = wg_allowedips_insert(&dev->aips, a->family, a->addr, a->cidr, &peer->aips);
+		assert(ret == 0);
+		(void)ret;
+	}
+}
+
+static void commit_fields(struct wg_device *dev, const struct wg_plan_act *act,
+			  const struct wg_uapi_peer *sp)
+{
+	struct wg_peer *peer = act->peer;
+
+	if (sp->has_preshared_key)
+		wg_noise_set_psk(&peer->hs, wg_ct_is_zero(sp->preshared_key, WG_KEY_LEN)
+						    ? NULL
+						    : sp->preshared_key);
+	if (sp->has_endpoint) {
+		memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+		peer->endpoint.addr = sp->endpoint;
+	}
+	commit_aips(dev, peer, sp);
+	if (sp->has_keepalive) {
+		if (!peer->persistent_keepalive && sp->keepalive)
+			act->key->keepalive_started = true;
+		peer->persistent_keepalive = sp->keepalive;
+		wg_timers_persistent_keepalive_changed(peer);
+	}
+}
+
+static void commit_act(struct wg_device *dev, const struct wg_plan_act *act,
+		       const struct wg_uapi_peer *sp)
+{
+	switch (act->op) {
+	case WG_PLAN_CREATE:
+		wg_peer_add(dev, act->peer);
+		commit_fields(dev, act, sp);
+		break;
+	case WG_PLAN_UPDATE:
+		commit_fields(dev, act, sp);
+		break;
+	case WG_PLAN_REMOVE:
+		act->key->keepalive_started = false;
+		wg_peer_remove(act->peer);
+		break;
+	case WG_PLAN_SKIP:
+		break;
+	}
+}
+
+static void commit_socket(struct wg_device *dev, struct wg_config_plan *pl)
+{
+	if (pl->new_udp) {
+		wg_dev_install_udp(dev, pl->new_udp);
+		pl->new_udp = NULL;
+		wg_log_info("listening on UDP port %u", wg_device_listen_port(dev));
+	}
+	if (pl->set->has_fwmark)
+		dev->fwmark = pl->set->fwmark;
+}
+
+/* Like the kernel, turning persistent keepalive on sends one at once; here
+ * once the whole set is in place (the section setting the endpoint may
+ * come later), to peers the set did not take away again. */
+static void send_started_keepalives(const struct wg_config_plan *pl)
+{
+	for (size_t i = 0; i < pl->n_keys; i++) {
+		struct wg_peer *peer = pl->keys[i].peer;
+
+		if (pl->keys[i].keepalive_started && peer && peer->persistent_keepalive)
+			wg_send_keepalive(peer);
+	}
+}
+
+void wg_config_commit(struct wg_device *dev, struct wg_config_plan *pl)
+{
+	size_t before = dev->n_peers, updated = 0, removed;
+
+	commit_socket(dev, pl);
+	if (pl->set->replace_peers)
+		while (dev->peers_head)
+			wg_peer_remove(dev->peers_head);
+	commit_identity(dev, pl);
+	for (size_t i = 0; i < pl->set->n_peers; i++) {
+		commit_act(dev, &pl->acts[i], &pl->set->peers[i]);
+		updated += pl->acts[i].op == WG_PLAN_UPDATE;
+	}
+	assert(dev->n_peers == pl->count);
+	removed = before + pl->created - dev->n_peers;
+	/* One line per set, not per peer: a hub loads 100,000 at once. */
+	if (pl->created || updated || removed)
+		wg_log_info("peers: %zu added, %zu removed, %zu updated, %zu in all", pl->created,
+			    removed, updated, dev->n_peers);
+	send_started_keepalives(pl);
+	plan_release(dev, pl, true);
+	if (removed >= WG_TRIM_AFTER_REMOVED)
+		wg_release_free_memory();
+}
