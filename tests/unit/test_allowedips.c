@@ -839,7 +839,7 @@ static void test_reserve_random(void **state)
 static void test_reserve_held(void **state)
 {
 	struct wg_allowedips t;
-	uint8_t a[4] = {10, 0, 0, 0};
+	uint8_t a[16] = {10, 0, 0, 0};
 
 	(void)state;
 	wg_allowedips_init(&t);
