@@ -86,11 +86,13 @@ static void carve(struct wg_dp *dp)
 
 /* --- idle trim --- */
 
-static void trim(struct wg_dp *dp)
+static void trim(struct wg_device *dev, struct wg_dp *dp)
 {
 	size_t off = page_round(sizeof(*dp));
 
 	(void)madvise(dp->region + off, dp->region_len - off, MADV_DONTNEED);
+	if (dev->tun)
+		wg_tun_trim(dev->tun);
 	dp->touched = false;
 }
 
@@ -116,7 +118,7 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (dp->touched)
-		trim(dp);
+		trim(dev, dp);
 }
 
 void wg_dp_busy(struct wg_device *dev)
@@ -163,15 +165,10 @@ static void start_workers(struct wg_dp *dp, unsigned int want)
 
 static void enable_tun_offload(struct wg_device *dev, struct wg_dp *dp)
 {
-	uint8_t key[WG_GRO_KEY_LEN];
 	unsigned int on = 0;
 
 	if (dev->tun && !dp->portable && wg_tun_set_offload(dev->tun, true, &on) == 0)
 		dp->tun_offload = on;
-	wg_gro_init(&dp->gro, on & WG_TUN_OFFLOAD_TSO, on & WG_TUN_OFFLOAD_USO);
-	wg_random_bytes(key, sizeof(key));
-	wg_gro_set_key(&dp->gro, key);
-	wg_memzero(key, sizeof(key));
 	if (on)
 		wg_log_info("TUN offloads on:%s%s%s", on & WG_TUN_OFFLOAD_CSUM ? " checksum" : "",
 			    on & WG_TUN_OFFLOAD_TSO ? " TSO" : "",
@@ -220,9 +217,8 @@ void wg_dp_destroy(struct wg_dp *dp)
 	if (dp->trim_ev)
 		event_free(dp->trim_ev);
 	wg_workers_destroy(dp->workers);
-	/* Only packets and the flow hash secret live here; the kernel clears
-	 * the pages before anyone else gets them. */
-	wg_memzero(dp->gro.key, sizeof(dp->gro.key));
+	/* Only packets live here; the kernel clears the pages before anyone
+	 * else gets them. */
 	munmap(dp->region, dp->region_len);
 }
 

@@ -1,8 +1,8 @@
 /* The data path of a device: its buffers (one memory region with a hard
  * cap, touched only as traffic needs it and returned to the system when
  * the tunnel idles), the trains of sealed messages waiting for one
- * sendmmsg, the crypto jobs of a batch, and the GRO table of decrypted
- * packets waiting for the TUN. Every device has one, the portable mode
+ * sendmmsg, the crypto jobs of a batch, and the decrypted packets
+ * waiting for the TUN (which coalesces them where it can). Every device has one, the portable mode
  * included (there the platform hands over one packet per call: a batch of
  * one through the same functions). Engine-internal, used by device.c,
  * send.c and receive.c. */
@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "offload.h"
 #include "wgd/platform/batch.h"
 #include "workers.h"
 
@@ -31,6 +30,7 @@ struct wg_datapath_config;
 #define WG_DP_IDLE_TRIM_SEC 5  /* buffers go back to the system after this much idle */
 #define WG_DP_MAX_JOBS	    (WG_DP_MAX_TRAINS * WG_DP_TRAIN_SEGS)
 #define WG_DP_MAX_RX_JOBS   (WG_DP_MAX_RX_BUFS * WG_DP_TRAIN_SEGS)
+#define WG_DP_MAX_TUN_OUT   1024 /* decrypted packets per TUN write batch */
 
 /* A received data message waiting for its AEAD (done by the workers). */
 struct wg_dp_rx_item {
@@ -71,7 +71,8 @@ struct wg_dp {
 	uint8_t *rx_bufs[WG_DP_MAX_RX_BUFS];
 	int n_rx;
 	struct wg_udp_msg rx_msgs[WG_DP_MAX_RX_BUFS];
-	struct wg_gro gro;
+	struct wg_pkt tun_out[WG_DP_MAX_TUN_OUT]; /* decrypted, for the TUN */
+	size_t n_tun_out;
 	/* Seal jobs of the trains and open jobs of a receive batch, run
 	 * before the trains are sent or the packets delivered: on the crypto
 	 * threads as well when there are some, else by the loop thread. */

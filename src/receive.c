@@ -410,15 +410,15 @@ static void drop_src_mismatch(struct wg_peer *peer, int family, const uint8_t *s
 		       wg_peer_name(peer, name), addr);
 }
 
-/* The packet waits in the GRO table (in its receive buffer) for the end
- * of the batch. */
+/* The packet waits (in its receive buffer) for the end of the batch, when
+ * the TUN takes them all. */
 static void to_tun(struct wg_device *dev, uint8_t *pkt, size_t len)
 {
 	struct wg_dp *dp = dev->dp;
 
-	if (wg_gro_full(&dp->gro))
+	if (dp->n_tun_out == WG_DP_MAX_TUN_OUT)
 		wg_receive_flush(dev);
-	wg_gro_add(&dp->gro, pkt, len);
+	dp->tun_out[dp->n_tun_out++] = (struct wg_pkt){pkt, len};
 	dp->moved = true;
 }
 
@@ -496,52 +496,16 @@ static void data_opened(struct wg_device *dev, struct wg_peer_keypair *kp, struc
 
 /* --- batches in, coalesced packets out --- */
 
-/* A coalesced packet the kernel refused (no USO on an older kernel): that
- * protocol is no longer coalesced, and this one goes out cut again. */
-static void write_cut(struct wg_device *dev, const struct wg_gso *gso, const struct iovec *iov,
-		      int n)
-{
-	struct wg_dp *dp = dev->dp;
-	uint8_t *whole = dp->tx_read, *seg = dev->txbuf + WG_TX_HEADROOM;
-	struct wg_gso_split s;
-	size_t len = 0;
-
-	if (gso->type == WG_GSO_UDP_L4)
-		dp->gro.udp = false;
-	else
-		dp->gro.tcp = false;
-	wg_log_info("TUN refused a coalesced packet: %s coalescing off",
-		    gso->type == WG_GSO_UDP_L4 ? "UDP" : "TCP");
-	for (int i = 0; i < n && len + iov[i].iov_len <= WG_DP_BUF_LEN; i++) {
-		memcpy(whole + len, iov[i].iov_base, iov[i].iov_len);
-		len += iov[i].iov_len;
-	}
-	if (wg_gso_split_init(&s, whole, len, gso) < 0)
-		return;
-	while (wg_gso_split_peek(&s)) {
-		size_t m = wg_gso_split_next(&s, seg);
-		if (wg_dev_tun_write(dev, seg, m) < 0)
-			dev->stats.tun_write_errors++;
-	}
-}
-
-static int tun_out(void *ctx, const struct wg_gso *gso, const struct iovec *iov, int n)
-{
-	struct wg_device *dev = ctx;
-	ssize_t r = dev->tun ? wg_tun_write_gso(dev->tun, gso, iov, n) : -ENODEV;
-
-	if (r == -EINVAL && gso->type != WG_GSO_NONE) {
-		write_cut(dev, gso, iov, n);
-		return 0;
-	}
-	if (r < 0)
-		dev->stats.tun_write_errors++;
-	return r < 0 ? (int)r : 0;
-}
-
 void wg_receive_flush(struct wg_device *dev)
 {
-	wg_gro_flush(&dev->dp->gro, tun_out, dev);
+	struct wg_dp *dp = dev->dp;
+	int n = (int)dp->n_tun_out;
+
+	if (!n)
+		return;
+	dp->n_tun_out = 0;
+	dev->stats.tun_write_errors +=
+		dev->tun ? (uint64_t)wg_tun_write_batch(dev->tun, dp->tun_out, n) : (uint64_t)n;
 }
 
 /* The queued messages, opened (in parallel where there are crypto

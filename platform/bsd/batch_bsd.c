@@ -32,6 +32,16 @@ ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const str
 	return wg_posix_tun_write_gso(tun, gso, iov, iovcnt);
 }
 
+int wg_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n)
+{
+	return wg_posix_tun_write_batch(tun, pkts, n);
+}
+
+void wg_tun_trim(struct wg_tun *tun)
+{
+	(void)tun; /* nothing kept */
+}
+
 unsigned int wg_udp_offloads(const struct wg_udp *udp)
 {
 	(void)udp;

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "offload.h"
 #include "wg_linux.h"
 
 /* Newer than the headers of older distributions (Linux 6.2). */
@@ -134,6 +135,7 @@ int wg_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled)
 		return on ? -EOPNOTSUPP : 0;
 	if (!on) {
 		tun->offload = 0;
+		wg_posix_tun_gro_close(tun);
 		return ioctl(tun->fd, TUNSETOFFLOAD, 0) < 0 ? -errno : 0;
 	}
 	if (ioctl(tun->fd, TUNSETOFFLOAD, full) == 0) {
@@ -143,6 +145,10 @@ int wg_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled)
 	} else {
 		return -errno;
 	}
+	/* Without the table no coalescing: plain packets still work. */
+	if (wg_posix_tun_gro_open(tun, tun->offload & WG_TUN_OFFLOAD_TSO,
+				  tun->offload & WG_TUN_OFFLOAD_USO) < 0)
+		tun->offload &= ~(WG_TUN_OFFLOAD_TSO | WG_TUN_OFFLOAD_USO);
 	*enabled = tun->offload;
 	return 0;
 }
@@ -162,4 +168,70 @@ ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const str
 	if (tun->is_tun && tun->vnet_hdr_len)
 		return wg_linux_tun_writev(tun, gso, iov, iovcnt);
 	return wg_posix_tun_write_gso(tun, gso, iov, iovcnt);
+}
+
+/* --- coalesced writes --- */
+
+/* A coalesced packet the kernel refused (no USO on an older kernel): that
+ * protocol is no longer coalesced, and this one goes out cut again.
+ * Returns the writes that failed. */
+static int write_cut(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov, int n)
+{
+	uint8_t *whole = tun->cut_buf, *seg = tun->cut_buf + 65536;
+	struct wg_gso_split s;
+	size_t len = 0;
+	int failed = 0;
+
+	if (gso->type == WG_GSO_UDP_L4)
+		tun->gro->udp = false;
+	else
+		tun->gro->tcp = false;
+	for (int i = 0; i < n && len + iov[i].iov_len <= 65536; i++) {
+		memcpy(whole + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	if (wg_gso_split_init(&s, whole, len, gso) < 0)
+		return 1;
+	while (wg_gso_split_peek(&s)) {
+		size_t m = wg_gso_split_next(&s, seg);
+		failed += wg_tun_write(tun, seg, m) < 0;
+	}
+	return failed;
+}
+
+struct out_ctx {
+	struct wg_tun *tun;
+	int cut_failed; /* writes of cut packets that failed */
+};
+
+static int gro_out(void *ctx, const struct wg_gso *gso, const struct iovec *iov, int n)
+{
+	struct out_ctx *c = ctx;
+	ssize_t r = wg_tun_write_gso(c->tun, gso, iov, n);
+
+	if (r == -EINVAL && gso->type != WG_GSO_NONE) {
+		c->cut_failed += write_cut(c->tun, gso, iov, n);
+		return 0;
+	}
+	return r < 0 ? (int)r : 0;
+}
+
+int wg_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n)
+{
+	struct out_ctx c = {tun, 0};
+	int failed = 0;
+
+	if (!tun->gro)
+		return wg_posix_tun_write_batch(tun, pkts, n);
+	for (int i = 0; i < n; i++) {
+		if (wg_gro_full(tun->gro))
+			failed += wg_gro_flush(tun->gro, gro_out, &c);
+		wg_gro_add(tun->gro, pkts[i].data, pkts[i].len);
+	}
+	return failed + wg_gro_flush(tun->gro, gro_out, &c) + c.cut_failed;
+}
+
+void wg_tun_trim(struct wg_tun *tun)
+{
+	wg_posix_tun_trim(tun);
 }

@@ -5,7 +5,12 @@
  * sockets set portable (wg_udp_set_portable), so a portable run there
  * takes the path those systems take. */
 #include <errno.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "offload.h"
 #include "wg_posix.h"
 #include "wgd/platform/batch.h"
 #include "wgd/platform/tun.h"
@@ -31,6 +36,71 @@ ssize_t wg_posix_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, con
 	if (gso->type != WG_GSO_NONE || gso->needs_csum || iovcnt != 1)
 		return -EINVAL;
 	return wg_tun_write(tun, iov[0].iov_base, iov[0].iov_len);
+}
+
+int wg_posix_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n)
+{
+	int failed = 0;
+
+	for (int i = 0; i < n; i++)
+		failed += wg_tun_write(tun, pkts[i].data, pkts[i].len) < 0;
+	return failed;
+}
+
+/* --- the coalescing table, for the OS code that offloads --- */
+
+#define CUT_BUF_LEN (2 * 65536) /* a super-packet whole, and one packet cut */
+
+static void *map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int wg_posix_tun_gro_open(struct wg_tun *tun, bool tcp, bool udp)
+{
+	uint8_t key[WG_GRO_KEY_LEN];
+
+	if (!tun->gro && !(tun->gro = map(sizeof(*tun->gro))))
+		return -ENOMEM;
+	if (!tun->cut_buf && !(tun->cut_buf = map(CUT_BUF_LEN))) {
+		wg_posix_tun_gro_close(tun);
+		return -ENOMEM;
+	}
+	wg_gro_init(tun->gro, tcp, udp);
+	/* Random per TUN, so that a sender cannot aim flows at one chain. */
+	randombytes_buf(key, sizeof(key));
+	wg_gro_set_key(tun->gro, key);
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+void wg_posix_tun_gro_close(struct wg_tun *tun)
+{
+	/* Only packets and the flow hash secret live here; the kernel
+	 * clears the pages before anyone else gets them. */
+	if (tun->gro) {
+		sodium_memzero(tun->gro->key, sizeof(tun->gro->key));
+		munmap(tun->gro, sizeof(*tun->gro));
+	}
+	if (tun->cut_buf)
+		munmap(tun->cut_buf, CUT_BUF_LEN);
+	tun->gro = NULL;
+	tun->cut_buf = NULL;
+}
+
+/* The table's packet slots and the cut buffer (not its header page with
+ * the settings and key). */
+void wg_posix_tun_trim(struct wg_tun *tun)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (tun->gro && sizeof(*tun->gro) > pg)
+		(void)madvise((uint8_t *)tun->gro + pg, (sizeof(*tun->gro) - pg) / pg * pg,
+			      MADV_DONTNEED);
+	if (tun->cut_buf)
+		(void)madvise(tun->cut_buf, CUT_BUF_LEN, MADV_DONTNEED);
 }
 
 int wg_posix_udp_recv_batch(struct wg_udp *udp, int fd, struct wg_udp_msg *msgs, int n)

@@ -94,6 +94,7 @@ void wg_tun_close(struct wg_tun *tun)
 		close(tun->fd);
 	if (tun->is_tun)
 		wg_os_tun_closed(tun);
+	wg_posix_tun_gro_close(tun);
 	free(tun);
 }
 

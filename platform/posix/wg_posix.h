@@ -38,6 +38,10 @@ struct wg_tun {
 	uint16_t vnet_hdr_len;
 	unsigned int offload;
 	bool created; /* made by wg_tun_create in this process */
+	/* Linux with TSO/USO: the coalescing table of wg_tun_write_batch and
+	 * room to cut a refused super-packet again (mapped, NULL = none). */
+	struct wg_gro *gro;
+	uint8_t *cut_buf;
 };
 
 /* The UDP socket pair of wgd/platform/udp.h (posix/udp.c; the Linux batch code in
@@ -76,12 +80,19 @@ int wg_posix_tun_mtu(const char *ifname);
 /* The portable batch functions (batch.c): one packet per system call, no
  * offloads. Every OS's batch API falls back to them. */
 struct wg_gso;
+struct wg_pkt;
 struct wg_udp_msg;
 struct iovec;
 int wg_posix_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled);
 ssize_t wg_posix_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso);
 ssize_t wg_posix_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso,
 			       const struct iovec *iov, int iovcnt);
+int wg_posix_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n);
+/* The coalescing table: mapped (tcp/udp: protocols to coalesce) or
+ * unmapped (with cut_buf), and trimmed. */
+int wg_posix_tun_gro_open(struct wg_tun *tun, bool tcp, bool udp);
+void wg_posix_tun_gro_close(struct wg_tun *tun);
+void wg_posix_tun_trim(struct wg_tun *tun);
 int wg_posix_udp_recv_batch(struct wg_udp *udp, int fd, struct wg_udp_msg *msgs, int n);
 int wg_posix_udp_send_batch(struct wg_udp *udp, struct wg_udp_msg *msgs, int n);
 

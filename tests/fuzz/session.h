@@ -40,6 +40,7 @@
 #include "wgd/device.h"
 #include "wgd/noise.h"
 #include "dev.h"
+#include "offload.h"
 #include "receive.h"
 #include "send.h"
 #include "wgd/platform/batch.h"
@@ -490,13 +491,14 @@ static void reset_device(void)
 		reset_limit(&dev->limits[i]);
 	reset_limit(&dev->icmp_limit);
 	dev->mtu = WG_DEFAULT_MTU;
-	if (dev->dp) {
-		/* Coalesce as if the TUN had offloads (the socketpair refuses a
-		 * super-packet, which is cut again: that path too). */
-		FUZZ_CHECK(dev->dp->n_trains == 0 && dev->dp->n_jobs == 0);
-		wg_gro_init(&dev->dp->gro, true, true);
-		dev->dp->workers = NULL;
-	}
+	/* Coalesce as if the TUN had offloads (the socketpair refuses a
+	 * super-packet, which is cut again: that path too). */
+	FUZZ_CHECK(dev->dp->n_trains == 0 && dev->dp->n_jobs == 0 && dev->dp->n_rx_jobs == 0 &&
+		   dev->dp->n_tun_out == 0);
+	if (!dev->tun->gro && wg_posix_tun_gro_open(dev->tun, true, true) < 0)
+		abort();
+	wg_gro_init(dev->tun->gro, true, true);
+	dev->dp->workers = NULL;
 	dev->udp->offload = W.udp_offload0;
 	tun_mode(false, 0);
 	W.batch_left = 0;

@@ -59,6 +59,24 @@ ssize_t wg_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_
 ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,
 			 int iovcnt);
 
+/* A plain IP packet in the caller's memory. */
+struct wg_pkt {
+	uint8_t *data;
+	size_t len;
+};
+
+/* Writes n plain IP packets, in order per flow. Where the TUN takes
+ * super-packets (Linux with TSO/USO offloads on) the packets of a TCP or
+ * UDP flow are coalesced into super-packets first (GRO; their headers may
+ * be rewritten in place, the caller's buffers are free again on return);
+ * a super-packet the kernel refuses is cut again and written packet by
+ * packet, and that protocol is not coalesced any more. Returns the number
+ * of writes that failed (0: all written). */
+int wg_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n);
+/* Hands memory the batch functions keep for traffic back to the system
+ * (the tunnel idles); it is touched again as traffic needs it. */
+void wg_tun_trim(struct wg_tun *tun);
+
 /* A datagram or, with UDP GSO/GRO, a train of datagrams of seg bytes each
  * (the last may be shorter) to or from one address. */
 struct wg_udp_msg {
