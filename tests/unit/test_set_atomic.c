@@ -268,26 +268,46 @@ static int set_failing(struct wg_device *dev, const struct wg_uapi_set *set, uns
 	return ret;
 }
 
+/* After the set succeeded on A: the reference gets it directly and the
+ * two must agree. With after_commit a keepalive may have been lost on A,
+ * which only its tx_bytes show. */
+static void assert_like_reference(struct env *e, const struct wg_uapi_set *set, const char *before,
+				  bool after_commit)
+{
+	char *now = showconf(e->a.dev), *want;
+	struct counts c;
+
+	assert_int_equal(wg_device_set(e->ref.dev, set), 0);
+	want = showconf(e->ref.dev);
+	assert_string_not_equal(before, now);
+	if (after_commit) {
+		drop_lines(now, "tx_bytes=");
+		drop_lines(want, "tx_bytes=");
+	}
+	assert_string_equal(want, now);
+	c = counts_of(e->a.dev);
+	c.secrets = counts_of(e->ref.dev).secrets; /* process-wide */
+	assert_counts_equal(counts_of(e->ref.dev), c);
+	free(now);
+	free(want);
+}
+
 /* Fails allocation 1, 2, ... of the set on A until the set succeeds. Each
  * failed attempt must answer -ENOMEM and change nothing; the set may only
- * succeed when no allocation failed (the commit allocates nothing), and
- * then A must equal the reference given the set directly. With
- * after_commit, allocations after the commit (a keepalive being sent) may
- * fail without failing the set. Returns the allocations the set made. */
+ * succeed when no allocation failed (the commit allocates nothing), unless
+ * after_commit: then allocations after the commit (a keepalive being sent)
+ * may fail without failing the set. Returns the allocations made. */
 static unsigned long fail_each_allocation(struct env *e, const struct text *t, bool after_commit)
 {
 	struct wg_uapi_set set;
-	char *before = showconf(e->a.dev), *now, *want;
+	char *before = showconf(e->a.dev), *now;
 	struct counts c0 = counts_of(e->a.dev);
 	unsigned long n;
 	bool fired;
 	int ret;
 
 	assert_int_equal(wg_uapi_parse_set(t->buf, t->len, &set), 0);
-	for (n = 1;; n++) {
-		ret = set_failing(e->a.dev, &set, n, &fired);
-		if (ret == 0)
-			break;
+	for (n = 1; (ret = set_failing(e->a.dev, &set, n, &fired)) != 0; n++) {
 		assert_true(fired);
 		assert_int_equal(ret, -ENOMEM);
 		now = showconf(e->a.dev);
@@ -298,22 +318,9 @@ static unsigned long fail_each_allocation(struct env *e, const struct text *t, b
 	}
 	if (!after_commit)
 		assert_false(fired);
-	assert_int_equal(wg_device_set(e->ref.dev, &set), 0);
+	assert_like_reference(e, &set, before, after_commit);
 	wg_uapi_set_free(&set);
-	now = showconf(e->a.dev);
-	want = showconf(e->ref.dev);
-	assert_string_not_equal(before, now);
-	if (after_commit) { /* a keepalive may have been lost, not counted */
-		drop_lines(now, "tx_bytes=");
-		drop_lines(want, "tx_bytes=");
-	}
-	assert_string_equal(want, now);
-	c0 = counts_of(e->a.dev);
-	c0.secrets = counts_of(e->ref.dev).secrets;
-	assert_counts_equal(counts_of(e->ref.dev), c0);
 	free(before);
-	free(now);
-	free(want);
 	return n - 1;
 }
 
