@@ -22,7 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SRC=${WGD_CROSS_SRC:-$ROOT/build-xcross/src}
 ZIG=${ZIG:-$(command -v zig || echo /opt/wgd-peers/bin/zig)}
 SUITE=${WGD_DEBIAN_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
-PKGS=(libsodium libevent libb2)
+PKGS=(libsodium libevent libb2 libgpg-error libgcrypt20)
 JOBS=${WGD_JOBS:-2}
 
 say() { printf '[cross-deps %s] %s\n' "$TARGET" "$*"; }
@@ -78,7 +78,7 @@ fetch_all()
 	mkdir -p "$SRC"
 	exec 9>"$SRC/.lock"
 	flock 9
-	if ! ls "$SRC"/libb2_*.dsc "$SRC"/libevent_*.dsc "$SRC"/libsodium_*.dsc >/dev/null 2>&1; then
+	if ! (for p in "${PKGS[@]}"; do ls "$SRC/$p"_*.dsc || exit 1; done) >/dev/null 2>&1; then
 		write_sources_list
 		say "fetching Debian $SUITE sources: ${PKGS[*]}"
 		apt_private update >/dev/null
@@ -103,15 +103,15 @@ unpack()
 		(cd "$SRC" && dpkg-source -q -x "$(basename "$dsc")" "$dir" >/dev/null 2>&1)
 		touch "$SRC/$dir/.unpacked"
 	fi
-	eval "SRCDIR_$1=\$SRC/\$dir"
-	eval "VERSION_$1=\$(sed -n 's/^Version: //p' \"\$dsc\")"
+	eval "SRCDIR_${1//-/_}=\$SRC/\$dir"
+	eval "VERSION_${1//-/_}=\$(sed -n 's/^Version: //p' \"\$dsc\")"
 }
 
 # Stamp: library version + zig version + this script and the toolchain.
 stamp_of()
 {
 	local v
-	eval "v=\$VERSION_$1"
+	eval "v=\$VERSION_${1//-/_}"
 	printf '%s %s %s' "$v" "$("$ZIG" version)" \
 		"$(cat "$0" "$ROOT/cmake/toolchains/zig.cmake" "$TOOLCHAIN" | sha256sum | cut -c1-16)"
 }
@@ -185,6 +185,58 @@ build_libb2()
 		{ tail -n 30 "$WORK/libb2.log"; die "libb2 failed (log: $WORK/libb2.log)"; }
 }
 
+# libgpg-error ships the layout of its lock object for the targets it knows
+# (src/syscfg), not for FreeBSD: make it the way its configure does for a
+# cross-built Linux, from an object file of the target compiler.
+lock_obj_header()
+{
+	local os=${HOST#*-*-} out
+	out=$SRCDIR_libgpg_error/src/syscfg/lock-obj-pub.$os.h
+	[ -f "$out" ] || [ -f "$SRCDIR_libgpg_error/src/syscfg/lock-obj-pub.$HOST.h" ] ||
+		(cd "$WORK" && LOCK_ABI_VERSION=1 host=$HOST host_alias=$HOST \
+			CC="$ZIG cc -target $TARGET" OBJDUMP=objdump ac_ext=c ac_objext=o AWK=awk \
+			sh "$SRCDIR_libgpg_error/src/gen-lock-obj.sh" >"$out.tmp" && mv "$out.tmp" "$out") ||
+		die "no lock-object layout for $HOST"
+}
+
+# libgcrypt's error codes and its locks. Its mkheader runs on the build
+# machine (CC_FOR_BUILD).
+build_libgpg_error()
+{
+	local b="$WORK/libgpg-error"
+	rm -rf "$b" && mkdir -p "$b"
+	lock_obj_header
+	(cd "$b" && autotools_env && export CC_FOR_BUILD=cc &&
+		"$SRCDIR_libgpg_error/configure" -q --host="$HOST" --prefix="$PREFIX" \
+			--disable-shared --enable-static --with-pic --disable-dependency-tracking \
+			--disable-nls --disable-doc --disable-tests --disable-languages \
+			--enable-install-gpg-error-config &&
+		make -s -j"$JOBS" && make -s install) >"$WORK/libgpg-error.log" 2>&1 ||
+		{ tail -n 30 "$WORK/libgpg-error.log"; die "libgpg-error failed (log: $WORK/libgpg-error.log)"; }
+}
+
+# The data-path AEAD (src/aead.c): only ChaCha20 among the ciphers, the
+# digests its random generator and KDFs link to, with its assembly (ChaCha20 stitched
+# with Poly1305: AVX2 on x86-64, NEON on aarch64).
+build_libgcrypt20()
+{
+	local b="$WORK/libgcrypt" dirs="compat mpi cipher random src" us=no
+	rm -rf "$b" && mkdir -p "$b"
+	# Cross-compiling, its configure cannot see that Mach-O C symbols
+	# carry an underscore; its assembly must name them so.
+	case $TARGET in *-macos*) us=yes ;; esac
+	(cd "$b" && autotools_env &&
+		"$SRCDIR_libgcrypt20/configure" -q --host="$HOST" --prefix="$PREFIX" \
+			--disable-shared --enable-static --with-pic --disable-dependency-tracking \
+			--disable-doc --disable-jent-support --disable-large-data-tests \
+			--enable-ciphers=chacha20 --enable-digests=sha256,sha512,blake2 \
+			--enable-pubkey-ciphers=ecc --enable-kdfs=s2k \
+			--with-libgpg-error-prefix="$PREFIX" ac_cv_sys_symbol_underscore=$us &&
+		make -s -j"$JOBS" SUBDIRS="$dirs" && make -s install SUBDIRS="$dirs") \
+		>"$WORK/libgcrypt.log" 2>&1 ||
+		{ tail -n 30 "$WORK/libgcrypt.log"; die "libgcrypt failed (log: $WORK/libgcrypt.log)"; }
+}
+
 main()
 {
 	local p
@@ -197,8 +249,8 @@ main()
 			say "$p up to date ($(cat "$PREFIX/.stamp-$p" | cut -d' ' -f1))"
 			continue
 		fi
-		say "building $p $(eval echo "\$VERSION_$p")"
-		"build_$p"
+		say "building $p $(eval echo "\$VERSION_${p//-/_}")"
+		"build_${p//-/_}"
 		mark_built "$p"
 	done
 }

@@ -28,7 +28,7 @@ set -euo pipefail
 PEERS=${WGD_PEERS_DIR:-/opt/wgd-peers}
 GO_VERSION=${WGD_GO_VERSION:-go1.26.8}
 APT_PKGS=(build-essential cmake ninja-build pkg-config libsodium-dev libb2-dev
-	libevent-dev libcmocka-dev wireguard-tools wireguard-go iperf3 iproute2
+	libgcrypt20-dev libevent-dev libcmocka-dev wireguard-tools wireguard-go iperf3 iproute2
 	iputils-ping lcov clang clang-format netcat-openbsd socat python3 nftables
 	util-linux procps kmod ca-certificates git systemd valgrind
 	libclang-rt-14-dev llvm)

@@ -183,8 +183,6 @@ int wg_dp_create(struct wg_device *dev, const struct wg_datapath_config *cfg, st
 	void *mem;
 
 	*out = NULL;
-	if (cfg->no_simd)
-		wg_dp_aead_set_simd(false);
 	size_buffers(cap, &n_tx, &n_rx);
 	len = page_round(sizeof(*dp)) + (size_t)(1 + n_tx + n_rx) * WG_DP_BUF_LEN;
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -267,7 +267,6 @@ static void parse_dp_env(struct wg_datapath_config *c)
 	c->buffer_bytes = (size_t)env_ulong("WGD_BUFFER_MB", BUFFER_MB_MAX) << 20;
 	/* Crypto threads, the loop's included ("auto" or unset: 0). */
 	c->threads = (unsigned int)env_ulong("WGD_THREADS", 1024);
-	c->no_simd = getenv("WGD_NO_SIMD") != NULL;
 }
 
 static void parse_env(struct daemon *d)

@@ -24,8 +24,8 @@ struct wg_clock {
 };
 
 /* The data path's settings; all zero are the defaults. The engine reads no
- * environment: cmd/wgd fills this from WGD_PORTABLE, WGD_BUFFER_MB,
- * WGD_THREADS and WGD_NO_SIMD. */
+ * environment: cmd/wgd fills this from WGD_PORTABLE, WGD_BUFFER_MB and
+ * WGD_THREADS. */
 struct wg_datapath_config {
 	/* The POSIX fallbacks of the platform layer at run time, as FreeBSD
 	 * and macOS run them: one packet per system call, no offloads. */
@@ -35,7 +35,6 @@ struct wg_datapath_config {
 	/* Threads doing crypto, the event loop's included; 0 = one per
 	 * online CPU, at most 4. Never more than the CPUs. */
 	unsigned int threads;
-	bool no_simd; /* the data-path AEAD without its vector code */
 };
 
 struct wg_device_params {
