@@ -228,12 +228,45 @@ static void test_pubkey_growth(void **state)
 	free(e);
 }
 
+/* After a reserve for n entries, inserting up to n never moves the bucket
+ * array (a configuration commit relies on it); find_or_insert inserts a
+ * new key and returns the entry already holding a known one. */
+static void test_pubkey_reserve(void **state)
+{
+	struct wg_pubkey_table t;
+	struct wg_pubkey_entry *e = calloc(MANY + 1, sizeof(*e));
+	struct wg_hlink **buckets;
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(wg_pubkey_table_init(&t), 0);
+	assert_int_equal(wg_pubkey_table_reserve(&t, MANY), 0);
+	assert_true(t.h.mask + 1 >= MANY);
+	buckets = t.h.buckets;
+	for (uint32_t i = 0; i < MANY; i++) {
+		make_key(e[i].key, i);
+		assert_ptr_equal(wg_pubkey_find_or_insert(&t, &e[i]), &e[i]);
+	}
+	assert_ptr_equal(t.h.buckets, buckets);
+	assert_int_equal(t.h.count, MANY);
+	make_key(e[MANY].key, 7);
+	assert_ptr_equal(wg_pubkey_find_or_insert(&t, &e[MANY]), &e[7]);
+	assert_int_equal(t.h.count, MANY);
+	assert_int_equal(wg_pubkey_table_reserve(&t, 10), 0); /* never shrinks */
+	assert_ptr_equal(t.h.buckets, buckets);
+	for (uint32_t i = 0; i < MANY; i++)
+		assert_ptr_equal(wg_pubkey_lookup(&t, e[i].key), &e[i]);
+	wg_pubkey_table_free(&t);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_index_many),    cmocka_unit_test(test_index_absent),
-		cmocka_unit_test(test_index_replace), cmocka_unit_test(test_index_secrets),
-		cmocka_unit_test(test_pubkey_basic),  cmocka_unit_test(test_pubkey_growth),
+		cmocka_unit_test(test_index_many),     cmocka_unit_test(test_index_absent),
+		cmocka_unit_test(test_index_replace),  cmocka_unit_test(test_index_secrets),
+		cmocka_unit_test(test_pubkey_basic),   cmocka_unit_test(test_pubkey_growth),
+		cmocka_unit_test(test_pubkey_reserve),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
