@@ -39,7 +39,7 @@ static void size_buffers(size_t cap, int *n_tx, int *n_rx)
 {
 	size_t n = cap / 2 / WG_DP_BUF_LEN;
 
-	n = n > 3 ? n - 1 : 2; /* one TUN read buffer; never fewer than 1 + 1 + 1 */
+	n = n > 3 ? n - 1 : 2; /* less TUN reads; never fewer than 1 + 1 + 1 */
 	*n_tx = (int)(n / 2 < WG_DP_MAX_TX_BUFS ? n / 2 : WG_DP_MAX_TX_BUFS);
 	*n_rx = (int)(n - (size_t)*n_tx < WG_DP_MAX_RX_BUFS ? n - (size_t)*n_tx
 							    : WG_DP_MAX_RX_BUFS);
@@ -49,9 +49,16 @@ static void size_buffers(size_t cap, int *n_tx, int *n_rx)
 		*n_rx = 1;
 }
 
+/* TUN reads: as much as the trains hold (a read is flushed with them),
+ * and room for a largest packet besides another. */
+static int read_buffers(int n_tx)
+{
+	return n_tx < 2 ? 2 : n_tx;
+}
+
 size_t wg_dp_staged_budget(const struct wg_dp *dp)
 {
-	size_t bufs = (size_t)(1 + dp->n_tx + dp->n_rx) * WG_DP_BUF_LEN;
+	size_t bufs = (size_t)(dp->n_rd + dp->n_tx + dp->n_rx) * WG_DP_BUF_LEN;
 
 	return dp->cap_bytes > bufs ? dp->cap_bytes - bufs : 0;
 }
@@ -76,8 +83,9 @@ static void carve(struct wg_dp *dp)
 {
 	uint8_t *p = buffers_start(dp);
 
-	dp->tx_read = p;
-	p += WG_DP_BUF_LEN;
+	dp->rd = p;
+	dp->rd_len = (size_t)dp->n_rd * WG_DP_BUF_LEN;
+	p += dp->rd_len;
 	for (int i = 0; i < dp->n_tx; i++, p += WG_DP_BUF_LEN)
 		dp->tx_bufs[i] = p;
 	for (int i = 0; i < dp->n_rx; i++, p += WG_DP_BUF_LEN)
@@ -184,7 +192,7 @@ int wg_dp_create(struct wg_device *dev, const struct wg_datapath_config *cfg, st
 
 	*out = NULL;
 	size_buffers(cap, &n_tx, &n_rx);
-	len = page_round(sizeof(*dp)) + (size_t)(1 + n_tx + n_rx) * WG_DP_BUF_LEN;
+	len = page_round(sizeof(*dp)) + (size_t)(read_buffers(n_tx) + n_tx + n_rx) * WG_DP_BUF_LEN;
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return -ENOMEM;
@@ -195,6 +203,7 @@ int wg_dp_create(struct wg_device *dev, const struct wg_datapath_config *cfg, st
 	dp->portable = cfg->portable;
 	dp->n_tx = n_tx;
 	dp->n_rx = n_rx;
+	dp->n_rd = read_buffers(n_tx);
 	dp->region = mem;
 	dp->region_len = len;
 	carve(dp);

@@ -14,13 +14,16 @@
 #include <stdint.h>
 
 #include "wgd/platform/batch.h"
+#include "wgd/wire.h"
 #include "workers.h"
 
 struct wg_device;
 struct wg_peer;
 struct wg_datapath_config;
 
-#define WG_DP_BUF_LEN	    65536 /* one TUN super-packet, one UDP train, one GRO receive */
+#define WG_DP_BUF_LEN	    65536 /* one UDP train, one GRO receive; TUN reads: a few */
+#define WG_DP_RD_TAIL	    WG_PADDING_MULTIPLE /* room after a read packet: its padding */
+#define WG_DP_RD_PKTS	    128			/* packets per TUN read call */
 #define WG_DP_TRAIN_MAX	    65507 /* bytes of one UDP GSO send (IPv4 UDP payload limit) */
 #define WG_DP_TRAIN_SEGS    64	  /* datagrams in one train */
 #define WG_DP_MAX_TX_BUFS   8
@@ -58,8 +61,13 @@ struct wg_dp {
 	unsigned int in_batch;	  /* inside a TUN or UDP batch: trains wait for its end */
 	uint8_t *region;	  /* mmap'd: this struct, then the buffers */
 	size_t region_len;
-	/* TX: one TUN read buffer, n_tx output buffers for trains. */
-	uint8_t *tx_read;
+	/* TX: packets read from the TUN (rd_len bytes, rd_used of them up
+	 * to the next flush: trains are sealed from there), n_tx output
+	 * buffers for trains. */
+	uint8_t *rd;
+	size_t rd_len, rd_used;
+	int n_rd; /* rd_len in WG_DP_BUF_LEN */
+	struct wg_pkt rd_pkts[WG_DP_RD_PKTS];
 	uint8_t *tx_bufs[WG_DP_MAX_TX_BUFS];
 	int n_tx, tx_cur;
 	size_t tx_used; /* bytes used in tx_bufs[tx_cur] */

@@ -67,11 +67,7 @@ struct wg_hs_job {
 	uint8_t msg[WG_MSG_INITIATION_LEN];
 };
 
-/* Room in front of an IP packet for the data header, and after it for
- * padding and the tag. */
-#define WG_TX_HEADROOM WG_MSG_DATA_HEADER_LEN
-#define WG_MAX_PACKET  65535
-#define WG_TX_BUF_LEN  (WG_TX_HEADROOM + WG_MAX_PACKET + WG_PADDING_MULTIPLE + WG_AEAD_TAG_LEN)
+#define WG_MAX_PACKET 65535
 
 struct wg_device {
 	struct event_base *base;			     /* not owned */
@@ -107,8 +103,7 @@ struct wg_device {
 	int mtu;
 	uint64_t mtu_checked_ns;
 	bool mtu_checked;
-	uint8_t *txbuf;		/* owned scratch buffer */
-	struct wg_dp *dp;	/* owned; the data path */
+	struct wg_dp *dp; /* owned; the data path */
 	/* Bytes held by staged packets of all peers, and their cap (what
 	 * the data path's cap leaves after the batch buffers). */
 	size_t staged_bytes, staged_cap;

@@ -21,10 +21,6 @@
 #include "wgd/ratelimiter.h"
 #include "wgd/secret.h"
 
-/* TUN reads per callback: up to 64 packets, but no more than 1 MiB of
- * super-packets, before the trains go out and UDP gets its turn. */
-#define TUN_READS 64
-#define TUN_BYTES (1 << 20)
 #define MTU_RECHECK_NS WG_NSEC_PER_SEC
 
 /* --- clocks --- */
@@ -153,37 +149,16 @@ static void device_fatal(struct wg_device *dev, const char *why)
 		dev->fatal_cb(dev->fatal_ctx);
 }
 
-/* TUN reads (super-packets with offloads, one packet each without)
- * sealed into trains, sent together when the TUN is drained or the budget
- * spent. */
+/* TUN reads sealed into trains (send.c). */
 static void on_tun(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
-	size_t bytes = 0;
-	struct wg_gso gso;
 
-	dev->dp->in_batch++;
-	for (int i = 0; i < TUN_READS && bytes < TUN_BYTES; i++) {
-		ssize_t n = wg_tun_read_gso(dev->tun, dev->dp->tx_read, WG_DP_BUF_LEN, &gso);
-		if (n == -EAGAIN)
-			break;
-		if (n == -ENODEV) {
-			wg_send_flush(dev);
-			dev->dp->in_batch--;
-			/* Last use of dev: the callback may destroy it. */
-			device_fatal(dev, "TUN interface went away");
-			return;
-		}
-		if (n < 0) {
-			dev->stats.tun_read_errors++;
-			break;
-		}
-		dev->stats.tun_rx_packets++;
-		bytes += (size_t)n;
-		wg_send_tun_gso(dev, dev->dp->tx_read, (size_t)n, &gso);
+	if (wg_send_read_tun(dev) == -ENODEV) {
+		/* Last use of dev: the callback may destroy it. */
+		device_fatal(dev, "TUN interface went away");
+		return;
 	}
-	wg_send_flush(dev);
-	dev->dp->in_batch--;
 	wg_dp_busy(dev);
 	wg_dev_rearm_timer(dev);
 }
@@ -267,8 +242,7 @@ void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp)
 	for (int i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
-		dev->udp_ev[i] = event_new(dev->base, fds[i], EV_READ | EV_PERSIST,
-					   on_udp, dev);
+		dev->udp_ev[i] = event_new(dev->base, fds[i], EV_READ | EV_PERSIST, on_udp, dev);
 		if (dev->udp_ev[i])
 			event_add(dev->udp_ev[i], NULL);
 		else
@@ -317,8 +291,7 @@ static int alloc_state(struct wg_device *dev)
 	dev->rl = wg_ratelimiter_new(0);
 	dev->cookie_rl = wg_ratelimiter_new(0);
 	dev->hsq = calloc(WG_MAX_QUEUED_HANDSHAKES, sizeof(*dev->hsq));
-	dev->txbuf = malloc(WG_TX_BUF_LEN);
-	if (!dev->rl || !dev->cookie_rl || !dev->hsq || !dev->txbuf)
+	if (!dev->rl || !dev->cookie_rl || !dev->hsq)
 		return -ENOMEM;
 	if (wg_index_table_init(&dev->index) < 0 || wg_pubkey_table_init(&dev->pubkeys) < 0)
 		return -ENOMEM;
@@ -338,8 +311,7 @@ static int add_events(struct wg_device *dev)
 		return -ENOMEM;
 	if (!dev->tun)
 		return 0;
-	dev->tun_ev = event_new(dev->base, wg_tun_fd(dev->tun), EV_READ | EV_PERSIST,
-				on_tun, dev);
+	dev->tun_ev = event_new(dev->base, wg_tun_fd(dev->tun), EV_READ | EV_PERSIST, on_tun, dev);
 	if (!dev->tun_ev || event_add(dev->tun_ev, NULL) < 0)
 		return -ENOMEM;
 	return 0;
@@ -470,11 +442,8 @@ static void free_events(struct wg_device *dev)
 
 static void free_buffers(struct wg_device *dev)
 {
-	if (dev->txbuf)
-		wg_memzero(dev->txbuf, WG_TX_BUF_LEN);
 	if (dev->hsq)
 		wg_memzero(dev->hsq, WG_MAX_QUEUED_HANDSHAKES * sizeof(*dev->hsq));
-	free(dev->txbuf);
 	free(dev->hsq);
 }
 

@@ -30,16 +30,25 @@ size_t wg_device_run_handshakes(struct wg_device *dev)
 
 void wg_device_inject_tun(struct wg_device *dev, const uint8_t *pkt, size_t len)
 {
-	static const struct wg_gso plain;
+	struct wg_pkt p = {dev->dp->rd, len};
 
 	if (len > WG_MAX_PACKET)
-		len = WG_MAX_PACKET;
+		p.len = len = WG_MAX_PACKET;
 	/* Where the TUN event reads to: a batch of one. */
-	memcpy(dev->dp->tx_read, pkt, len);
+	memcpy(dev->dp->rd, pkt, len);
 	dev->stats.tun_rx_packets++;
 	dev->dp->in_batch++;
-	wg_send_tun_gso(dev, dev->dp->tx_read, len, &plain);
+	wg_send_packets(dev, &p, 1);
 	wg_send_flush(dev);
 	dev->dp->in_batch--;
 	wg_dev_rearm_timer(dev);
+}
+
+int wg_device_read_tun(struct wg_device *dev)
+{
+	int ret = wg_send_read_tun(dev);
+
+	wg_dp_busy(dev);
+	wg_dev_rearm_timer(dev);
+	return ret;
 }

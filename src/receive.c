@@ -600,8 +600,7 @@ static size_t receive_msg(struct wg_device *dev, struct wg_udp_msg *m)
 		return 1;
 	}
 	for (size_t off = 0; off < m->len; off += seg, n++)
-		receive_one(dev, m->buf + off, m->len - off < seg ? m->len - off : seg,
-				 &m->ep);
+		receive_one(dev, m->buf + off, m->len - off < seg ? m->len - off : seg, &m->ep);
 	return n;
 }
 

@@ -9,7 +9,6 @@
 #include "aead.h"
 #include "wgd/crypto.h"
 #include "datapath.h"
-#include "offload.h"
 #include "dev.h"
 #include "send.h"
 #include "wgd/platform/batch.h"
@@ -268,8 +267,8 @@ static size_t padded_len(size_t len, size_t mtu)
 /* The MTU padding stays under: the kernel's is the MTU of the route the
  * packet took (its dst), which is the device's unless the route sets one.
  * We see the packet after routing, so ask for the route to its
- * destination; the smaller MTU wins. exact: pkt is one packet (not a
- * super-packet), and one already a multiple of 16 needs no answer. */
+ * destination; the smaller MTU wins. exact: a packet already a multiple
+ * of 16 needs no answer (only this packet is padded with it). */
 static size_t pad_mtu(struct wg_device *dev, const uint8_t *pkt, size_t len, bool exact)
 {
 	size_t mtu = (size_t)wg_dev_mtu(dev), ip_len;
@@ -304,20 +303,22 @@ void wg_send_keep_key_fresh(struct wg_peer *peer)
 		wg_send_handshake_initiation(peer, false);
 }
 
-/* Seals now, or with crypto threads leaves the AEAD to the flush, which
- * runs the batch's jobs in parallel. */
+/* Seals padded bytes of plain into msg now, or with crypto threads leaves
+ * the AEAD to the flush, which runs the batch's jobs in parallel (plain
+ * stays until then: the read buffers are reused only after a flush). */
 static int seal_or_queue(struct wg_dp *dp, struct wg_peer_keypair *kp, struct wg_msg_data *msg,
-			 size_t padded)
+			 const uint8_t *plain, size_t padded)
 {
 	struct wg_crypto_job *j;
 	uint64_t counter;
 
 	if (!dp->workers)
-		return wg_dp_seal(&kp->kp, msg, msg->payload, padded);
+		return wg_dp_seal(&kp->kp, msg, plain, padded);
 	if (wg_noise_seal_header(&kp->kp, msg, &counter) < 0)
 		return -EKEYEXPIRED;
 	j = &dp->jobs[dp->n_jobs++];
 	j->buf = msg->payload;
+	j->src = plain;
 	j->len = (uint32_t)padded;
 	j->counter = counter;
 	j->key = kp->kp.sending_key;
@@ -354,7 +355,7 @@ static int seal_staged(struct wg_device *dev, struct wg_peer *peer, struct wg_pe
 	if (s->len)
 		memcpy(msg->payload, s->data, s->len);
 	memset(msg->payload + s->len, 0, padded - s->len);
-	if (seal_or_queue(dev->dp, kp, msg, padded) < 0)
+	if (seal_or_queue(dev->dp, kp, msg, msg->payload, padded) < 0)
 		return -EKEYEXPIRED;
 	wg_dp_tx_commit(dev->dp, peer, msg_len, s->len > 0);
 	if (s->len)
@@ -415,104 +416,192 @@ static void log_no_peer(struct wg_device *dev, int family, const uint8_t *dst)
 	wg_log_verbose("no peer has an allowed ip covering %s: packet dropped", addr);
 }
 
-/* --- TUN reads cut into packets, sealed into trains --- */
+/* --- packets read from the TUN, sealed into trains --- */
 
-/* A packet that cannot be sealed now waits for the handshake. */
-static bool stage_segment(struct wg_peer *peer, const uint8_t *pkt, size_t len)
-{
-	return wg_peer_stage(peer, pkt, len) == 0;
-}
-
-/* Cuts the next packet into a scratch buffer and stages it. */
-static void stage_next(struct wg_device *dev, struct wg_peer *peer, struct wg_gso_split *s)
-{
-	uint8_t *scratch = dev->txbuf + WG_TX_HEADROOM;
-	size_t n = wg_gso_split_next(s, scratch);
-
-	stage_segment(peer, scratch, n);
-}
-
-/* Seals the next packet of s in place in its train slot. -EKEYEXPIRED
- * leaves the packet staged instead; -EMSGSIZE drops one too big to send. */
-static int seal_next(struct wg_device *dev, struct wg_peer *peer, struct wg_peer_keypair *kp,
-		     struct wg_gso_split *s, size_t mtu)
-{
-	size_t len = wg_gso_split_peek(s), padded = padded_len(len, mtu);
-	size_t msg_len = WG_MSG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
-	struct wg_msg_data *msg = reserve(dev, peer, msg_len);
-
-	if (!msg) {
-		wg_gso_split_next(s, dev->txbuf + WG_TX_HEADROOM);
-		dev->stats.udp_send_errors++;
-		return -EMSGSIZE;
-	}
-	wg_gso_split_next(s, msg->payload);
-	memset(msg->payload + len, 0, padded - len);
-	if (seal_or_queue(dev->dp, kp, msg, padded) < 0) {
-		stage_segment(peer, msg->payload, len);
-		return -EKEYEXPIRED;
-	}
-	wg_dp_tx_commit(dev->dp, peer, msg_len, true);
-	dev->stats.data_packets_sent++;
-	return 0;
-}
-
-/* Finds the peer for a TUN packet's destination; NULL after dealing with
- * the packet (unreachable, no endpoint, garbage). */
-static struct wg_peer *route(struct wg_device *dev, const uint8_t *pkt, size_t len, size_t *ip_len)
-{
-	const uint8_t *src, *dst;
-	struct wg_aip_owner *owner;
-	struct wg_peer *peer;
+/* What the packets of one TUN event share while their destination stays
+ * the same (the packets of a super-packet all do): the route, the MTU to
+ * pad under and the sending keypair. Nothing changes them meanwhile: the
+ * configuration and the handshakes have their own events. */
+struct tx_route {
+	bool valid;
 	int family;
+	uint8_t dst[16];
+	struct wg_peer *peer; /* NULL: the packets are dropped */
+	uint64_t *drop;	      /* then: the counter of why */
+	struct wg_peer_keypair *kp;
+	size_t mtu;
+	bool staged; /* packets were staged: send or start a handshake after */
+	uint64_t now;
+};
 
-	if (wg_ip_parse(pkt, len, &family, ip_len, &src, &dst) < 0) {
-		dev->stats.tun_garbage++;
-		return NULL;
-	}
-	owner = wg_allowedips_lookup(&dev->aips, family, dst);
+/* The route ends: staged packets go out or wait for a handshake. */
+static void route_end(struct tx_route *r)
+{
+	if (r->valid && r->staged)
+		wg_send_staged(r->peer);
+	r->valid = r->staged = false;
+}
+
+/* Finds the peer for a destination (the first packet of a run); an
+ * unreachable one gets one ICMP error per run. */
+static struct wg_peer *route_lookup(struct wg_device *dev, struct tx_route *r, const uint8_t *pkt,
+				    size_t ip_len)
+{
+	struct wg_aip_owner *owner = wg_allowedips_lookup(&dev->aips, r->family, r->dst);
+	struct wg_peer *peer;
+
 	if (!owner) {
+		r->drop = &dev->stats.tun_no_peer;
 		dev->stats.tun_no_peer++;
-		log_no_peer(dev, family, dst);
-		send_unreachable(dev, family, pkt, *ip_len);
+		log_no_peer(dev, r->family, r->dst);
+		send_unreachable(dev, r->family, pkt, ip_len);
 		return NULL;
 	}
 	peer = wg_container_of(owner, struct wg_peer, aips);
 	if (!wg_peer_has_endpoint(peer)) {
+		r->drop = &dev->stats.tun_no_endpoint;
 		drop_no_endpoint(peer);
 		return NULL;
 	}
 	return peer;
 }
 
-void wg_send_tun_gso(struct wg_device *dev, uint8_t *pkt, size_t len, const struct wg_gso *gso)
+/* The peer for a TUN packet; NULL after dealing with the packet
+ * (unreachable, no endpoint, garbage). */
+static struct wg_peer *route(struct wg_device *dev, struct tx_route *r, const uint8_t *pkt,
+			     size_t len, size_t *ip_len)
 {
-	struct wg_peer_keypair *kp;
-	struct wg_gso_split s;
-	struct wg_peer *peer;
-	bool staged = false;
-	size_t ip_len, mtu;
+	size_t alen;
+	const uint8_t *src, *dst;
+	int family;
 
-	peer = route(dev, pkt, len, &ip_len);
-	if (!peer)
-		return;
-	if (wg_gso_split_init(&s, pkt, ip_len, gso) < 0) {
+	if (wg_ip_parse(pkt, len, &family, ip_len, &src, &dst) < 0) {
 		dev->stats.tun_garbage++;
-		return;
+		return NULL;
 	}
-	kp = peer->n_staged ? NULL : wg_peer_sending_keypair(peer, wg_dev_now(dev));
-	mtu = pad_mtu(dev, pkt, ip_len, gso->type == WG_GSO_NONE);
-	while (wg_gso_split_peek(&s)) {
-		if (!kp) {
-			stage_next(dev, peer, &s);
-			staged = true;
-		} else if (seal_next(dev, peer, kp, &s, mtu) == -EKEYEXPIRED) {
-			kp = NULL;
-			staged = true;
+	alen = family == AF_INET ? 4 : 16;
+	if (!r->valid || r->family != family || memcmp(r->dst, dst, alen) != 0) {
+		route_end(r);
+		r->valid = true;
+		r->family = family;
+		memcpy(r->dst, dst, alen);
+		r->peer = route_lookup(dev, r, pkt, *ip_len);
+		r->mtu = r->peer ? pad_mtu(dev, pkt, *ip_len, false) : 0;
+		r->kp = r->peer && !r->peer->n_staged ? wg_peer_sending_keypair(r->peer, r->now)
+						      : NULL;
+		return r->peer;
+	}
+	if (!r->peer)
+		(*r->drop)++;
+	return r->peer;
+}
+
+/* Seals a packet (with WG_DP_RD_TAIL bytes of room after it) into its
+ * peer's train. -EKEYEXPIRED: the session is used up; -EMSGSIZE: dropped,
+ * too big to send. */
+static int seal_packet(struct wg_device *dev, struct tx_route *r, uint8_t *pkt, size_t len)
+{
+	size_t padded = padded_len(len, r->mtu);
+	size_t msg_len = WG_MSG_DATA_HEADER_LEN + padded + WG_AEAD_TAG_LEN;
+	struct wg_msg_data *msg = reserve(dev, r->peer, msg_len);
+
+	if (!msg) {
+		dev->stats.udp_send_errors++;
+		return -EMSGSIZE;
+	}
+	memset(pkt + len, 0, padded - len);
+	if (seal_or_queue(dev->dp, r->kp, msg, pkt, padded) < 0)
+		return -EKEYEXPIRED;
+	wg_dp_tx_commit(dev->dp, r->peer, msg_len, true);
+	dev->stats.data_packets_sent++;
+	return 0;
+}
+
+/* Packets of one TUN event, r shared by all its reads. */
+static void send_run(struct wg_device *dev, struct tx_route *r, struct wg_pkt *pkts, int n)
+{
+	size_t ip_len;
+
+	for (int i = 0; i < n; i++) {
+		struct wg_peer *peer = route(dev, r, pkts[i].data, pkts[i].len, &ip_len);
+		if (!peer)
+			continue;
+		if (r->kp && !peer->n_staged &&
+		    seal_packet(dev, r, pkts[i].data, ip_len) != -EKEYEXPIRED)
+			continue;
+		/* No session (or it is used up): the packet waits. */
+		r->kp = NULL;
+		r->staged |= wg_peer_stage(peer, pkts[i].data, ip_len) == 0;
+	}
+}
+
+void wg_send_packets(struct wg_device *dev, struct wg_pkt *pkts, int n)
+{
+	struct tx_route r = {.now = wg_dev_now(dev)};
+
+	send_run(dev, &r, pkts, n);
+	route_end(&r);
+}
+
+/* TUN reads per event: up to 64, but no more than 1 MiB, before the
+ * trains go out and UDP gets its turn. */
+#define TUN_READS 64
+#define TUN_BYTES (1 << 20)
+
+/* One read into the free part of the read buffers; 0 when they are full
+ * (then the trains sealed from them go out and they are free again). */
+static int read_some(struct wg_device *dev, struct tx_route *r, size_t *bytes)
+{
+	struct wg_dp *dp = dev->dp;
+	struct wg_pkt *last;
+	int n = wg_tun_read_batch(dev->tun, dp->rd + dp->rd_used, dp->rd_len - dp->rd_used,
+				  WG_DP_RD_TAIL, dp->rd_pkts, WG_DP_RD_PKTS);
+
+	if (n == 0 && dp->rd_used) {
+		wg_send_flush(dev);
+		dp->rd_used = 0;
+		n = wg_tun_read_batch(dev->tun, dp->rd, dp->rd_len, WG_DP_RD_TAIL, dp->rd_pkts,
+				      WG_DP_RD_PKTS);
+	}
+	if (n <= 0)
+		return n == 0 ? -EMSGSIZE : n;
+	last = &dp->rd_pkts[n - 1];
+	dp->rd_used = (size_t)(last->data + last->len + WG_DP_RD_TAIL - dp->rd);
+	for (int i = 0; i < n; i++)
+		*bytes += dp->rd_pkts[i].len;
+	dev->stats.tun_rx_packets += (uint64_t)n;
+	send_run(dev, r, dp->rd_pkts, n);
+	return n;
+}
+
+int wg_send_read_tun(struct wg_device *dev)
+{
+	struct wg_dp *dp = dev->dp;
+	struct tx_route r = {.now = wg_dev_now(dev)};
+	size_t bytes = 0;
+	int ret = 0;
+
+	dp->in_batch++;
+	for (int i = 0; i < TUN_READS && bytes < TUN_BYTES; i++) {
+		int n = read_some(dev, &r, &bytes);
+		if (n == -EBADMSG) {
+			dev->stats.tun_garbage++;
+			continue;
+		}
+		if (n == -EAGAIN || n == -ENODEV) {
+			ret = n == -ENODEV ? n : 0;
+			break;
+		}
+		if (n < 0) {
+			dev->stats.tun_read_errors++;
+			break;
 		}
 	}
-	if (staged)
-		wg_send_staged(peer);
+	route_end(&r);
+	wg_send_flush(dev);
+	dp->rd_used = 0;
+	dp->in_batch--;
+	return ret;
 }
 
 /* One train per peer run: timers and rekey checks once per train. */

@@ -9,7 +9,7 @@
 
 struct wg_device;
 struct wg_peer;
-struct wg_gso;
+struct wg_pkt;
 struct wg_hs_job;
 
 /* Validates an IPv4/IPv6 header: sets *family, *ip_len (the length the
@@ -17,10 +17,15 @@ struct wg_hs_job;
  * -EINVAL. */
 int wg_ip_parse(const uint8_t *pkt, size_t len, int *family, size_t *ip_len, const uint8_t **src,
 		const uint8_t **dst);
-/* One TUN read (packet or TSO/USO super-packet, as gso says) cut into
- * packets and sealed into the device's trains; wg_send_flush hands the
- * trains to the kernel. */
-void wg_send_tun_gso(struct wg_device *dev, uint8_t *pkt, size_t len, const struct wg_gso *gso);
+/* The TUN is readable: plain packets read in batches (the platform cuts
+ * super-packets), routed, sealed into the device's trains, sent when the
+ * TUN is drained or the budget spent. 0, or -ENODEV once the interface is
+ * gone. */
+int wg_send_read_tun(struct wg_device *dev);
+/* Packets read from the TUN (each with WG_DP_RD_TAIL bytes of room after
+ * it, untouched until the next flush) routed and sealed into the trains,
+ * or staged; wg_send_flush hands the trains to the kernel. */
+void wg_send_packets(struct wg_device *dev, struct wg_pkt *pkts, int n);
 void wg_send_flush(struct wg_device *dev);
 /* Seals staged packets into the trains if a session is usable, else
  * starts a handshake. Outside a batch the trains leave at once. */

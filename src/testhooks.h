@@ -20,5 +20,8 @@ void wg_device_inject_udp(struct wg_device *dev, uint8_t *buf, size_t len,
 size_t wg_device_run_handshakes(struct wg_device *dev);
 /* One IP packet read from the TUN (truncated to the largest packet). */
 void wg_device_inject_tun(struct wg_device *dev, const uint8_t *pkt, size_t len);
+/* The TUN is readable: the device's TUN event (reads until drained, seals,
+ * sends). 0, or -ENODEV once the interface is gone. */
+int wg_device_read_tun(struct wg_device *dev);
 
 #endif

@@ -42,7 +42,7 @@ struct wg_workers {
 static void run_job(struct wg_crypto_job *j)
 {
 	if (j->op == WG_JOB_SEAL) {
-		wg_dp_aead_encrypt(j->buf, j->buf, j->len, j->counter, j->key);
+		wg_dp_aead_encrypt(j->buf, j->src ? j->src : j->buf, j->len, j->counter, j->key);
 		j->result = 0;
 	} else {
 		j->result = wg_dp_aead_decrypt(j->buf, j->buf, j->len, j->counter, j->key) ? -1 : 0;

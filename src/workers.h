@@ -12,12 +12,14 @@
 #include "wgd/wire.h"
 
 enum wg_job_op {
-	WG_JOB_SEAL = 0, /* buf holds len bytes of padded plaintext; the tag goes after */
+	WG_JOB_SEAL = 0, /* src (or buf when NULL) holds len bytes of padded plaintext;
+			  * buf gets the ciphertext, and the tag after it */
 	WG_JOB_OPEN,	 /* buf holds len bytes of ciphertext and tag */
 };
 
 struct wg_crypto_job {
 	uint8_t *buf;
+	const uint8_t *src; /* seal: the plaintext, NULL = in place */
 	const uint8_t *key; /* sending or receiving key of a live keypair */
 	uint64_t counter;
 	uint32_t len;

@@ -10,8 +10,7 @@
 #include "wgd/platform/tun.h"
 #include "wgd/platform/udp.h"
 
-int wg_tun_create_plain(const char *name, char *name_out, size_t name_out_len,
-			struct wg_tun **out)
+int wg_tun_create_plain(const char *name, char *name_out, size_t name_out_len, struct wg_tun **out)
 {
 	return wg_tun_create(name, name_out, name_out_len, out); /* never a header */
 }
@@ -30,6 +29,12 @@ ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const str
 			 int iovcnt)
 {
 	return wg_posix_tun_write_gso(tun, gso, iov, iovcnt);
+}
+
+int wg_tun_read_batch(struct wg_tun *tun, uint8_t *buf, size_t cap, size_t tail,
+		      struct wg_pkt *pkts, int max)
+{
+	return wg_posix_tun_read_batch(tun, buf, cap, tail, pkts, max);
 }
 
 int wg_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n)
@@ -116,4 +121,3 @@ int wg_os_udp_local_fragments(int fd, int family, bool allow)
 	(void)allow;
 	return 0;
 }
-

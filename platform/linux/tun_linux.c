@@ -140,8 +140,7 @@ int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct 
 	return create(name, true, name_out, name_out_len, out);
 }
 
-int wg_tun_create_plain(const char *name, char *name_out, size_t name_out_len,
-			struct wg_tun **out)
+int wg_tun_create_plain(const char *name, char *name_out, size_t name_out_len, struct wg_tun **out)
 {
 	return create(name, false, name_out, name_out_len, out);
 }

@@ -170,6 +170,73 @@ ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const str
 	return wg_posix_tun_write_gso(tun, gso, iov, iovcnt);
 }
 
+/* --- super-packets read whole, handed over cut --- */
+
+/* The length the IP header claims (trailing bytes dropped), 0 when the
+ * packet is not IP or claims more than was read. */
+static size_t ip_len(const uint8_t *p, size_t n)
+{
+	size_t ihl, tot;
+
+	if (n >= 20 && p[0] >> 4 == 4) {
+		ihl = (size_t)(p[0] & 0x0f) * 4;
+		tot = (size_t)p[2] << 8 | p[3];
+		return ihl >= 20 && tot >= ihl && tot <= n ? tot : 0;
+	}
+	if (n >= 40 && p[0] >> 4 == 6) {
+		tot = 40 + ((size_t)p[4] << 8 | p[5]);
+		return tot <= n ? tot : 0;
+	}
+	return 0;
+}
+
+static int read_whole(struct wg_tun *tun)
+{
+	ssize_t n;
+	size_t len;
+
+	if (!tun->rd_buf && !(tun->rd_buf = wg_posix_map(WG_TUN_READ_ROOM + 1)))
+		return -ENOMEM;
+	n = wg_linux_tun_readv(tun, tun->rd_buf, WG_TUN_READ_ROOM + 1, &tun->rd_gso);
+	if (n < 0)
+		return (int)n;
+	len = ip_len(tun->rd_buf, (size_t)n);
+	if (!len || wg_gso_split_init(&tun->rd_split, tun->rd_buf, len, &tun->rd_gso) < 0)
+		return -EBADMSG;
+	tun->rd_pending = true;
+	return 0;
+}
+
+/* The pending packets that fit, cut into buf. */
+static int hand_over(struct wg_tun *tun, uint8_t *buf, size_t cap, size_t tail, struct wg_pkt *pkts,
+		     int max)
+{
+	struct wg_gso_split *s = &tun->rd_split;
+	size_t off = 0, len;
+	int k = 0;
+
+	while (k < max && (len = wg_gso_split_peek(s)) && off + len + tail <= cap) {
+		wg_gso_split_next(s, buf + off);
+		pkts[k++] = (struct wg_pkt){buf + off, len};
+		off += len + tail;
+	}
+	tun->rd_pending = wg_gso_split_peek(s) != 0;
+	return k;
+}
+
+int wg_tun_read_batch(struct wg_tun *tun, uint8_t *buf, size_t cap, size_t tail,
+		      struct wg_pkt *pkts, int max)
+{
+	if (!(tun->is_tun && tun->vnet_hdr_len))
+		return wg_posix_tun_read_batch(tun, buf, cap, tail, pkts, max);
+	if (!tun->rd_pending) {
+		int r = read_whole(tun);
+		if (r < 0)
+			return r;
+	}
+	return hand_over(tun, buf, cap, tail, pkts, max);
+}
+
 /* --- coalesced writes --- */
 
 /* A coalesced packet the kernel refused (no USO on an older kernel): that

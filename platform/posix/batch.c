@@ -29,13 +29,27 @@ ssize_t wg_posix_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, stru
 	return wg_tun_read(tun, buf, len);
 }
 
-ssize_t wg_posix_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,
-			 int iovcnt)
+ssize_t wg_posix_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso,
+			       const struct iovec *iov, int iovcnt)
 {
 	/* Without offloads the caller never gathers: one piece, one packet. */
 	if (gso->type != WG_GSO_NONE || gso->needs_csum || iovcnt != 1)
 		return -EINVAL;
 	return wg_tun_write(tun, iov[0].iov_base, iov[0].iov_len);
+}
+
+int wg_posix_tun_read_batch(struct wg_tun *tun, uint8_t *buf, size_t cap, size_t tail,
+			    struct wg_pkt *pkts, int max)
+{
+	ssize_t n;
+
+	if (max < 1 || cap < WG_TUN_READ_ROOM + tail)
+		return 0;
+	n = wg_tun_read(tun, buf, cap - tail);
+	if (n < 0)
+		return (int)n;
+	pkts[0] = (struct wg_pkt){buf, (size_t)n};
+	return 1;
 }
 
 int wg_posix_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n)
@@ -51,7 +65,7 @@ int wg_posix_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n)
 
 #define CUT_BUF_LEN (2 * 65536) /* a super-packet whole, and one packet cut */
 
-static void *map(size_t len)
+void *wg_posix_map(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -62,9 +76,9 @@ int wg_posix_tun_gro_open(struct wg_tun *tun, bool tcp, bool udp)
 {
 	uint8_t key[WG_GRO_KEY_LEN];
 
-	if (!tun->gro && !(tun->gro = map(sizeof(*tun->gro))))
+	if (!tun->gro && !(tun->gro = wg_posix_map(sizeof(*tun->gro))))
 		return -ENOMEM;
-	if (!tun->cut_buf && !(tun->cut_buf = map(CUT_BUF_LEN))) {
+	if (!tun->cut_buf && !(tun->cut_buf = wg_posix_map(CUT_BUF_LEN))) {
 		wg_posix_tun_gro_close(tun);
 		return -ENOMEM;
 	}
@@ -86,8 +100,11 @@ void wg_posix_tun_gro_close(struct wg_tun *tun)
 	}
 	if (tun->cut_buf)
 		munmap(tun->cut_buf, CUT_BUF_LEN);
+	if (tun->rd_buf)
+		munmap(tun->rd_buf, WG_TUN_READ_ROOM + 1);
 	tun->gro = NULL;
-	tun->cut_buf = NULL;
+	tun->cut_buf = tun->rd_buf = NULL;
+	tun->rd_pending = false;
 }
 
 /* The table's packet slots and the cut buffer (not its header page with
@@ -101,6 +118,8 @@ void wg_posix_tun_trim(struct wg_tun *tun)
 			      MADV_DONTNEED);
 	if (tun->cut_buf)
 		(void)madvise(tun->cut_buf, CUT_BUF_LEN, MADV_DONTNEED);
+	if (tun->rd_buf && !tun->rd_pending)
+		(void)madvise(tun->rd_buf, WG_TUN_READ_ROOM + 1, MADV_DONTNEED);
 }
 
 int wg_posix_udp_recv_batch(struct wg_udp *udp, int fd, struct wg_udp_msg *msgs, int n)

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "offload.h"
 #include "wgd/addr.h"
 
 #ifndef MSG_NOSIGNAL
@@ -42,6 +43,12 @@ struct wg_tun {
 	 * room to cut a refused super-packet again (mapped, NULL = none). */
 	struct wg_gro *gro;
 	uint8_t *cut_buf;
+	/* Linux with TSO/USO: a super-packet read whole (rd_buf, mapped),
+	 * handed over cut, maybe over several wg_tun_read_batch calls. */
+	uint8_t *rd_buf;
+	struct wg_gso rd_gso;
+	struct wg_gso_split rd_split;
+	bool rd_pending;
 };
 
 /* The UDP socket pair of wgd/platform/udp.h (posix/udp.c; the Linux batch code in
@@ -77,9 +84,21 @@ int wg_posix_set_mtu(const char *ifname, int mtu);
 /* SIOCGIFMTU by name in our own namespace: the MTU or -errno. */
 int wg_posix_tun_mtu(const char *ifname);
 
+/* One packet or super-packet read or written with its offload
+ * description (offload.h): Linux's virtio-net header, decoded; type
+ * WG_GSO_NONE and no partial checksum without offloads (then one plain
+ * read). Same return values as wg_tun_read. Other systems and plain TUNs:
+ * the portable forms below. */
+ssize_t wg_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso);
+/* Writes one packet gathered from iov (iovcnt <= WG_TUN_MAX_IOV); gso may
+ * describe a super-packet only while the matching offload is enabled.
+ * Returns bytes written or -errno (-ENODEV: interface gone). */
+#define WG_TUN_MAX_IOV 128
+ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,
+			 int iovcnt);
+
 /* The portable batch functions (batch.c): one packet per system call, no
  * offloads. Every OS's batch API falls back to them. */
-struct wg_gso;
 struct wg_pkt;
 struct wg_udp_msg;
 struct iovec;
@@ -87,9 +106,13 @@ int wg_posix_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled)
 ssize_t wg_posix_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso);
 ssize_t wg_posix_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso,
 			       const struct iovec *iov, int iovcnt);
+int wg_posix_tun_read_batch(struct wg_tun *tun, uint8_t *buf, size_t cap, size_t tail,
+			    struct wg_pkt *pkts, int max);
 int wg_posix_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n);
 /* The coalescing table: mapped (tcp/udp: protocols to coalesce) or
- * unmapped (with cut_buf), and trimmed. */
+ * unmapped (with cut_buf and rd_buf), and trimmed. map: an anonymous
+ * mapping or NULL. */
+void *wg_posix_map(size_t len);
 int wg_posix_tun_gro_open(struct wg_tun *tun, bool tcp, bool udp);
 void wg_posix_tun_gro_close(struct wg_tun *tun);
 void wg_posix_tun_trim(struct wg_tun *tun);

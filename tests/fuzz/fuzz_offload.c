@@ -23,7 +23,7 @@
 #include <arpa/inet.h>
 
 #include "common.h"
-#include "offload.h"
+#include "../../platform/posix/offload.h"
 #include "wgd/platform/batch.h"
 
 #define MAX_PKTS 96

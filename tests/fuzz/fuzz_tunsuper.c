@@ -1,7 +1,7 @@
 /* The TUN super-packet path: reads of an offloading TUN carrying a
  * virtio-net header with any flags, gso_type (ECN bit too), gso_size,
  * hdr_len, csum_start and csum_offset the kernel could hand over, decoded
- * by the platform (wg_tun_read_gso), cut by the engine, sealed into trains
+ * and cut by the platform (wg_tun_read_batch), routed and sealed into trains
  * (inline or on the crypto worker threads) and sent with UDP GSO through
  * the platform's sendmmsg writer.
  *

@@ -1,11 +1,12 @@
-/* The batched and offloaded data path, optional capabilities of the TUN
- * (wgd/platform/tun.h) and UDP (wgd/platform/udp.h) boundary. Linux
- * implements them with a virtio-net header on the TUN (TSO/USO
- * super-packets from the kernel, coalesced super-packets to it),
- * recvmmsg/sendmmsg, UDP_SEGMENT (GSO) and UDP_GRO. Other systems get
- * portable fallbacks: one packet per call, no offloads. The capability
- * queries say what a caller may rely on; the single-packet functions keep
- * working on every descriptor. */
+/* The batched and offloaded data path of the TUN (wgd/platform/tun.h)
+ * and UDP (wgd/platform/udp.h) boundary. TUN packets cross it as plain IP
+ * packets, in batches: where the kernel hands over or takes super-packets
+ * (Linux TSO/USO, behind a virtio-net header) the platform cuts and
+ * coalesces them, and the caller never sees either. UDP messages are
+ * datagrams or trains of them (recvmmsg/sendmmsg, UDP_SEGMENT and UDP_GRO
+ * on Linux). Other systems, and Linux in the portable mode, get the
+ * portable fallbacks: one packet per system call, no offloads. The
+ * single-packet functions keep working on every descriptor. */
 #ifndef WGD_PLATFORM_BATCH_H
 #define WGD_PLATFORM_BATCH_H
 
@@ -20,25 +21,6 @@
 struct wg_tun;
 struct wg_udp;
 
-enum wg_gso_type {
-	WG_GSO_NONE = 0,
-	WG_GSO_TCP4,
-	WG_GSO_TCP6,
-	WG_GSO_UDP_L4, /* UDP segmentation, IPv4 or IPv6 */
-};
-
-/* How a TUN packet is (to be) segmented and checksummed: the portable form
- * of Linux's struct virtio_net_hdr. */
-struct wg_gso {
-	uint8_t type;	      /* enum wg_gso_type */
-	bool needs_csum;      /* L4 checksum at csum_start + csum_offset is partial */
-	bool data_valid;      /* write: checksums need not be verified */
-	uint16_t gso_size;    /* L4 payload bytes per segment */
-	uint16_t hdr_len;     /* L3 + L4 header bytes (a hint on read) */
-	uint16_t csum_start;  /* offset of the L4 header */
-	uint16_t csum_offset; /* of the checksum field, from csum_start */
-};
-
 #define WG_TUN_OFFLOAD_CSUM (1u << 0) /* partial checksums both ways */
 #define WG_TUN_OFFLOAD_TSO  (1u << 1) /* TCP super-packets (TSO4/TSO6) both ways */
 #define WG_TUN_OFFLOAD_USO  (1u << 2) /* UDP super-packets both ways */
@@ -48,23 +30,25 @@ struct wg_gso {
  * packets). Offloads need a Linux TUN opened by wg_tun_create. 0 or -errno
  * (-EOPNOTSUPP: no offloads on this descriptor or OS). */
 int wg_tun_set_offload(struct wg_tun *tun, bool on, unsigned int *enabled);
-/* One packet or super-packet with its offload description (type
- * WG_GSO_NONE and no partial checksum without offloads: then one plain
- * read). Same return values as wg_tun_read. */
-ssize_t wg_tun_read_gso(struct wg_tun *tun, uint8_t *buf, size_t len, struct wg_gso *gso);
-/* Writes one packet gathered from iov (iovcnt <= WG_TUN_MAX_IOV); gso may
- * describe a super-packet only while the matching offload is enabled.
- * Returns bytes written or -errno (-ENODEV: interface gone). */
-#define WG_TUN_MAX_IOV 128
-ssize_t wg_tun_write_gso(struct wg_tun *tun, const struct wg_gso *gso, const struct iovec *iov,
-			 int iovcnt);
-
 /* A plain IP packet in the caller's memory. */
 struct wg_pkt {
 	uint8_t *data;
 	size_t len;
 };
 
+/* Plain IP packets from the TUN, for a batch. Reads one packet or
+ * super-packet (Linux with TSO/USO on: cut here into packets, each with
+ * its own headers and checksums) and places the packets in buf one after
+ * another, each followed by `tail` bytes the caller may write (padding).
+ * Packets of a super-packet that do not fit (cap bytes, max packets) wait
+ * for the next call, which reads nothing new before they are handed over.
+ * Returns the number of packets; 0 when not even the next one fits (a
+ * buffer of WG_TUN_READ_ROOM + tail bytes always takes one); -EAGAIN when
+ * drained; -EBADMSG when a malformed packet was dropped (read on);
+ * -ENODEV once the interface is gone; other -errno. */
+#define WG_TUN_READ_ROOM 65535
+int wg_tun_read_batch(struct wg_tun *tun, uint8_t *buf, size_t cap, size_t tail,
+		      struct wg_pkt *pkts, int max);
 /* Writes n plain IP packets, in order per flow. Where the TUN takes
  * super-packets (Linux with TSO/USO offloads on) the packets of a TCP or
  * UDP flow are coalesced into super-packets first (GRO; their headers may

@@ -20,8 +20,7 @@ int wg_tun_create(const char *name, char *name_out, size_t name_out_len, struct 
 /* The same for the portable data path: bare packets with no offload
  * header at all (Linux: no virtio-net header, so no offloads), as FreeBSD
  * and macOS TUNs always are. */
-int wg_tun_create_plain(const char *name, char *name_out, size_t name_out_len,
-			struct wg_tun **out);
+int wg_tun_create_plain(const char *name, char *name_out, size_t name_out_len, struct wg_tun **out);
 /* Wraps an already open descriptor: an inherited TUN (WG_TUN_FD) or, in
  * tests, one end of a socketpair carrying bare IP packets (is_tun false:
  * no ioctls, no header). Takes ownership of fd. */

@@ -1,4 +1,5 @@
-/* Userspace halves of TUN offloads, pure packet arithmetic: Internet
+/* Userspace halves of TUN offloads, pure packet arithmetic, for the
+ * platform's TUN batches (nothing above the platform sees super-packets): Internet
  * checksums, splitting a TCP/UDP super-packet from the TUN into MTU-sized
  * packets (TSO/USO done here, each with its own headers and checksum), and
  * coalescing received TCP/UDP packets of one flow back into super-packets
@@ -12,6 +13,25 @@
 #include <sys/uio.h>
 
 #include "wgd/platform/batch.h"
+
+enum wg_gso_type {
+	WG_GSO_NONE = 0,
+	WG_GSO_TCP4,
+	WG_GSO_TCP6,
+	WG_GSO_UDP_L4, /* UDP segmentation, IPv4 or IPv6 */
+};
+
+/* How a TUN packet is (to be) segmented and checksummed: the portable form
+ * of Linux's struct virtio_net_hdr. */
+struct wg_gso {
+	uint8_t type;	      /* enum wg_gso_type */
+	bool needs_csum;      /* L4 checksum at csum_start + csum_offset is partial */
+	bool data_valid;      /* write: checksums need not be verified */
+	uint16_t gso_size;    /* L4 payload bytes per segment */
+	uint16_t hdr_len;     /* L3 + L4 header bytes (a hint on read) */
+	uint16_t csum_start;  /* offset of the L4 header */
+	uint16_t csum_offset; /* of the checksum field, from csum_start */
+};
 
 /* --- checksums (RFC 1071) ---
  * Partial sums are 64-bit and byte-order neutral: sum native-order words,
