@@ -582,7 +582,10 @@ int wg_send_read_tun(struct wg_device *dev)
 	int ret = 0;
 
 	dp->in_batch++;
-	for (int i = 0; i < TUN_READS && bytes < TUN_BYTES; i++) {
+	/* Over budget, a super-packet's last packets are still taken: the
+	 * descriptor would not wake us for them. */
+	for (int i = 0; (i < TUN_READS && bytes < TUN_BYTES) || wg_tun_read_pending(dev->tun);
+	     i++) {
 		int n = read_some(dev, &r, &bytes);
 		if (n == -EBADMSG) {
 			dev->stats.tun_garbage++;

@@ -37,6 +37,12 @@ int wg_tun_read_batch(struct wg_tun *tun, uint8_t *buf, size_t cap, size_t tail,
 	return wg_posix_tun_read_batch(tun, buf, cap, tail, pkts, max);
 }
 
+bool wg_tun_read_pending(const struct wg_tun *tun)
+{
+	(void)tun; /* one packet per read: never */
+	return false;
+}
+
 int wg_tun_write_batch(struct wg_tun *tun, struct wg_pkt *pkts, int n)
 {
 	return wg_posix_tun_write_batch(tun, pkts, n);

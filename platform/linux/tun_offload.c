@@ -237,6 +237,11 @@ int wg_tun_read_batch(struct wg_tun *tun, uint8_t *buf, size_t cap, size_t tail,
 	return hand_over(tun, buf, cap, tail, pkts, max);
 }
 
+bool wg_tun_read_pending(const struct wg_tun *tun)
+{
+	return tun->rd_pending;
+}
+
 /* --- coalesced writes --- */
 
 /* A coalesced packet the kernel refused (no USO on an older kernel): that

@@ -49,6 +49,10 @@ struct wg_pkt {
 #define WG_TUN_READ_ROOM 65535
 int wg_tun_read_batch(struct wg_tun *tun, uint8_t *buf, size_t cap, size_t tail,
 		      struct wg_pkt *pkts, int max);
+/* Packets of a super-packet are waiting for the next wg_tun_read_batch
+ * (the descriptor need not be readable for them: hand them over before
+ * waiting for it). */
+bool wg_tun_read_pending(const struct wg_tun *tun);
 /* Writes n plain IP packets, in order per flow. Where the TUN takes
  * super-packets (Linux with TSO/USO offloads on) the packets of a TCP or
  * UDP flow are coalesced into super-packets first (GRO; their headers may
