@@ -220,18 +220,36 @@ build_libgpg_error()
 # with Poly1305: AVX2 on x86-64, NEON on aarch64).
 build_libgcrypt20()
 {
-	local b="$WORK/libgcrypt" dirs="compat mpi cipher random src" us=no
+	local b="$WORK/libgcrypt" dirs="compat mpi cipher random src"
 	rm -rf "$b" && mkdir -p "$b"
+	local extra=(ac_cv_sys_symbol_underscore=no)
 	# Cross-compiling, its configure cannot see that Mach-O C symbols
-	# carry an underscore; its assembly must name them so.
-	case $TARGET in *-macos*) us=yes ;; esac
-	(cd "$b" && autotools_env &&
+	# carry an underscore; its assembly must name them so. Its tests for
+	# the assembler call an undeclared function (an error in clang 16 and
+	# later) and, for aarch64, use ELF symbol names: without help they
+	# fail and no assembly is built. A failed test for the ARMv8 crypto
+	# extensions turns NEON off too (a slip in its configure.ac): wgd
+	# needs neither AES nor SHA, so they are left out. Its aarch64 ChaCha20
+	# names its functions as ELF does: give them Mach-O's underscore.
+	local f mach=-O2
+	for f in _gcry_chacha20_aarch64_blocks4 _gcry_chacha20_poly1305_aarch64_blocks4; do
+		mach="$mach -D$f=_$f"
+	done
+	case $TARGET in
+	aarch64-macos*)
+		extra=(ac_cv_sys_symbol_underscore=yes gcry_cv_gcc_aarch64_platform_as_ok=yes
+			gcry_cv_gcc_inline_asm_aarch64_neon=yes --disable-arm-crypto-support
+			"CCASFLAGS=$mach")
+		;;
+	*-macos*) extra=(ac_cv_sys_symbol_underscore=yes) ;;
+	esac
+	(cd "$b" && autotools_env && CFLAGS="$CFLAGS -Wno-error=implicit-function-declaration" &&
 		"$SRCDIR_libgcrypt20/configure" -q --host="$HOST" --prefix="$PREFIX" \
 			--disable-shared --enable-static --with-pic --disable-dependency-tracking \
 			--disable-doc --disable-jent-support --disable-large-data-tests \
 			--enable-ciphers=chacha20 --enable-digests=sha256,sha512,blake2 \
 			--enable-pubkey-ciphers=ecc --enable-kdfs=s2k \
-			--with-libgpg-error-prefix="$PREFIX" ac_cv_sys_symbol_underscore=$us &&
+			--with-libgpg-error-prefix="$PREFIX" "${extra[@]}" &&
 		make -s -j"$JOBS" SUBDIRS="$dirs" && make -s install SUBDIRS="$dirs") \
 		>"$WORK/libgcrypt.log" 2>&1 ||
 		{ tail -n 30 "$WORK/libgcrypt.log"; die "libgcrypt failed (log: $WORK/libgcrypt.log)"; }
