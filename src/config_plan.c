@@ -3,8 +3,9 @@
  * The set is a program run in order: replace_peers first empties the
  * device, a new device key takes away the peer holding it, then each peer
  * section removes, creates or updates the peer its key names at that point
- * (a key may be named again further on). Planning runs it on the plan's
- * own key table, so the commit replays exactly what was planned. Its
+ * (a key may be named again further on). Planning runs it against the
+ * device as it is plus the plan's own table of the keys it has created or
+ * removed a peer for, so the commit replays exactly what was planned. Its
  * reservations are upper bounds: the most peers alive at any point, and
  * the trie nodes its inserts can take (wg_allowedips_reserve). */
 #include "config_plan.h"
@@ -58,45 +59,64 @@ static void plan_identity(struct wg_device *dev, struct wg_config_plan *pl)
 	wg_x25519_public(pl->public_key, set->private_key);
 }
 
-/* The plan's entry for key, made at its first mention: it starts as the
- * device's peer unless the set empties the device or the new device key
- * takes that peer away. */
-static struct wg_plan_key *plan_key(struct wg_device *dev, struct wg_config_plan *pl,
-				    const uint8_t *key)
+/* The peer key stands for at this point of the set: the plan's entry if
+ * the set has changed it already, else the device's peer (unless the set
+ * empties the device or the new device key takes that peer away). */
+static struct wg_peer *plan_current(struct wg_device *dev, const struct wg_config_plan *pl,
+				    const uint8_t *key, struct wg_plan_key **entry)
 {
-	struct wg_plan_key *k = &pl->keys[pl->n_keys];
-	struct wg_pubkey_entry *e;
+	struct wg_pubkey_entry *e = NULL;
+	struct wg_peer *peer;
 
-	memcpy(k->entry.key, key, WG_KEY_LEN);
-	e = wg_pubkey_find_or_insert(&pl->named, &k->entry);
-	if (e != &k->entry)
-		return wg_container_of(e, struct wg_plan_key, entry);
-	pl->n_keys++;
-	if (!pl->set->replace_peers) {
-		k->peer = wg_peer_lookup(dev, key);
-		if (k->peer == pl->own)
-			k->peer = NULL;
-	}
-	return k;
+	if (pl->named.h.count) /* no hash for a set that only updates */
+		e = wg_pubkey_lookup(&pl->named, key);
+	*entry = e ? wg_container_of(e, struct wg_plan_key, entry) : NULL;
+	if (*entry)
+		return (*entry)->peer;
+	if (pl->set->replace_peers)
+		return NULL;
+	peer = wg_peer_lookup(dev, key);
+	return peer == pl->own ? NULL : peer;
 }
 
-static int plan_create(struct wg_device *dev, struct wg_config_plan *pl, struct wg_plan_act *act)
+/* From here on key stands for peer (NULL: none). Only keys a section
+ * creates or removes get an entry, so a set that updates peers (wg addconf
+ * of a config already in place) fills no table. */
+static int plan_record(struct wg_config_plan *pl, const uint8_t *key, struct wg_plan_key *entry,
+		       struct wg_peer *peer)
 {
+	int ret;
+
+	if (!entry) {
+		ret = wg_pubkey_table_reserve(&pl->named, pl->n_keys + 1);
+		if (ret < 0)
+			return ret;
+		entry = &pl->keys[pl->n_keys++];
+		memcpy(entry->entry.key, key, WG_KEY_LEN);
+		(void)wg_pubkey_insert(&pl->named, &entry->entry); /* absent, room made */
+	}
+	entry->peer = peer;
+	return 0;
+}
+
+static int plan_create(struct wg_device *dev, struct wg_config_plan *pl, size_t i,
+		       struct wg_plan_key *entry)
+{
+	const uint8_t *key = pl->set->peers[i].public_key;
 	struct wg_peer *peer;
 	int ret;
 
 	if (pl->count >= WG_MAX_PEERS)
 		return -E2BIG;
-	ret = wg_peer_alloc(dev, act->key->entry.key, &peer);
+	ret = wg_peer_alloc(dev, key, &peer);
 	if (ret < 0)
 		return ret;
-	act->op = WG_PLAN_CREATE;
-	act->peer = peer;
-	act->key->peer = peer;
+	pl->acts[i].op = WG_PLAN_CREATE;
+	pl->acts[i].peer = peer; /* freed with the plan from here on */
 	pl->created++;
 	if (++pl->count > pl->peak)
 		pl->peak = pl->count;
-	return 0;
+	return plan_record(pl, key, entry, peer);
 }
 
 /* A peer holding more prefixes than this is not searched for a prefix its
@@ -129,28 +149,28 @@ static int plan_peer(struct wg_device *dev, struct wg_config_plan *pl, size_t i)
 {
 	const struct wg_uapi_peer *sp = &pl->set->peers[i];
 	struct wg_plan_act *act = &pl->acts[i];
-	struct wg_plan_key *k;
+	struct wg_plan_key *entry;
+	struct wg_peer *cur;
 	int ret;
 
 	/* A peer with our own public key is ignored, as the kernel does. */
 	if (pl->has_identity && wg_ct_equal(sp->public_key, pl->public_key, WG_KEY_LEN))
 		return 0;
-	k = act->key = plan_key(dev, pl, sp->public_key);
+	cur = plan_current(dev, pl, sp->public_key, &entry);
 	if (sp->remove) {
-		if (k->peer) {
-			act->op = WG_PLAN_REMOVE;
-			act->peer = k->peer;
-			k->peer = NULL;
-			pl->count--;
-		}
-		return 0;
+		if (!cur)
+			return 0;
+		act->op = WG_PLAN_REMOVE;
+		act->peer = cur;
+		pl->count--;
+		return plan_record(pl, sp->public_key, entry, NULL);
 	}
-	if (k->peer) {
+	if (cur) {
 		act->op = WG_PLAN_UPDATE;
-		act->peer = k->peer;
+		act->peer = cur;
 	} else if (sp->update_only) {
 		return 0;
-	} else if ((ret = plan_create(dev, pl, act)) < 0) {
+	} else if ((ret = plan_create(dev, pl, i, entry)) < 0) {
 		return ret;
 	}
 	return plan_aips(pl, act, sp);
@@ -208,9 +228,7 @@ static int plan_alloc(struct wg_config_plan *pl)
 	if (!pl->acts || !pl->keys)
 		return -ENOMEM;
 	ret = wg_pubkey_table_init(&pl->named);
-	if (ret < 0)
-		return ret;
-	return wg_pubkey_table_reserve(&pl->named, n);
+	return ret;
 }
 
 /* Frees the plan. Unless it was committed, the peers it created and the
@@ -297,7 +315,7 @@ static void commit_aips(struct wg_device *dev, struct wg_peer *peer, const struc
 	}
 }
 
-static void commit_fields(struct wg_device *dev, const struct wg_plan_act *act,
+static void commit_fields(struct wg_device *dev, struct wg_plan_act *act,
 			  const struct wg_uapi_peer *sp)
 {
 	struct wg_peer *peer = act->peer;
@@ -313,25 +331,26 @@ static void commit_fields(struct wg_device *dev, const struct wg_plan_act *act,
 	commit_aips(dev, peer, sp);
 	if (sp->has_keepalive) {
 		if (!peer->persistent_keepalive && sp->keepalive)
-			act->key->keepalive_started = true;
+			act->keepalive_started = true;
 		peer->persistent_keepalive = sp->keepalive;
 		wg_timers_persistent_keepalive_changed(peer);
 	}
 }
 
-static void commit_act(struct wg_device *dev, const struct wg_plan_act *act,
+static void commit_act(struct wg_device *dev, struct wg_plan_act *act,
 		       const struct wg_uapi_peer *sp)
 {
 	switch (act->op) {
 	case WG_PLAN_CREATE:
 		wg_peer_add(dev, act->peer);
+		act->serial = act->peer->serial;
 		commit_fields(dev, act, sp);
 		break;
 	case WG_PLAN_UPDATE:
+		act->serial = act->peer->serial;
 		commit_fields(dev, act, sp);
 		break;
 	case WG_PLAN_REMOVE:
-		act->key->keepalive_started = false;
 		wg_peer_remove(act->peer);
 		break;
 	case WG_PLAN_SKIP:
@@ -352,13 +371,17 @@ static void commit_socket(struct wg_device *dev, struct wg_config_plan *pl)
 
 /* Like the kernel, turning persistent keepalive on sends one at once; here
  * once the whole set is in place (the section setting the endpoint may
- * come later), to peers the set did not take away again. */
-static void send_started_keepalives(const struct wg_config_plan *pl)
+ * come later), to peers the set did not take away again (a peer is known
+ * by its serial: a pointer could belong to a new peer by now). */
+static void send_started_keepalives(struct wg_device *dev, const struct wg_config_plan *pl)
 {
-	for (size_t i = 0; i < pl->n_keys; i++) {
-		struct wg_peer *peer = pl->keys[i].peer;
+	for (size_t i = 0; i < pl->set->n_peers; i++) {
+		struct wg_peer *peer;
 
-		if (pl->keys[i].keepalive_started && peer && peer->persistent_keepalive)
+		if (!pl->acts[i].keepalive_started)
+			continue;
+		peer = wg_peer_lookup(dev, pl->set->peers[i].public_key);
+		if (peer && peer->serial == pl->acts[i].serial && peer->persistent_keepalive)
 			wg_send_keepalive(peer);
 	}
 }
@@ -382,7 +405,7 @@ void wg_config_commit(struct wg_device *dev, struct wg_config_plan *pl)
 	if (pl->created || updated || removed)
 		wg_log_info("peers: %zu added, %zu removed, %zu updated, %zu in all", pl->created,
 			    removed, updated, dev->n_peers);
-	send_started_keepalives(pl);
+	send_started_keepalives(dev, pl);
 	plan_release(dev, pl, true);
 	if (removed >= WG_TRIM_AFTER_REMOVED)
 		wg_release_free_memory();

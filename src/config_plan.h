@@ -1,10 +1,11 @@
 /* The plan of a configuration set: what wg_device_set will do, decided and
  * paid for before anything changes. Planning walks the set's peer sections
- * in order against its own table of the keys the set names (nothing is
- * marked on the peers), allocates the peers the set creates, reserves the
- * room the commit will take (key table, timer slots, allowed-IP trie nodes)
- * and opens the new socket. The commit then only links, unlinks and copies:
- * it cannot fail, so a set is applied whole or not at all. Engine-internal. */
+ * in order, keeping what they change in a table of its own (the keys whose
+ * peer a section creates or removes; nothing is marked on the peers). It
+ * allocates the peers the set creates, reserves the room the commit will
+ * take (key table, timer slots, allowed-IP trie nodes) and opens the new
+ * socket. The commit then only links, unlinks and copies: it cannot fail,
+ * so a set is applied whole or not at all. Engine-internal. */
 #ifndef WGD_CONFIG_PLAN_H
 #define WGD_CONFIG_PLAN_H
 
@@ -19,15 +20,13 @@ struct wg_device;
 struct wg_peer;
 struct wg_udp;
 
-/* A public key the set names, in the plan's table. */
+/* A public key whose peer the set changes (creates or removes), in the
+ * plan's table. */
 struct wg_plan_key {
 	struct wg_pubkey_entry entry; /* entry.key: the public key */
 	/* The peer the key stands for at the point of the set planned so
 	 * far (after the whole plan: after the set), NULL for none. */
 	struct wg_peer *peer;
-	/* Set by the commit: persistent keepalive was turned on, so one is
-	 * sent once the set is applied (as the kernel does). */
-	bool keepalive_started;
 };
 
 enum wg_plan_op { WG_PLAN_SKIP = 0, WG_PLAN_CREATE, WG_PLAN_UPDATE, WG_PLAN_REMOVE };
@@ -37,7 +36,11 @@ struct wg_plan_act {
 	enum wg_plan_op op;
 	/* CREATE: allocated by the plan, which owns it until the commit. */
 	struct wg_peer *peer;
-	struct wg_plan_key *key; /* NULL for a section that is ignored */
+	/* Set by the commit: the peer's serial, and whether this section
+	 * turned persistent keepalive on (one is sent once the set is
+	 * applied, as the kernel does). */
+	uint64_t serial;
+	bool keepalive_started;
 };
 
 struct wg_config_plan {
