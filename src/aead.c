@@ -1,13 +1,14 @@
 /* ChaCha20-Poly1305 (RFC 8439) of data messages with libgcrypt, whose
- * reviewed assembly covers AVX2/AVX-512 on x86-64 and NEON/ARMv8 on
- * aarch64 (docs/design.md, "Data-path AEAD", has the measurements).
+ * assembly stitches ChaCha20 and Poly1305 (AVX2 and SSSE3 on x86-64, NEON
+ * on aarch64; docs/design.md, "Data-path AEAD", has the measurements).
  *
  * One libgcrypt handle per thread, made on the thread's first packet and
- * closed (libgcrypt wipes it) when the thread exits: handles carry state, so
- * threads cannot share one, and data-path keys change per packet. The key
- * is set for each message and overwritten with zeros after it, so no
- * thread holds a key once its keypair is gone. Without a handle (libgcrypt
- * refused, no memory) the message goes through libsodium: same bytes. */
+ * closed (libgcrypt wipes it) when the thread exits (the main thread's
+ * lives until the process ends): handles carry state, so threads cannot
+ * share one, and data-path keys change per packet. The key is set for each
+ * message and overwritten with zeros after it, so no thread holds a key
+ * once its keypair is gone. Without a handle (libgcrypt refused, no
+ * memory) the thread's messages go through libsodium: same bytes. */
 #include "aead.h"
 
 #include <errno.h>
