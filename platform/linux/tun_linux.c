@@ -32,7 +32,7 @@ ssize_t wg_os_tun_read(struct wg_tun *tun, uint8_t *buf, size_t len)
 		return n < 0 ? wg_linux_tun_error(errno) : n;
 	}
 	/* With offloads on, single packets are not what the caller gets:
-	 * wg_tun_read_gso is the reader then. */
+	 * wg_tun_read_batch is the reader then. */
 	n = wg_linux_tun_readv(tun, buf, len, &gso);
 	if (n >= 0 && (gso.type != WG_GSO_NONE || gso.needs_csum))
 		return -EPROTO;

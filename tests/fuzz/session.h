@@ -1957,10 +1957,9 @@ static void icmp_expect(const uint8_t *pkt, size_t len, const struct wg_gso *gso
 	}
 }
 
-/* A TCP or UDP super-packet from an offloading TUN with its offload
- * description, through the platform's reader (segmentation) and the TUN
- * event (route, trains, flush). */
-static void op_gso(struct fz *f)
+/* A TCP or UDP super-packet with its offload description (exact size:
+ * overruns are caught; free it). */
+static uint8_t *gso_build(struct fz *f, size_t *len_out, struct wg_gso *gso)
 {
 	static const char *dst4[] = {"10.0.0.2", "10.0.1.7", "10.0.3.1", "192.0.2.1"};
 	static const char *dst6[] = {"fd00::2", "fd00:1::7", "2001:db8::1"};
@@ -1970,10 +1969,7 @@ static void op_gso(struct fz *f)
 	/* Up to 9000 bytes one time in four: every byte is sealed and opened
 	 * again, and small segment sizes reach many segments anyway. */
 	size_t payload = fz_u16(f) % ((kind & 0xc0) == 0xc0 ? 9000 : 1600);
-	struct wg_gso gso = {0};
-	uint8_t *p, vnet[12];
-	bool was_vnet = W.vnet;
-	uint16_t was_len = W.vnet_len, vnet_len = W.vnet ? W.vnet_len : 10;
+	uint8_t *p;
 
 	len = l3 + l4 + payload;
 	p = calloc(1, len); /* exact size: overruns are caught */
@@ -2003,29 +1999,43 @@ static void op_gso(struct fz *f)
 		p[l3 + 5] = (uint8_t)(len - l3);
 	}
 	fz_bytes(f, p + l3 + l4, payload < 64 ? payload : 64);
-	gso.type = tcp ? (v6 ? WG_GSO_TCP6 : WG_GSO_TCP4) : WG_GSO_UDP_L4;
-	gso.gso_size = fz_u16(f);
-	gso.needs_csum = true;
-	gso.hdr_len = (uint16_t)(l3 + l4);
-	gso.csum_start = (uint16_t)l3;
-	gso.csum_offset = tcp ? 16 : 6;
+	gso->type = tcp ? (v6 ? WG_GSO_TCP6 : WG_GSO_TCP4) : WG_GSO_UDP_L4;
+	gso->gso_size = fz_u16(f);
+	gso->needs_csum = true;
+	gso->hdr_len = (uint16_t)(l3 + l4);
+	gso->csum_start = (uint16_t)l3;
+	gso->csum_offset = tcp ? 16 : 6;
 	if (flags & 1) { /* a description the packet does not match */
-		gso.type = fz_u8(f) % 4;
-		gso.needs_csum = fz_u8(f) & 1;
-		gso.csum_start = fz_u16(f);
-		gso.csum_offset = fz_u16(f);
-		gso.hdr_len = fz_u16(f);
+		gso->type = fz_u8(f) % 4;
+		gso->needs_csum = fz_u8(f) & 1;
+		gso->csum_start = fz_u16(f);
+		gso->csum_offset = fz_u16(f);
+		gso->hdr_len = fz_u16(f);
 	}
 	/* No more segments than a kernel hands over for 9000 bytes (TCP: MSS
 	 * of at least 48, ~188; UDP: 128): a description of 1-byte segments
 	 * made thousands, each sealed and opened, for the same paths. */
-	if (gso.gso_size && (len - l3 - l4) / gso.gso_size > 192)
-		gso.gso_size = (uint16_t)((len - l3 - l4) / 192 + 1);
+	if (gso->gso_size && (len - l3 - l4) / gso->gso_size > 192)
+		gso->gso_size = (uint16_t)((len - l3 - l4) / 192 + 1);
 	if (tracing())
 		fprintf(fuzz_report, "  gso type %u size %u hdr_len %u csum %d %u/%u, %zu bytes\n",
-			gso.type, gso.gso_size, gso.hdr_len, gso.needs_csum, gso.csum_start,
-			gso.csum_offset, len);
-	/* Read from an offloading TUN for once: the platform cuts it. */
+			gso->type, gso->gso_size, gso->hdr_len, gso->needs_csum, gso->csum_start,
+			gso->csum_offset, len);
+	*len_out = len;
+	return p;
+}
+
+/* A TCP or UDP super-packet read once from an offloading TUN: the
+ * platform's reader cuts it, the TUN event routes, seals and sends. */
+static void op_gso(struct fz *f)
+{
+	uint8_t vnet[12], *p;
+	bool was_vnet = W.vnet;
+	uint16_t was_len = W.vnet_len, vnet_len = W.vnet ? W.vnet_len : 10;
+	struct wg_gso gso = {0};
+	size_t len;
+
+	p = gso_build(f, &len, &gso);
 	vnet_encode(&gso, vnet);
 	tun_mode(true, vnet_len);
 	FUZZ_CHECK(fn_tun_queue(vnet, vnet_len, p, len));

@@ -21,6 +21,7 @@
 
 #include "wgd/constants.h"
 #include "wg_posix.h"
+#include "wgd/platform/batch.h"
 #include "wgd/platform/exit_watch.h"
 #include "wgd/platform/tun.h"
 #include "wgd/platform/uapi_sock.h"
@@ -309,6 +310,45 @@ static void test_tun_socketpair(void **state)
 	wg_tun_close(tun);
 }
 
+/* The batch forms on a plain TUN (the portable ones): one packet per
+ * read, placed at the start of the caller's buffer, only where a largest
+ * packet and the tail would fit; writes in order, failures counted. */
+static void test_tun_batch_plain(void **state)
+{
+	size_t tail = 16, cap = WG_TUN_READ_ROOM + tail;
+	uint8_t *buf = malloc(cap + 64), a[20] = {0x45, 0, 0, 20}, b[28] = {0x45, 0, 0, 28};
+	struct wg_pkt pkts[4], out[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+	struct wg_tun *tun;
+	int sv[2];
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(wg_tun_from_fd(sv[0], false, "pair0", &tun), 0);
+	assert_int_equal(wg_tun_read_batch(tun, buf, cap, tail, pkts, 4), -EAGAIN);
+	assert_int_equal(write(sv[1], b, sizeof(b)), sizeof(b));
+	/* No room for a largest packet: nothing read, the packet waits. */
+	assert_int_equal(wg_tun_read_batch(tun, buf, cap - 1, tail, pkts, 4), 0);
+	assert_int_equal(wg_tun_read_batch(tun, buf + 64, cap, tail, pkts, 4), 1);
+	assert_ptr_equal(pkts[0].data, buf + 64);
+	assert_int_equal(pkts[0].len, sizeof(b));
+	assert_memory_equal(pkts[0].data, b, sizeof(b));
+	assert_false(wg_tun_read_pending(tun));
+	assert_int_equal(wg_tun_read_batch(tun, buf, cap, tail, pkts, 4), -EAGAIN);
+
+	assert_int_equal(wg_tun_write_batch(tun, out, 2), 0);
+	assert_int_equal(read(sv[1], buf, cap), sizeof(a));
+	assert_memory_equal(buf, a, sizeof(a));
+	assert_int_equal(read(sv[1], buf, cap), sizeof(b));
+	assert_memory_equal(buf, b, sizeof(b));
+
+	close(sv[1]);
+	assert_int_equal(wg_tun_write_batch(tun, out, 2), 2);
+	assert_int_equal(wg_tun_read_batch(tun, buf, cap, tail, pkts, 4), -ENODEV);
+	wg_tun_close(tun);
+	free(buf);
+}
+
 /* --- UAPI socket --- */
 
 struct tmpdir {
@@ -511,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_udp_drained_and_bad_family),
 		cmocka_unit_test(test_udp_fwmark),
 		cmocka_unit_test(test_tun_socketpair),
+		cmocka_unit_test(test_tun_batch_plain),
 		cmocka_unit_test_setup_teardown(test_uapi_open_modes, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_uapi_live_refused_stale_replaced, setup_dir,
 						teardown_dir),
