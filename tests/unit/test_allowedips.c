@@ -732,14 +732,11 @@ static void random_round(struct world *w, size_t target)
 	check_foreach(w);
 }
 
-static void random_family(int family)
+/* A fresh world of one family: owners numbered, 16 random base
+ * addresses drawn from the given seed, an empty trie. */
+static void world_init(struct world *w, int family, uint64_t seed)
 {
-	struct world *w = calloc(1, sizeof(*w));
-	const char *seed_env = getenv("WGD_TEST_SEED");
-	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : 0x9e3779b97f4a7c15ULL;
-
-	assert_non_null(w);
-	rng_state = seed ^ (uint64_t)family;
+	rng_state = seed;
 	w->ref.family = family;
 	w->ref.bytes = family == AF_INET ? 4 : 16;
 	w->ref.bits = w->ref.bytes * 8;
@@ -749,6 +746,16 @@ static void random_family(int family)
 		for (unsigned int j = 0; j < w->ref.bytes; j++)
 			w->bases[i][j] = (uint8_t)rnd();
 	wg_allowedips_init(&w->t);
+}
+
+static void random_family(int family)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	const char *seed_env = getenv("WGD_TEST_SEED");
+	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : 0x9e3779b97f4a7c15ULL;
+
+	assert_non_null(w);
+	world_init(w, family, seed ^ (uint64_t)family);
 	/* 200 rounds x 5000 = 1,000,000 lookups against the reference. */
 	for (int round = 0; round < 200; round++)
 		random_round(w, round < 100 ? 400 : 150);
@@ -816,16 +823,7 @@ static void test_reserve_random(void **state)
 	assert_non_null(w);
 	for (int family = 0; family < 2; family++) {
 		memset(w, 0, sizeof(*w));
-		rng_state = 0x243f6a8885a308d3ULL + (uint64_t)family;
-		w->ref.family = family ? AF_INET6 : AF_INET;
-		w->ref.bytes = family ? 16 : 4;
-		w->ref.bits = w->ref.bytes * 8;
-		for (int i = 0; i < NOWNERS; i++)
-			w->owners[i].id = i;
-		for (int i = 0; i < 16; i++)
-			for (unsigned int j = 0; j < w->ref.bytes; j++)
-				w->bases[i][j] = (uint8_t)rnd();
-		wg_allowedips_init(&w->t);
+		world_init(w, family ? AF_INET6 : AF_INET, 0x243f6a8885a308d3ULL + (uint64_t)family);
 		for (int round = 0; round < 400; round++)
 			reserved_round(w);
 		check_lookups(w, 5000);
