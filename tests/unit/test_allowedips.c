@@ -823,7 +823,8 @@ static void test_reserve_random(void **state)
 	assert_non_null(w);
 	for (int family = 0; family < 2; family++) {
 		memset(w, 0, sizeof(*w));
-		world_init(w, family ? AF_INET6 : AF_INET, 0x243f6a8885a308d3ULL + (uint64_t)family);
+		world_init(w, family ? AF_INET6 : AF_INET,
+			   0x243f6a8885a308d3ULL + (uint64_t)family);
 		for (int round = 0; round < 400; round++)
 			reserved_round(w);
 		check_lookups(w, 5000);
