@@ -13,6 +13,7 @@
 #include "datapath.h"
 #include "dev.h"
 #include "receive.h"
+#include "wgd/ip.h"
 #include "send.h"
 #include "wgd/platform/batch.h"
 #include "wgd/ratelimiter.h"

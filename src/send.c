@@ -11,177 +11,15 @@
 #include "datapath.h"
 #include "dev.h"
 #include "send.h"
+#include "wgd/ip.h"
 #include "wgd/platform/batch.h"
 #include "wgd/platform/tun.h"
 #include "wgd/platform/udp.h"
 
-#define IPV4_HDR_LEN	   20
-#define IPV6_HDR_LEN	   40
-#define ICMP_HDR_LEN	   8
-#define IPPROTO_ICMP_NUM   1
-#define IPPROTO_ICMPV6_NUM 58
-#define ICMP4_MAX_LEN	   576	/* RFC 1812: quote as much as fits in 576 */
-#define ICMP6_MAX_LEN	   1280 /* RFC 4443: as much as fits in the minimum MTU */
-
-/* --- IP headers --- */
-
-static int parse_ipv4(const uint8_t *pkt, size_t len, size_t *ip_len)
-{
-	size_t ihl, tot;
-
-	if (len < IPV4_HDR_LEN)
-		return -EINVAL;
-	ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	tot = (size_t)pkt[2] << 8 | pkt[3];
-	if (ihl < IPV4_HDR_LEN || tot < ihl || tot > len)
-		return -EINVAL;
-	*ip_len = tot;
-	return 0;
-}
-
-static int parse_ipv6(const uint8_t *pkt, size_t len, size_t *ip_len)
-{
-	size_t tot;
-
-	if (len < IPV6_HDR_LEN)
-		return -EINVAL;
-	tot = IPV6_HDR_LEN + ((size_t)pkt[4] << 8 | pkt[5]);
-	if (tot > len)
-		return -EINVAL;
-	*ip_len = tot;
-	return 0;
-}
-
-int wg_ip_parse(const uint8_t *pkt, size_t len, int *family, size_t *ip_len, const uint8_t **src,
-		const uint8_t **dst)
-{
-	if (len == 0)
-		return -EINVAL;
-	switch (pkt[0] >> 4) {
-	case 4:
-		*family = AF_INET;
-		*src = pkt + 12;
-		*dst = pkt + 16;
-		return parse_ipv4(pkt, len, ip_len);
-	case 6:
-		*family = AF_INET6;
-		*src = pkt + 8;
-		*dst = pkt + 24;
-		return parse_ipv6(pkt, len, ip_len);
-	default:
-		return -EINVAL;
-	}
-}
+#define IPV4_HDR_LEN 20
+#define IPV6_HDR_LEN 40
 
 /* --- ICMP "unreachable" back to the TUN --- */
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static bool ipv4_icmp_allowed(const uint8_t *pkt, size_t len)
-{
-	const uint8_t *src = pkt + 12, *dst = pkt + 16;
-	size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
-
-	if (((pkt[6] & 0x1f) | pkt[7]) != 0) /* not the first fragment */
-		return false;
-	if (src[0] == 0 || src[0] >= 224 || dst[0] >= 224)
-		return false;
-	/* Never answer an ICMP error with another (RFC 1122 3.2.2). */
-	if (pkt[9] == IPPROTO_ICMP_NUM && len > ihl) {
-		uint8_t type = pkt[ihl];
-		if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12)
-			return false;
-	}
-	return true;
-}
-
-static size_t build_icmp4(uint8_t *out, const uint8_t *pkt, size_t len)
-{
-	size_t quote = len < ICMP4_MAX_LEN - IPV4_HDR_LEN - ICMP_HDR_LEN
-			       ? len
-			       : ICMP4_MAX_LEN - IPV4_HDR_LEN - ICMP_HDR_LEN;
-	size_t total = IPV4_HDR_LEN + ICMP_HDR_LEN + quote;
-	uint8_t *icmp = out + IPV4_HDR_LEN;
-
-	memset(out, 0, IPV4_HDR_LEN + ICMP_HDR_LEN);
-	out[0] = 0x45;
-	put_be16(out + 2, (uint16_t)total);
-	out[8] = 64; /* TTL */
-	out[9] = IPPROTO_ICMP_NUM;
-	memcpy(out + 12, pkt + 16, 4); /* from the unreachable destination */
-	memcpy(out + 16, pkt + 12, 4);
-	put_be16(out + 10, csum_fold(csum_add(0, out, IPV4_HDR_LEN)));
-	icmp[0] = 3; /* destination unreachable */
-	icmp[1] = 1; /* host unreachable, as the kernel's WireGuard sends */
-	memcpy(icmp + ICMP_HDR_LEN, pkt, quote);
-	put_be16(icmp + 2, csum_fold(csum_add(0, icmp, ICMP_HDR_LEN + quote)));
-	return total;
-}
-
-static bool ipv6_icmp_allowed(const uint8_t *pkt, size_t len)
-{
-	static const uint8_t zero[16];
-	const uint8_t *src = pkt + 8, *dst = pkt + 24;
-
-	if (memcmp(src, zero, 16) == 0 || src[0] == 0xff || dst[0] == 0xff)
-		return false;
-	/* ICMPv6 error messages have types below 128 (RFC 4443 2.4). */
-	if (pkt[6] == IPPROTO_ICMPV6_NUM && len > IPV6_HDR_LEN && pkt[IPV6_HDR_LEN] < 128)
-		return false;
-	return true;
-}
-
-static size_t build_icmp6(uint8_t *out, const uint8_t *pkt, size_t len)
-{
-	size_t quote = len < ICMP6_MAX_LEN - IPV6_HDR_LEN - ICMP_HDR_LEN
-			       ? len
-			       : ICMP6_MAX_LEN - IPV6_HDR_LEN - ICMP_HDR_LEN;
-	size_t plen = ICMP_HDR_LEN + quote;
-	uint8_t *icmp = out + IPV6_HDR_LEN;
-	uint8_t pseudo_tail[8] = {0, 0, (uint8_t)(plen >> 8), (uint8_t)plen, 0,
-				  0, 0, IPPROTO_ICMPV6_NUM};
-	uint32_t sum;
-
-	memset(out, 0, IPV6_HDR_LEN + ICMP_HDR_LEN);
-	out[0] = 0x60;
-	put_be16(out + 4, (uint16_t)plen);
-	out[6] = IPPROTO_ICMPV6_NUM;
-	out[7] = 64; /* hop limit */
-	memcpy(out + 8, pkt + 24, 16);
-	memcpy(out + 24, pkt + 8, 16);
-	icmp[0] = 1; /* destination unreachable */
-	icmp[1] = 3; /* address unreachable, as the kernel's WireGuard sends */
-	memcpy(icmp + ICMP_HDR_LEN, pkt, quote);
-	sum = csum_add(0, out + 8, 32);
-	sum = csum_add(sum, pseudo_tail, sizeof(pseudo_tail));
-	put_be16(icmp + 2, csum_fold(csum_add(sum, icmp, plen)));
-	return IPV6_HDR_LEN + plen;
-}
-
-static size_t build_icmp(uint8_t *out, int family, const uint8_t *pkt, size_t len)
-{
-	return family == AF_INET ? build_icmp4(out, pkt, len) : build_icmp6(out, pkt, len);
-}
 
 /* The kernel's way (icmp_ndo_send): the error leaves as this host's own
  * packet, routing picks its source, and the quoted packet shows the
@@ -189,7 +27,7 @@ static size_t build_icmp(uint8_t *out, int family, const uint8_t *pkt, size_t le
 static bool send_unreachable_local(struct wg_device *dev, int family, const uint8_t *pkt,
 				   size_t len)
 {
-	uint8_t quoted[ICMP6_MAX_LEN], out[ICMP6_MAX_LEN], src[16];
+	uint8_t quoted[WG_ICMP_MAX_LEN], out[WG_ICMP_MAX_LEN], src[16];
 	size_t qlen = len < sizeof(quoted) ? len : sizeof(quoted);
 	int ret;
 
@@ -199,23 +37,22 @@ static bool send_unreachable_local(struct wg_device *dev, int family, const uint
 	if (ret == -EOPNOTSUPP)
 		return false;
 	memcpy(quoted, pkt, qlen);
+	/* pkt is parsed: its IPv4 header (<= 60 bytes) is all quoted. */
 	if (ret == 0 && family == AF_INET && qlen >= IPV4_HDR_LEN) {
-		size_t ihl = (size_t)(quoted[0] & 0x0f) * 4;
 		memcpy(quoted + 12, src, 4);
-		put_be16(quoted + 10, 0);
-		put_be16(quoted + 10, csum_fold(csum_add(0, quoted, ihl < qlen ? ihl : qlen)));
+		wg_ip4_header_csum(quoted);
 	} else if (ret == 0 && family == AF_INET6 && qlen >= IPV6_HDR_LEN) {
 		memcpy(quoted + 8, src, 16);
 	}
-	return wg_tun_send_icmp(dev->tun, out, build_icmp(out, family, quoted, qlen)) == 0;
+	return wg_tun_send_icmp(dev->tun, out, wg_icmp_unreachable(out, family, quoted, qlen)) == 0;
 }
 
 static void send_unreachable(struct wg_device *dev, int family, const uint8_t *pkt, size_t len)
 {
-	uint8_t out[ICMP6_MAX_LEN];
+	uint8_t out[WG_ICMP_MAX_LEN];
 	size_t n;
 
-	if (family == AF_INET ? !ipv4_icmp_allowed(pkt, len) : !ipv6_icmp_allowed(pkt, len))
+	if (!wg_icmp_may_answer(family, pkt, len))
 		return;
 	if (!wg_log_limit_allow(&dev->icmp_limit, wg_dev_now(dev))) {
 		dev->stats.icmp_ratelimited++;
@@ -226,7 +63,7 @@ static void send_unreachable(struct wg_device *dev, int family, const uint8_t *p
 		return;
 	}
 	/* Into the TUN, from the unreachable destination. */
-	n = build_icmp(out, family, pkt, len);
+	n = wg_icmp_unreachable(out, family, pkt, len);
 	if (wg_dev_tun_write(dev, out, n) < 0)
 		dev->stats.tun_write_errors++;
 	else

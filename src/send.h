@@ -12,11 +12,6 @@ struct wg_peer;
 struct wg_pkt;
 struct wg_hs_job;
 
-/* Validates an IPv4/IPv6 header: sets *family, *ip_len (the length the
- * header claims, <= len) and *src / *dst (pointers into pkt). 0 or
- * -EINVAL. */
-int wg_ip_parse(const uint8_t *pkt, size_t len, int *family, size_t *ip_len, const uint8_t **src,
-		const uint8_t **dst);
 /* The TUN is readable: plain packets read in batches (the platform cuts
  * super-packets), routed, sealed into the device's trains, sent when the
  * TUN is drained or the budget spent. 0, or -ENODEV once the interface is

@@ -1,12 +1,15 @@
-/* TSO/USO segmentation and GRO coalescing for the TUN, and the Internet
- * checksum they need. Packets are validated here before any header field
- * is trusted: a super-packet comes from the local kernel, a packet to
- * coalesce from an authenticated peer, but neither may crash us. */
+/* TSO/USO segmentation and GRO coalescing for the TUN (the Internet
+ * checksum they need is the core's: wgd/ip.h). Packets are validated here
+ * before any header field is trusted: a super-packet comes from the local
+ * kernel, a packet to coalesce from an authenticated peer, but neither may
+ * crash us. */
 #include "offload.h"
 
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
+
+#include "wgd/ip.h"
 
 #define IPPROTO_TCP_NUM 6
 #define IPPROTO_UDP_NUM 17
@@ -48,112 +51,6 @@ static void put_be32(uint8_t *p, uint32_t v)
 {
 	put_be16(p, (uint16_t)(v >> 16));
 	put_be16(p + 2, (uint16_t)v);
-}
-
-/* --- checksums --- */
-
-static uint64_t add_carry(uint64_t a, uint64_t b)
-{
-	a += b;
-	return a + (a < b);
-}
-
-static uint64_t load64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-/* The odd last byte counts as the first byte of a zero-padded word. */
-static uint64_t tail_word(const uint8_t *p, size_t len)
-{
-	uint8_t w[8] = {0};
-	uint64_t v;
-
-	memcpy(w, p, len);
-	memcpy(&v, w, sizeof(v));
-	return v;
-}
-
-uint64_t wg_csum_add(uint64_t sum, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint64_t s0 = 0, s1 = 0, c0 = 0, c1 = 0, v;
-
-	/* Two independent carry chains keep the adds in flight. */
-	for (; len >= 16; p += 16, len -= 16) {
-		v = load64(p);
-		s0 += v;
-		c0 += s0 < v;
-		v = load64(p + 8);
-		s1 += v;
-		c1 += s1 < v;
-	}
-	if (len >= 8) {
-		v = load64(p);
-		s0 += v;
-		c0 += s0 < v;
-		p += 8;
-		len -= 8;
-	}
-	if (len)
-		s1 = add_carry(s1, tail_word(p, len));
-	sum = add_carry(sum, s0);
-	sum = add_carry(sum, s1);
-	sum = add_carry(sum, c0);
-	return add_carry(sum, c1);
-}
-
-uint64_t wg_csum_copy(uint64_t sum, void *dst, const void *src, size_t len)
-{
-	memcpy(dst, src, len);
-	return wg_csum_add(sum, dst, len);
-}
-
-uint16_t wg_csum_fold(uint64_t sum)
-{
-	uint64_t s = (sum & 0xffffffffu) + (sum >> 32);
-
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-uint64_t wg_csum_pseudo(const uint8_t *ip, int family, uint8_t proto, uint32_t l4_len)
-{
-	uint8_t tail[8] = {0};
-	uint64_t sum;
-
-	if (family == 4) {
-		sum = wg_csum_add(0, ip + 12, 8);
-	} else {
-		sum = wg_csum_add(0, ip + 8, 32);
-	}
-	put_be32(tail, l4_len);
-	tail[7] = proto;
-	return wg_csum_add(sum, tail, sizeof(tail));
-}
-
-static void store_csum(uint8_t *field, uint16_t folded_sum, bool udp)
-{
-	uint16_t c = (uint16_t)~folded_sum;
-
-	/* UDP sends "no checksum" as 0, so a computed 0 goes out as ~0. */
-	if (udp && c == 0)
-		c = 0xffff;
-	memcpy(field, &c, sizeof(c));
-}
-
-static void ipv4_header_csum(uint8_t *ip)
-{
-	size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-
-	ip[10] = ip[11] = 0;
-	store_csum(ip + 10, wg_csum_fold(wg_csum_add(0, ip, ihl)), false);
 }
 
 /* --- segmentation --- */
@@ -270,7 +167,7 @@ static size_t next_plain(struct wg_gso_split *s, uint8_t *out)
 	 * whole L4 range, field included, is the complete one. */
 	memcpy(out, s->pkt, g->csum_start);
 	sum = wg_csum_copy(0, out + g->csum_start, s->pkt + g->csum_start, s->len - g->csum_start);
-	store_csum(out + g->csum_start + g->csum_offset, wg_csum_fold(sum), g->csum_offset == 6);
+	wg_csum_store(out + g->csum_start + g->csum_offset, wg_csum_fold(sum), g->csum_offset == 6);
 	return s->len;
 }
 
@@ -281,7 +178,7 @@ static void fix_l3(struct wg_gso_split *s, uint8_t *out, size_t seg_len)
 		uint16_t id = (uint16_t)(get_be16(s->pkt + 4) + s->idx);
 		put_be16(out + 2, (uint16_t)seg_len);
 		put_be16(out + 4, id);
-		ipv4_header_csum(out);
+		wg_ip4_header_csum(out);
 	} else {
 		put_be16(out + 4, (uint16_t)(seg_len - IPV6_HDR_LEN));
 	}
@@ -323,7 +220,7 @@ size_t wg_gso_split_next(struct wg_gso_split *s, uint8_t *out)
 	sum = wg_csum_add(sum, l4, s->hdr_len - s->l4_off);
 	sum = wg_csum_copy(sum, out + s->hdr_len, s->pkt + s->hdr_len + s->idx * s->mss,
 			   seg_len - s->hdr_len);
-	store_csum(l4 + csum_off, wg_csum_fold(sum), s->proto == IPPROTO_UDP_NUM);
+	wg_csum_store(l4 + csum_off, wg_csum_fold(sum), s->proto == IPPROTO_UDP_NUM);
 	s->idx++;
 	return seg_len;
 }
@@ -629,7 +526,7 @@ static void finish_item(const struct wg_gro_item *it, uint8_t *h, struct wg_gso 
 
 	if (it->family == 4) {
 		put_be16(h + 2, (uint16_t)it->total);
-		ipv4_header_csum(h);
+		wg_ip4_header_csum(h);
 	} else {
 		put_be16(h + 4, (uint16_t)(it->total - IPV6_HDR_LEN));
 	}

@@ -1,6 +1,6 @@
 /* Userspace halves of TUN offloads, pure packet arithmetic, for the
- * platform's TUN batches (nothing above the platform sees super-packets): Internet
- * checksums, splitting a TCP/UDP super-packet from the TUN into MTU-sized
+ * platform's TUN batches (nothing above the platform sees super-packets):
+ * splitting a TCP/UDP super-packet from the TUN into MTU-sized
  * packets (TSO/USO done here, each with its own headers and checksum), and
  * coalescing received TCP/UDP packets of one flow back into super-packets
  * (GRO) before they are written to the TUN. No I/O, no allocation. */
@@ -32,20 +32,6 @@ struct wg_gso {
 	uint16_t csum_start;  /* offset of the L4 header */
 	uint16_t csum_offset; /* of the checksum field, from csum_start */
 };
-
-/* --- checksums (RFC 1071) ---
- * Partial sums are 64-bit and byte-order neutral: sum native-order words,
- * fold, and store the 16-bit result in native order. A partial sum over a
- * piece that starts at an odd offset of the checksummed range is wrong:
- * keep pieces even-aligned (headers always are). */
-uint64_t wg_csum_add(uint64_t sum, const void *p, size_t len);
-/* Copies len bytes and returns sum plus their checksum contribution. */
-uint64_t wg_csum_copy(uint64_t sum, void *dst, const void *src, size_t len);
-/* Folds to 16 bits (not complemented). */
-uint16_t wg_csum_fold(uint64_t sum);
-/* Pseudo-header sum for an L4 length and protocol; addresses from an IPv4
- * (family 4) or IPv6 (6) header at ip. */
-uint64_t wg_csum_pseudo(const uint8_t *ip, int family, uint8_t proto, uint32_t l4_len);
 
 /* --- segmentation of TUN super-packets --- */
 

@@ -38,6 +38,7 @@
 #include "wgd/cookie.h"
 #include "datapath.h"
 #include "wgd/device.h"
+#include "wgd/ip.h"
 #include "wgd/noise.h"
 #include "dev.h"
 #include "../../platform/posix/offload.h"
@@ -546,65 +547,28 @@ static void world_reset(void)
 
 /* --- checks on what D wrote to its TUN --- */
 
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static bool csum_ok(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum == 0xffff;
-}
-
-static uint16_t csum_fold_not(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Right IPv4 header and TCP/UDP checksums for a built inner packet (as a
  * sender's stack writes them), so that decrypted packets can be coalesced
  * (GRO takes only packets whose checksums verify). Fields past len, or a
  * header length that does not fit, are left alone. */
 static void fix_sums(uint8_t *p, size_t len)
 {
-	size_t l3 = p[0] >> 4 == 4 ? (size_t)(p[0] & 0x0f) * 4 : 40;
-	uint8_t proto = p[0] >> 4 == 4 ? p[9] : p[6];
-	uint8_t pseudo[40];
-	size_t plen, field;
-	uint16_t c;
+	int v = p[0] >> 4 == 4 ? 4 : 6;
+	size_t l3 = v == 4 ? (size_t)(p[0] & 0x0f) * 4 : 40;
+	uint8_t proto = v == 4 ? p[9] : p[6];
+	size_t field;
+	uint64_t sum;
 
 	if (l3 < 20 || len < l3)
 		return;
-	if (p[0] >> 4 == 4) {
-		p[10] = p[11] = 0;
-		c = csum_fold_not(csum_add(0, p, l3));
-		p[10] = (uint8_t)(c >> 8);
-		p[11] = (uint8_t)c;
-	}
+	if (v == 4)
+		wg_ip4_header_csum(p);
 	if ((proto != 6 || len < l3 + 20) && (proto != 17 || len < l3 + 8))
 		return;
 	field = l3 + (proto == 6 ? 16 : 6);
-	memset(pseudo, 0, sizeof(pseudo));
-	plen = p[0] >> 4 == 4 ? 8 : 32;
-	memcpy(pseudo, p + (p[0] >> 4 == 4 ? 12 : 8), plen);
-	pseudo[plen + 1] = (uint8_t)((len - l3) >> 16);
-	pseudo[plen + 2] = (uint8_t)((len - l3) >> 8);
-	pseudo[plen + 3] = (uint8_t)(len - l3);
-	pseudo[plen + 7] = proto;
 	p[field] = p[field + 1] = 0;
-	c = csum_fold_not(csum_add(csum_add(0, pseudo, plen + 8), p + l3, len - l3));
-	if (proto == 17 && c == 0)
-		c = 0xffff;
-	p[field] = (uint8_t)(c >> 8);
-	p[field + 1] = (uint8_t)c;
+	sum = wg_csum_pseudo(p, v, proto, (uint32_t)(len - l3));
+	wg_csum_store(p + field, wg_csum_fold(wg_csum_add(sum, p + l3, len - l3)), proto == 17);
 }
 
 static void check_icmp(const uint8_t *pkt, size_t n)
@@ -616,14 +580,13 @@ static void check_icmp(const uint8_t *pkt, size_t n)
 	FUZZ_CHECK(wg_ip_parse(pkt, n, &family, &ip_len, &src, &dst) == 0 && ip_len == n);
 	if (family == AF_INET) {
 		hdr = 20;
-		FUZZ_CHECK(pkt[9] == 1 && csum_ok(csum_add(0, pkt, hdr)));
-		FUZZ_CHECK(n <= 576 && csum_ok(csum_add(0, pkt + hdr, n - hdr)));
+		FUZZ_CHECK(pkt[9] == 1 && wg_csum_fold(wg_csum_add(0, pkt, hdr)) == 0xffff);
+		FUZZ_CHECK(n <= 576 && wg_csum_fold(wg_csum_add(0, pkt + hdr, n - hdr)) == 0xffff);
 	} else {
-		uint8_t tail[8] = {0, 0, (uint8_t)((n - 40) >> 8), (uint8_t)(n - 40), 0, 0, 0, 58};
+		uint64_t sum = wg_csum_pseudo(pkt, 6, 58, (uint32_t)(n - 40));
 		hdr = 40;
 		FUZZ_CHECK(pkt[6] == 58 && n <= 1280);
-		FUZZ_CHECK(csum_ok(
-			csum_add(csum_add(csum_add(0, pkt + 8, 32), tail, 8), pkt + hdr, n - hdr)));
+		FUZZ_CHECK(wg_csum_fold(wg_csum_add(sum, pkt + hdr, n - hdr)) == 0xffff);
 	}
 	FUZZ_CHECK(n >= hdr + 8 && n - hdr - 8 <= W.exp_len);
 	/* The quote is the start of the offending packet. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "offload.h"
+#include "wgd/ip.h"
 
 #define MAXPKT 65536
 
