@@ -117,9 +117,10 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
 	struct wg_dp *dp = dev->dp;
-	uint64_t idle = wg_dev_now(dev) - dp->last_busy_ns,
-		 limit = WG_DP_IDLE_TRIM_SEC * WG_NSEC_PER_SEC;
+	uint64_t idle, limit = WG_DP_IDLE_TRIM_SEC * WG_NSEC_PER_SEC;
 
+	wg_dev_tick(dev);
+	idle = wg_dev_now(dev) - dp->last_busy_ns;
 	dp->trim_armed = false;
 	if (idle < limit) {
 		arm_trim(dp, limit - idle);

@@ -75,6 +75,10 @@ struct wg_device {
 	struct wg_udp *udp;				     /* owned */
 	struct event *tun_ev, *udp_ev[3], *timer_ev, *hs_ev; /* owned; udp_ev[2]: routes */
 	struct wg_clock clock;
+	/* The monotonic time of the event being handled: read once when the
+	 * event loop (or a test hook, or the control server) enters the
+	 * engine (wg_dev_tick) and used by everything below it. */
+	uint64_t now_ns;
 	bool fake_clock;			 /* injected clock: never arm libevent timers */
 	struct wg_static_identity *id;		 /* sodium_malloc'd, owned */
 	struct wg_cookie_checker cookie_checker; /* secret */
@@ -116,10 +120,28 @@ struct wg_device {
 };
 
 /* --- device.c --- */
-uint64_t wg_dev_now(const struct wg_device *dev);
-uint64_t wg_dev_unix_now(const struct wg_device *dev);
-/* True if a verbose line for reason r may be written now. */
-bool wg_dev_log_ok(struct wg_device *dev, enum wg_log_reason r);
+/* Reads the monotonic clock into dev->now_ns: at every entry into the
+ * engine (event callbacks, public calls, test hooks). */
+void wg_dev_tick(struct wg_device *dev);
+
+static inline uint64_t wg_dev_now(const struct wg_device *dev)
+{
+	return dev->now_ns;
+}
+
+/* Wall-clock time, read when asked: TAI64N timestamps and the last
+ * handshake time need it only once per handshake. */
+static inline uint64_t wg_dev_unix_now(const struct wg_device *dev)
+{
+	return dev->clock.unix_ns(dev->clock.ctx);
+}
+
+/* True if a verbose line for reason r may be written now (log.c's rate
+ * limiter, per reason). */
+static inline bool wg_dev_log_ok(struct wg_device *dev, enum wg_log_reason r)
+{
+	return wg_log_enabled(WG_LOG_VERBOSE) && wg_log_limit_allow(&dev->limits[r], dev->now_ns);
+}
 /* Re-arms the one libevent timer for the earliest deadline (or none). */
 void wg_dev_rearm_timer(struct wg_device *dev);
 /* Opens a UDP socket pair and swaps it in, re-creating the read events. */

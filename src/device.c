@@ -45,20 +45,9 @@ static uint64_t sys_unix_ns(void *ctx)
 	return clock_ns(CLOCK_REALTIME);
 }
 
-uint64_t wg_dev_now(const struct wg_device *dev)
+void wg_dev_tick(struct wg_device *dev)
 {
-	return dev->clock.mono_ns(dev->clock.ctx);
-}
-
-uint64_t wg_dev_unix_now(const struct wg_device *dev)
-{
-	return dev->clock.unix_ns(dev->clock.ctx);
-}
-
-bool wg_dev_log_ok(struct wg_device *dev, enum wg_log_reason r)
-{
-	return wg_log_enabled(WG_LOG_VERBOSE) &&
-	       wg_log_limit_allow(&dev->limits[r], wg_dev_now(dev));
+	dev->now_ns = dev->clock.mono_ns(dev->clock.ctx);
 }
 
 /* --- timers --- */
@@ -78,7 +67,9 @@ void wg_dev_rearm_timer(struct wg_device *dev)
 	}
 	if (dev->timer_armed && next == dev->timer_armed_ns)
 		return;
-	now = wg_dev_now(dev);
+	/* The clock again, not the event's time: work since then (a large
+	 * set) must not make the timer fire late. */
+	now = dev->clock.mono_ns(dev->clock.ctx);
 	delta = next > now ? next - now : 0;
 	/* Round up to whole microseconds so the timer never fires early. */
 	delta = (delta + 999) / 1000;
@@ -93,6 +84,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
 
+	wg_dev_tick(dev);
 	dev->timer_armed = false;
 	wg_timers_run(dev, wg_dev_now(dev));
 	wg_dev_rearm_timer(dev);
@@ -100,6 +92,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 void wg_device_run_timers(struct wg_device *dev)
 {
+	wg_dev_tick(dev);
 	wg_timers_run(dev, wg_dev_now(dev));
 	wg_dev_rearm_timer(dev);
 }
@@ -154,6 +147,8 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
 
+	wg_dev_tick(dev);
+
 	if (wg_send_read_tun(dev) == -ENODEV) {
 		/* Last use of dev: the callback may destroy it. */
 		device_fatal(dev, "TUN interface went away");
@@ -187,6 +182,8 @@ static void on_handshakes(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
 
+	wg_dev_tick(dev);
+
 	wg_receive_handshake_batch(dev);
 	schedule_handshakes(dev);
 	wg_dev_rearm_timer(dev);
@@ -195,6 +192,8 @@ static void on_handshakes(evutil_socket_t fd, short what, void *arg)
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
+
+	wg_dev_tick(dev);
 
 	if (dev->udp && wg_receive_batch(dev, fd) < 0)
 		dev->stats.udp_read_errors++;
@@ -341,6 +340,7 @@ int wg_device_create(const struct wg_device_params *p, struct wg_device **out)
 	dev->tun = p->tun;
 	dev->mtu = WG_DEFAULT_MTU;
 	set_clock(dev, p->clock);
+	wg_dev_tick(dev);
 	init_limits(dev);
 	ret = alloc_state(dev);
 	if (ret == 0)

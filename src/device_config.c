@@ -13,7 +13,10 @@
 int wg_device_set(struct wg_device *dev, const struct wg_uapi_set *set)
 {
 	struct wg_config_plan pl;
-	int ret = wg_config_plan(dev, set, &pl);
+	int ret;
+
+	wg_dev_tick(dev);
+	ret = wg_config_plan(dev, set, &pl);
 
 	if (ret < 0)
 		return ret;

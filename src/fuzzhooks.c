@@ -12,6 +12,7 @@
 void wg_device_inject_udp(struct wg_device *dev, uint8_t *buf, size_t len,
 			  const struct wg_endpoint *from)
 {
+	wg_dev_tick(dev);
 	wg_receive_datagram(dev, buf, len, from);
 	wg_dev_rearm_timer(dev);
 }
@@ -20,6 +21,7 @@ size_t wg_device_run_handshakes(struct wg_device *dev)
 {
 	size_t batches = 0;
 
+	wg_dev_tick(dev);
 	while (dev->hsq_len) {
 		wg_receive_handshake_batch(dev);
 		batches++;
@@ -32,6 +34,7 @@ void wg_device_inject_tun(struct wg_device *dev, const uint8_t *pkt, size_t len)
 {
 	struct wg_pkt p = {dev->dp->rd, len};
 
+	wg_dev_tick(dev);
 	if (len > WG_MAX_PACKET)
 		p.len = len = WG_MAX_PACKET;
 	/* Where the TUN event reads to: a batch of one. */
@@ -46,8 +49,10 @@ void wg_device_inject_tun(struct wg_device *dev, const uint8_t *pkt, size_t len)
 
 int wg_device_read_tun(struct wg_device *dev)
 {
-	int ret = wg_send_read_tun(dev);
+	int ret;
 
+	wg_dev_tick(dev);
+	ret = wg_send_read_tun(dev);
 	wg_dp_busy(dev);
 	wg_dev_rearm_timer(dev);
 	return ret;

@@ -476,6 +476,8 @@ static void reset_device(void)
 {
 	struct wg_device *dev = W.dev;
 
+	/* The clock went back to the start: the device's event time too. */
+	wg_dev_tick(dev);
 	for (int i = 0; i < N_PEERS; i++)
 		reset_peer(&W.snap[i]);
 	dev->hsq_head = dev->hsq_len = 0;
