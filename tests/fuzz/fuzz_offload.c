@@ -22,23 +22,12 @@
  * coalesce, unless bit 15 of the length says to keep the packet as given. */
 #include <arpa/inet.h>
 
-#include "common.h"
 #include "../../platform/posix/offload.h"
+#include "../unit/ref_csum.h"
+#include "common.h"
 #include "wgd/platform/batch.h"
 
 #define MAX_PKTS 96
-
-/* Independent reference: big-endian 16-bit words, end-around carry. */
-static uint32_t ref_sum(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
-}
 
 static uint32_t ref_pseudo(const uint8_t *ip, int family, uint8_t proto, size_t l4_len)
 {
@@ -49,7 +38,7 @@ static uint32_t ref_pseudo(const uint8_t *ip, int family, uint8_t proto, size_t 
 	tail[2] = (uint8_t)(l4_len >> 8);
 	tail[3] = (uint8_t)l4_len;
 	tail[7] = proto;
-	return ref_sum(ref_sum(0, family == 4 ? ip + 12 : ip + 8, family == 4 ? 8 : 32), tail, 8);
+	return ref_csum(tail, 8, ref_csum(family == 4 ? ip + 12 : ip + 8, family == 4 ? 8 : 32, 0));
 }
 
 static uint16_t be16(const uint8_t *p)
@@ -79,7 +68,7 @@ static bool ref_l4(const uint8_t *p, size_t len, int *family, uint8_t *proto, si
 /* Folded sum over pseudo-header and L4 bytes (0xffff: the checksum holds). */
 static uint32_t ref_l4_sum(const uint8_t *p, size_t len, int family, uint8_t proto, size_t l4)
 {
-	return ref_sum(ref_pseudo(p, family, proto, len - l4), p + l4, len - l4);
+	return ref_csum(p + l4, len - l4, ref_pseudo(p, family, proto, len - l4));
 }
 
 static bool ref_l4_valid(const uint8_t *p, size_t len)
@@ -106,7 +95,7 @@ static void ref_l4_fix(uint8_t *p, size_t len)
 		return;
 	if (family == 4 && l4 >= 20) { /* GRO also wants the header checksum */
 		p[10] = p[11] = 0;
-		c = (uint16_t)~ref_sum(0, p, l4);
+		c = (uint16_t)~ref_csum(p, l4, 0);
 		p[10] = (uint8_t)(c >> 8);
 		p[11] = (uint8_t)c;
 	}
@@ -134,12 +123,12 @@ static void check_segment(const struct wg_gso_split *s, const uint8_t *seg, size
 	if (s->family == 4) {
 		size_t ihl = (size_t)(seg[0] & 0x0f) * 4;
 		FUZZ_CHECK(be16(seg + 2) == n);
-		FUZZ_CHECK(ref_sum(0, seg, ihl) == 0xffff);
+		FUZZ_CHECK(ref_csum(seg, ihl, 0) == 0xffff);
 	} else {
 		FUZZ_CHECK(be16(seg + 4) == n - 40);
 	}
-	FUZZ_CHECK(ref_sum(ref_pseudo(seg, s->family, s->proto, l4_len), seg + s->l4_off, l4_len) ==
-		   0xffff);
+	FUZZ_CHECK(ref_csum(seg + s->l4_off, l4_len,
+			    ref_pseudo(seg, s->family, s->proto, l4_len)) == 0xffff);
 	if (s->proto == 6)
 		FUZZ_CHECK(be32(seg + s->l4_off + 4) == seq0 + (uint32_t)(idx * s->mss));
 	else

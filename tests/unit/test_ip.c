@@ -9,19 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "ref_csum.h"
 #include "wgd/ip.h"
-
-/* An independent RFC 1071 sum: big-endian 16-bit words, folded. */
-static uint16_t ref_fold(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
 
 /* The folded sum as the two bytes it is stored as. */
 static uint16_t as_be(uint16_t folded)
@@ -165,12 +154,12 @@ static void test_csum_lengths(void **state)
 	for (size_t off = 0; off < 8; off++) {
 		for (size_t len = 0; len <= 300; len++) {
 			uint64_t s = wg_csum_add(0, buf + off, len);
-			assert_int_equal(as_be(wg_csum_fold(s)), ref_fold(buf + off, len, 0));
+			assert_int_equal(as_be(wg_csum_fold(s)), ref_csum(buf + off, len, 0));
 		}
 	}
 	for (size_t cut = 0; cut <= 300; cut += 2) {
 		uint64_t s = wg_csum_add(wg_csum_add(0, buf, cut), buf + cut, 301 - cut);
-		assert_int_equal(as_be(wg_csum_fold(s)), ref_fold(buf, 301, 0));
+		assert_int_equal(as_be(wg_csum_fold(s)), ref_csum(buf, 301, 0));
 	}
 	assert_int_equal(wg_csum_fold(wg_csum_copy(3, copy, buf + 1, 299)),
 			 wg_csum_fold(wg_csum_add(3, buf + 1, 299)));
@@ -188,7 +177,7 @@ static void test_csum_pseudo(void **state)
 	ref[10] = 0x03; /* the 32-bit length, 1000 */
 	ref[11] = 0xe8;
 	ref[15] = 6;
-	assert_int_equal(as_be(wg_csum_fold(wg_csum_pseudo(v4, 4, 6, 1000))), ref_fold(ref, 16, 0));
+	assert_int_equal(as_be(wg_csum_fold(wg_csum_pseudo(v4, 4, 6, 1000))), ref_csum(ref, 16, 0));
 	ip6(v6, 70000 & 0xffff, 17);
 	memset(ref, 0, sizeof(ref));
 	memcpy(ref, v6 + 8, 32);
@@ -197,7 +186,7 @@ static void test_csum_pseudo(void **state)
 	ref[35] = 0x70;
 	ref[39] = 17;
 	assert_int_equal(as_be(wg_csum_fold(wg_csum_pseudo(v6, 6, 17, 70000))),
-			 ref_fold(ref, 40, 0));
+			 ref_csum(ref, 40, 0));
 }
 
 static void test_icmp4_unreachable(void **state)
@@ -216,20 +205,20 @@ static void test_icmp4_unreachable(void **state)
 	assert_int_equal(out[9], 1);
 	assert_memory_equal(out + 12, pkt + 16, 4); /* from the destination */
 	assert_memory_equal(out + 16, pkt + 12, 4);
-	assert_int_equal(ref_fold(out, 20, 0), 0xffff);
+	assert_int_equal(ref_csum(out, 20, 0), 0xffff);
 	assert_int_equal(out[20], 3);				 /* destination unreachable */
 	assert_int_equal(out[21], 1);				 /* host */
 	assert_memory_equal(out + 24, (const uint8_t[4]){0}, 4); /* no MTU: unused */
 	assert_memory_equal(out + 28, pkt, 101);		 /* odd-length quote */
-	assert_int_equal(ref_fold(out + 20, n - 20, 0), 0xffff);
+	assert_int_equal(ref_csum(out + 20, n - 20, 0), 0xffff);
 	/* A long packet is quoted up to 576 bytes in all (RFC 1812). */
 	ip4(pkt, 1400, 6);
 	n = wg_icmp_unreachable(out, AF_INET, pkt, 1400);
 	assert_int_equal(n, 576);
 	assert_int_equal(out[2] << 8 | out[3], 576);
 	assert_memory_equal(out + 28, pkt, 576 - 28);
-	assert_int_equal(ref_fold(out, 20, 0), 0xffff);
-	assert_int_equal(ref_fold(out + 20, n - 20, 0), 0xffff);
+	assert_int_equal(ref_csum(out, 20, 0), 0xffff);
+	assert_int_equal(ref_csum(out + 20, n - 20, 0), 0xffff);
 }
 
 /* The ICMPv6 sum covers the pseudo-header (RFC 4443 2.3). */
@@ -241,7 +230,7 @@ static uint16_t icmp6_ref(const uint8_t *out, size_t n)
 	ph[34] = (uint8_t)((n - 40) >> 8);
 	ph[35] = (uint8_t)(n - 40);
 	ph[39] = 58;
-	return ref_fold(out + 40, n - 40, ref_fold(ph, 40, 0));
+	return ref_csum(out + 40, n - 40, ref_csum(ph, 40, 0));
 }
 
 static void test_icmp6_unreachable(void **state)

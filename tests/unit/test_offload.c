@@ -15,20 +15,11 @@
 #include "offload.h"
 #include "wgd/ip.h"
 
+#include "ref_csum.h"
+
 #define MAXPKT 65536
 
 /* --- reference helpers --- */
-
-static uint16_t ref_csum(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum; /* big-endian value, not complemented */
-}
 
 static uint16_t be16(const uint8_t *p)
 {
