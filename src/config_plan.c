@@ -210,9 +210,13 @@ static int plan_socket(struct wg_device *dev, struct wg_config_plan *pl)
 	const struct wg_uapi_set *set = pl->set;
 	uint32_t fwmark = set->has_fwmark ? set->fwmark : dev->fwmark;
 
-	if (set->has_listen_port &&
-	    (!dev->udp || set->listen_port != wg_device_listen_port(dev) || set->listen_port == 0))
-		return wg_udp_open(set->listen_port, fwmark, &pl->new_udp);
+	int ret;
+
+	if (set->has_listen_port && (!dev->udp || set->listen_port != wg_device_listen_port(dev) ||
+				     set->listen_port == 0)) {
+		ret = wg_udp_open(set->listen_port, fwmark, &pl->new_udp);
+		return ret < 0 ? ret : wg_dev_udp_events(dev, pl->new_udp, pl->new_udp_ev);
+	}
 	if (!set->has_fwmark || set->fwmark == dev->fwmark || !dev->udp)
 		return 0;
 	return wg_udp_set_fwmark(dev->udp, set->fwmark);
@@ -239,8 +243,10 @@ static void plan_release(struct wg_device *dev, struct wg_config_plan *pl, bool 
 	for (size_t i = 0; !committed && pl->acts && i < pl->set->n_peers; i++)
 		if (pl->acts[i].op == WG_PLAN_CREATE)
 			wg_peer_free(pl->acts[i].peer);
-	if (!committed && pl->new_udp)
+	if (!committed && pl->new_udp) {
+		wg_dev_udp_events_free(pl->new_udp_ev);
 		wg_udp_close(pl->new_udp);
+	}
 	wg_allowedips_release(&dev->aips);
 	wg_pubkey_table_free(&pl->named);
 	free(pl->keys);
@@ -361,7 +367,7 @@ static void commit_act(struct wg_device *dev, struct wg_plan_act *act,
 static void commit_socket(struct wg_device *dev, struct wg_config_plan *pl)
 {
 	if (pl->new_udp) {
-		wg_dev_install_udp(dev, pl->new_udp);
+		wg_dev_install_udp(dev, pl->new_udp, pl->new_udp_ev);
 		pl->new_udp = NULL;
 		wg_log_info("listening on UDP port %u", wg_device_listen_port(dev));
 	}

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dev.h"
 #include "wgd/index.h"
 #include "wgd/uapi.h"
 
@@ -55,10 +56,11 @@ struct wg_config_plan {
 	size_t inserts;		      /* allowed IPs the commit will insert */
 	size_t fresh;		      /* of those, not known to be held now */
 	bool identity_changes;
-	bool has_identity;		/* after the set */
-	uint8_t public_key[WG_KEY_LEN]; /* after the set, if has_identity */
-	struct wg_peer *own;		/* existing peer holding the new device key */
-	struct wg_udp *new_udp;		/* opened for the set, owned until the commit */
+	bool has_identity;			 /* after the set */
+	uint8_t public_key[WG_KEY_LEN];		 /* after the set, if has_identity */
+	struct wg_peer *own;			 /* existing peer holding the new device key */
+	struct wg_udp *new_udp;			 /* opened for the set, owned until the commit */
+	struct event *new_udp_ev[WG_UDP_EVENTS]; /* its read events, added */
 };
 
 /* Plans set against dev. 0, or a negative errno with nothing changed and

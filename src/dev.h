@@ -14,6 +14,8 @@
 #include "wgd/log.h"
 
 struct event;
+
+#define WG_UDP_EVENTS 3 /* IPv4 socket, IPv6 socket, route watch */
 struct wg_dp;
 struct wg_udp;
 struct wg_ratelimiter;
@@ -70,10 +72,11 @@ struct wg_hs_job {
 #define WG_MAX_PACKET 65535
 
 struct wg_device {
-	struct event_base *base;			     /* not owned */
-	struct wg_tun *tun;				     /* owned */
-	struct wg_udp *udp;				     /* owned */
-	struct event *tun_ev, *udp_ev[3], *timer_ev, *hs_ev; /* owned; udp_ev[2]: routes */
+	struct event_base *base; /* not owned */
+	struct wg_tun *tun;	 /* owned */
+	struct wg_udp *udp;	 /* owned */
+	struct event *tun_ev, *udp_ev[WG_UDP_EVENTS], *timer_ev,
+		*hs_ev; /* owned; udp_ev[2]: routes */
 	struct wg_clock clock;
 	/* The monotonic time of the event being handled: read once when the
 	 * event loop (or a test hook, or the control server) enters the
@@ -144,8 +147,15 @@ static inline bool wg_dev_log_ok(struct wg_device *dev, enum wg_log_reason r)
 }
 /* Re-arms the one libevent timer for the earliest deadline (or none). */
 void wg_dev_rearm_timer(struct wg_device *dev);
-/* Opens a UDP socket pair and swaps it in, re-creating the read events. */
-void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp);
+/* The read events of a socket pair: its two sockets and its route watch.
+ * They are made and added before the pair is swapped in (a set plans
+ * them), so the swap itself cannot fail; planning and the swap run in one
+ * callback, so none fires in between. 0 or -ENOMEM (nothing held). */
+int wg_dev_udp_events(struct wg_device *dev, struct wg_udp *udp, struct event *ev[WG_UDP_EVENTS]);
+void wg_dev_udp_events_free(struct event *ev[WG_UDP_EVENTS]);
+/* Swaps udp in with the events made for it (taken from ev; NULL: none),
+ * closing the old pair and freeing its events. */
+void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp, struct event *ev[WG_UDP_EVENTS]);
 int wg_dev_mtu(struct wg_device *dev);
 /* Writes one IP packet to the TUN (-ENODEV without one). */
 int wg_dev_tun_write(struct wg_device *dev, const uint8_t *pkt, size_t len);

@@ -212,25 +212,36 @@ static void on_routes(evutil_socket_t fd, short what, void *arg)
 		wg_udp_route_update(dev->udp);
 }
 
-static void free_udp_events(struct wg_device *dev)
+void wg_dev_udp_events_free(struct event *ev[WG_UDP_EVENTS])
 {
-	for (int i = 0; i < 3; i++) {
-		if (dev->udp_ev[i])
-			event_free(dev->udp_ev[i]);
-		dev->udp_ev[i] = NULL;
+	for (int i = 0; i < WG_UDP_EVENTS; i++) {
+		if (ev[i])
+			event_free(ev[i]);
+		ev[i] = NULL;
 	}
 }
 
-void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp)
+static void free_udp_events(struct wg_device *dev)
 {
-	int fds[2];
+	wg_dev_udp_events_free(dev->udp_ev);
+}
 
-	free_udp_events(dev);
-	if (dev->udp)
-		wg_udp_close(dev->udp);
-	dev->udp = udp;
-	if (!udp || !dev->base)
-		return;
+/* One persistent read event, added: 0 or -ENOMEM. */
+static int watch(struct wg_device *dev, int fd, event_callback_fn cb, struct event **out)
+{
+	*out = event_new(dev->base, fd, EV_READ | EV_PERSIST, cb, dev);
+	if (!*out || event_add(*out, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int wg_dev_udp_events(struct wg_device *dev, struct wg_udp *udp, struct event *ev[WG_UDP_EVENTS])
+{
+	int fds[2], ret = 0;
+
+	memset(ev, 0, sizeof(struct event *) * WG_UDP_EVENTS);
+	if (!dev->base)
+		return 0;
 	wg_udp_fds(udp, fds);
 	/* Trains of datagrams in one read; not an error where unsupported.
 	 * Portable: the one-datagram fallbacks. */
@@ -238,19 +249,27 @@ void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp)
 		wg_udp_set_portable(udp);
 	else
 		(void)wg_udp_set_gro(udp, true);
-	for (int i = 0; i < 2; i++) {
-		if (fds[i] < 0)
-			continue;
-		dev->udp_ev[i] = event_new(dev->base, fds[i], EV_READ | EV_PERSIST, on_udp, dev);
-		if (dev->udp_ev[i])
-			event_add(dev->udp_ev[i], NULL);
-		else
-			wg_log_error("cannot watch UDP socket: out of memory");
+	for (int i = 0; i < 2 && ret == 0; i++)
+		if (fds[i] >= 0)
+			ret = watch(dev, fds[i], on_udp, &ev[i]);
+	if (ret == 0 && wg_udp_route_fd(udp) >= 0)
+		ret = watch(dev, wg_udp_route_fd(udp), on_routes, &ev[2]);
+	if (ret < 0)
+		wg_dev_udp_events_free(ev);
+	return ret;
+}
+
+void wg_dev_install_udp(struct wg_device *dev, struct wg_udp *udp, struct event *ev[WG_UDP_EVENTS])
+{
+	free_udp_events(dev);
+	if (dev->udp)
+		wg_udp_close(dev->udp);
+	dev->udp = udp;
+	for (int i = 0; i < WG_UDP_EVENTS; i++) {
+		dev->udp_ev[i] = ev ? ev[i] : NULL;
+		if (ev)
+			ev[i] = NULL;
 	}
-	if (wg_udp_route_fd(udp) >= 0 &&
-	    (dev->udp_ev[2] = event_new(dev->base, wg_udp_route_fd(udp), EV_READ | EV_PERSIST,
-					on_routes, dev)))
-		event_add(dev->udp_ev[2], NULL);
 }
 
 uint16_t wg_device_listen_port(const struct wg_device *dev)
@@ -331,6 +350,7 @@ static void set_clock(struct wg_device *dev, const struct wg_clock *c)
 int wg_device_create(const struct wg_device_params *p, struct wg_device **out)
 {
 	struct wg_device *dev = wg_secret_alloc(sizeof(*dev)); /* cookie secret */
+	struct event *ev[WG_UDP_EVENTS];
 	struct wg_udp *udp = NULL;
 	int ret;
 
@@ -352,12 +372,14 @@ int wg_device_create(const struct wg_device_params *p, struct wg_device **out)
 	/* Like the kernel on link up: listen on a random port until told. */
 	if (ret == 0)
 		ret = wg_udp_open(0, 0, &udp);
+	if (ret == 0 && (ret = wg_dev_udp_events(dev, udp, ev)) < 0)
+		wg_udp_close(udp);
 	if (ret < 0) {
 		dev->tun = NULL; /* stays the caller's on failure */
 		wg_device_destroy(dev);
 		return ret;
 	}
-	wg_dev_install_udp(dev, udp);
+	wg_dev_install_udp(dev, udp, ev);
 	wg_log_info("device up, listening on UDP port %u", wg_device_listen_port(dev));
 	*out = dev;
 	return 0;
@@ -458,7 +480,7 @@ void wg_device_destroy(struct wg_device *dev)
 	free_events(dev);
 	while (dev->peers_head)
 		wg_peer_remove(dev->peers_head);
-	wg_dev_install_udp(dev, NULL);
+	wg_dev_install_udp(dev, NULL, NULL);
 	wg_dp_destroy(dev->dp);
 	if (dev->tun)
 		wg_tun_close(dev->tun);

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "dev.h"
 #include "wgd/crypto.h"
 #include "wgd/device.h"
@@ -37,7 +39,7 @@ void *__wrap_wg_secret_alloc(size_t n);
 
 /* While armed, allocation number fail_at (from 1) fails. */
 struct injection {
-	bool armed, fired;
+	bool armed, fired, by_libevent;
 	unsigned long count, fail_at;
 };
 static struct injection inj;
@@ -324,6 +326,29 @@ static unsigned long fail_each_allocation(struct env *e, const struct text *t, b
 	return n - 1;
 }
 
+/* libevent is a shared library, out of reach of --wrap: its allocations
+ * (the read events of a new socket) go through the same injection. */
+static void *ev_malloc(size_t n)
+{
+	void *p = __wrap_malloc(n);
+
+	inj.by_libevent |= !p;
+	return p;
+}
+
+static void *ev_realloc(void *p, size_t n)
+{
+	void *q = __wrap_realloc(p, n);
+
+	inj.by_libevent |= !q;
+	return q;
+}
+
+static void ev_free(void *p)
+{
+	free(p);
+}
+
 /* --- the sets --- */
 
 /* The base peers: a seventh removed, a quarter with new prefixes in place
@@ -503,6 +528,52 @@ static void test_dump_cursor_removed(void **state)
 	free(t.buf);
 }
 
+/* A new listen port: the socket and its libevent read events are made
+ * while planning, so failing any allocation of the set (libevent's
+ * included) leaves the old socket, its port and its events in place. The
+ * socket's route watch is optional (without it sources stay sticky to
+ * their address alone): a set whose watch could not be had still applies
+ * whole, and the next attempt starts from there. */
+static void test_listen_port_all_or_nothing(void **state)
+{
+	struct env *e = *state;
+	struct text t = {0};
+	struct wg_uapi_set set;
+	uint16_t port = wg_device_listen_port(e->a.dev);
+	struct event *ev0 = e->a.dev->udp_ev[0];
+	bool fired, libevent_failed = false;
+	int ret;
+
+	put(&t, "listen_port=0\n"); /* 0: a new random port each time */
+	assert_int_equal(wg_uapi_parse_set(t.buf, t.len, &set), 0);
+	for (unsigned long n = 1;; n++) {
+		inj.by_libevent = false;
+		ret = set_failing(e->a.dev, &set, n, &fired);
+		if (ret < 0) {
+			assert_true(fired);
+			assert_int_equal(ret, -ENOMEM);
+			assert_int_equal(wg_device_listen_port(e->a.dev), port);
+			assert_ptr_equal(e->a.dev->udp_ev[0], ev0);
+			libevent_failed |= inj.by_libevent;
+			continue;
+		}
+		/* Applied: a new port, watched. With the events made in the
+		 * commit, a failed one used to leave it unwatched here. */
+		assert_int_equal(ret, 0);
+		assert_false(inj.by_libevent);
+		assert_int_not_equal(wg_device_listen_port(e->a.dev), port);
+		assert_non_null(e->a.dev->udp_ev[0]);
+		assert_ptr_not_equal(e->a.dev->udp_ev[0], ev0);
+		if (!fired)
+			break;
+		port = wg_device_listen_port(e->a.dev);
+		ev0 = e->a.dev->udp_ev[0];
+	}
+	assert_true(libevent_failed);
+	wg_uapi_set_free(&set);
+	free(t.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,7 +581,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replace_peers_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_set_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_cursor_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_port_all_or_nothing, setup, teardown),
 	};
+
+	event_set_mem_functions(ev_malloc, ev_realloc, ev_free);
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
