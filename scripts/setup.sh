@@ -31,7 +31,10 @@ APT_PKGS=(build-essential cmake ninja-build pkg-config libsodium-dev libb2-dev
 	libgcrypt20-dev libevent-dev libcmocka-dev wireguard-tools wireguard-go iperf3 iproute2
 	iputils-ping lcov clang clang-format netcat-openbsd socat python3 nftables
 	util-linux procps kmod ca-certificates git systemd valgrind
-	libclang-rt-14-dev llvm)
+	libclang-rt-14-dev llvm
+	# bench_crypto --libs: the ChaCha20-Poly1305 libraries the data-path
+	# AEAD was chosen among (docs/design.md), measured side by side
+	libssl-dev nettle-dev libwolfssl-dev libmbedtls-dev)
 
 say() { printf '[setup] %s\n' "$*"; }
 
