@@ -268,7 +268,6 @@ struct tx_route {
 	struct wg_peer_keypair *kp;
 	size_t mtu;
 	bool staged; /* packets were staged: send or start a handshake after */
-	uint64_t now;
 };
 
 /* The route ends: staged packets go out or wait for a handshake. */
@@ -324,8 +323,9 @@ static struct wg_peer *route(struct wg_device *dev, struct tx_route *r, const ui
 		memcpy(r->dst, dst, alen);
 		r->peer = route_lookup(dev, r, pkt, *ip_len);
 		r->mtu = r->peer ? pad_mtu(dev, pkt, *ip_len, false) : 0;
-		r->kp = r->peer && !r->peer->n_staged ? wg_peer_sending_keypair(r->peer, r->now)
-						      : NULL;
+		r->kp = r->peer && !r->peer->n_staged
+				? wg_peer_sending_keypair(r->peer, wg_dev_now(dev))
+				: NULL;
 		return r->peer;
 	}
 	if (!r->peer)
@@ -374,7 +374,7 @@ static void send_run(struct wg_device *dev, struct tx_route *r, struct wg_pkt *p
 
 void wg_send_packets(struct wg_device *dev, struct wg_pkt *pkts, int n)
 {
-	struct tx_route r = {.now = wg_dev_now(dev)};
+	struct tx_route r = {0};
 
 	send_run(dev, &r, pkts, n);
 	route_end(&r);
@@ -414,7 +414,7 @@ static int read_some(struct wg_device *dev, struct tx_route *r, size_t *bytes)
 int wg_send_read_tun(struct wg_device *dev)
 {
 	struct wg_dp *dp = dev->dp;
-	struct tx_route r = {.now = wg_dev_now(dev)};
+	struct tx_route r = {0};
 	size_t bytes = 0;
 	int ret = 0;
 
