@@ -185,3 +185,75 @@ size_t wg_sockaddr_bytes(const union wg_sockaddr *addr, unsigned char *out)
 		return 0;
 	}
 }
+
+/* One numeric address of either family into the pair; a second of the
+ * same family is an error. */
+static int pair_add(struct wg_addr_pair *p, const char *ip)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, ip, &a4) == 1) {
+		if (p->has_v4)
+			return -EINVAL;
+		p->v4 = a4;
+		p->has_v4 = true;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &a6) == 1) {
+		if (p->has_v6)
+			return -EINVAL;
+		p->v6 = a6;
+		p->has_v6 = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int wg_addr_pair_parse(struct wg_addr_pair *out, const char *text)
+{
+	struct wg_addr_pair p;
+	char buf[WG_ADDR_PAIR_STRLEN];
+	char *comma;
+	size_t n = strlen(text);
+
+	memset(&p, 0, sizeof(p));
+	if (!strcmp(text, "none")) {
+		*out = p;
+		return 0;
+	}
+	if (!n || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, text, n + 1);
+	comma = strchr(buf, ',');
+	if (comma)
+		*comma++ = '\0';
+	if (pair_add(&p, buf) || (comma && pair_add(&p, comma)))
+		return -EINVAL;
+	*out = p;
+	return 0;
+}
+
+char *wg_addr_pair_format(const struct wg_addr_pair *p, char *buf, size_t len)
+{
+	char a[INET_ADDRSTRLEN] = "", b[INET6_ADDRSTRLEN] = "";
+
+	if (!len)
+		return buf;
+	if (p->has_v4 && !inet_ntop(AF_INET, &p->v4, a, sizeof(a)))
+		a[0] = '\0';
+	if (p->has_v6 && !inet_ntop(AF_INET6, &p->v6, b, sizeof(b)))
+		b[0] = '\0';
+	if (!wg_addr_pair_set(p))
+		snprintf(buf, len, "none");
+	else
+		snprintf(buf, len, "%s%s%s", a, p->has_v4 && p->has_v6 ? "," : "", b);
+	return buf;
+}
+
+bool wg_addr_pair_equal(const struct wg_addr_pair *a, const struct wg_addr_pair *b)
+{
+	return a->has_v4 == b->has_v4 && a->has_v6 == b->has_v6 &&
+	       (!a->has_v4 || a->v4.s_addr == b->v4.s_addr) &&
+	       (!a->has_v6 || !memcmp(&a->v6, &b->v6, sizeof(a->v6)));
+}

@@ -32,7 +32,14 @@ size_t wg_sockaddr_bytes(const union wg_sockaddr *addr, unsigned char *out);
 
 /* A peer's endpoint: where to send, plus the local address the peer last
  * reached us on ("sticky source"), so replies leave from that address even
- * on multi-homed hosts. has_src false = let the kernel choose. */
+ * on multi-homed hosts. has_src false = let the kernel choose.
+ * pinned: the source and interface come from configuration (a peer's
+ * source address and/or egress interface), not from what was received:
+ * src_ifindex is then the egress interface (0: none), has_src false means
+ * "the kernel's choice on that interface", and a send the system refuses
+ * fails instead of falling back to another source or route. egress_down:
+ * pinned to an interface that does not exist now; sends fail with -ENODEV
+ * before reaching the system. */
 struct wg_endpoint {
 	union wg_sockaddr addr;
 	union {
@@ -41,6 +48,29 @@ struct wg_endpoint {
 	};
 	unsigned int src_ifindex;
 	bool has_src;
+	bool pinned;
+	bool egress_down;
 };
+
+/* At most one IPv4 and one IPv6 address: a device's bind addresses, a
+ * peer's source addresses. Neither = unset. */
+struct wg_addr_pair {
+	struct in_addr v4;
+	struct in6_addr v6;
+	bool has_v4, has_v6;
+};
+
+/* Longest text of a pair: "IPv4,IPv6". */
+#define WG_ADDR_PAIR_STRLEN (INET_ADDRSTRLEN + INET6_ADDRSTRLEN + 2)
+/* "none", "ADDR" or "ADDR,ADDR" (one of each family, either order; numeric,
+ * IPv6 without scope). 0 or -EINVAL (out untouched). */
+int wg_addr_pair_parse(struct wg_addr_pair *out, const char *text);
+/* IPv4 first, comma-separated; "none" when unset. Returns buf. */
+char *wg_addr_pair_format(const struct wg_addr_pair *p, char *buf, size_t len);
+bool wg_addr_pair_equal(const struct wg_addr_pair *a, const struct wg_addr_pair *b);
+static inline bool wg_addr_pair_set(const struct wg_addr_pair *p)
+{
+	return p->has_v4 || p->has_v6;
+}
 
 #endif

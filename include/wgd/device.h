@@ -47,6 +47,10 @@ struct wg_device_params {
 	 * wg_device_run_timers. */
 	const struct wg_clock *clock;
 	struct wg_datapath_config dp;
+	/* Addresses the device listens on and sends from (wgd --bind); unset:
+	 * the wildcard of both families. A family without an address is not
+	 * opened when the other has one. */
+	struct wg_addr_pair bind;
 };
 
 int wg_device_create(const struct wg_device_params *p, struct wg_device **out);

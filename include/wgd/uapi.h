@@ -12,6 +12,8 @@
 #include "addr.h"
 #include "wire.h"
 
+/* Room for an interface name and its NUL (IFNAMSIZ on Linux and the BSDs). */
+#define WG_IFNAMSIZ 16
 #define WG_UAPI_MAX_LINE 4096 /* longest accepted line */
 /* Largest accepted request. Its text is not kept (see wg_uapi_reader), so
  * this bounds the work one request may cause, not memory. */
@@ -45,6 +47,12 @@ struct wg_uapi_peer {
 	uint16_t keepalive; /* seconds, 0 = off */
 	struct wg_uapi_aip *aips;
 	size_t n_aips, cap_aips;
+	/* wgd extensions (stock tools never send them): wgd_source=,
+	 * wgd_egress= ("none" clears: unset pair, empty name). */
+	bool has_source;
+	struct wg_addr_pair source;
+	bool has_egress;
+	char egress[WG_IFNAMSIZ];
 };
 
 struct wg_uapi_set {
@@ -55,6 +63,9 @@ struct wg_uapi_set {
 	bool has_fwmark;
 	uint32_t fwmark;
 	bool replace_peers;
+	/* wgd extension: wgd_bind= ("none" clears). */
+	bool has_bind;
+	struct wg_addr_pair bind;
 	struct wg_uapi_peer *peers;
 	size_t n_peers, cap_peers;
 	/* private: the budget charged for the arrays (NULL: none) and how much */
