@@ -12,6 +12,10 @@
 #                      proxy is needed, no other download site.
 #   wireguard-go       newest, `go install golang.zx2c4.com/wireguard@latest`
 #                      -> $PEERS/bin/wireguard, symlink wireguard-go-latest
+#   wgctrl-read        tests/tools/wgctrl-read (a wgctrl-go client, used by
+#                      tests/netns/source.sh) built with the same Go; its
+#                      modules (go.sum pinned) come from the Go module proxy
+#                      -> $PEERS/bin/wgctrl-read, rebuilt when a source changes
 #   boringtun-cli      `cargo install boringtun-cli --locked`. Needs cargo >=
 #                      1.78 (its Cargo.lock is format v4; clap 4.6 needs a
 #                      recent rustc): Debian 12's `cargo` 0.66 / rustc 1.63
@@ -103,10 +107,29 @@ install_wireguard_go()
 		go=$(find_go)
 		say "building the newest wireguard-go with $go ($(GOTOOLCHAIN=local "$go" env GOVERSION))"
 		mkdir -p "$PEERS/bin"
-		GOTOOLCHAIN=local GOBIN="$PEERS/bin" GOPATH="$PEERS/.gopath" GOFLAGS=-modcacherw \
+		GOTOOLCHAIN=local GOBIN="$PEERS/bin" GOPATH="$PEERS/.gopath" \
+		GOFLAGS="-modcacherw -buildvcs=false" \
 			"$go" install golang.zx2c4.com/wireguard@latest
 	fi
 	ln -sfn wireguard "$PEERS/bin/wireguard-go-latest"
+}
+
+# The wgctrl-go reader of the netns tests, rebuilt when its sources are newer.
+install_wgctrl_read()
+{
+	local src go
+	src=$(cd "$(dirname "$0")/.." && pwd)/tests/tools/wgctrl-read
+	if [ -x "$PEERS/bin/wgctrl-read" ] &&
+		[ -z "$(find "$src" -newer "$PEERS/bin/wgctrl-read" -type f)" ]; then
+		say "wgctrl-read already in $PEERS/bin"
+		return 0
+	fi
+	go=$(find_go)
+	say "building wgctrl-read with $go"
+	mkdir -p "$PEERS/bin"
+	(cd "$src" && GOTOOLCHAIN=local GOPATH="$PEERS/.gopath" \
+		GOFLAGS="-modcacherw -buildvcs=false" \
+		"$go" build -o "$PEERS/bin/wgctrl-read" .)
 }
 
 cargo_version_of() { "$1" --version 2>/dev/null | awk '{print $2}'; }
@@ -139,6 +162,7 @@ install_boringtun()
 
 apt_install "${APT_PKGS[@]}"
 install_wireguard_go
+install_wgctrl_read
 install_boringtun
 
 say "ready:"
@@ -146,6 +170,7 @@ say "  $(wg --version)"
 say "  wireguard-go (Debian): $(/usr/bin/wireguard-go --version | head -n1)"
 say "  wireguard-go-latest:   $("$PEERS/bin/wireguard-go-latest" --version | head -n1)"
 say "  boringtun-cli:         $("$PEERS/bin/boringtun-cli" --version)"
+say "  wgctrl-read:           $PEERS/bin/wgctrl-read"
 
 # --- Cross-compilation (scripts/cross-build.sh) -----------------------------
 # zig (PyPI package ziglang, pinned) as the FreeBSD/macOS cross compiler: it
