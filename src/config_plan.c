@@ -153,6 +153,8 @@ static int plan_peer(struct wg_device *dev, struct wg_config_plan *pl, size_t i)
 	struct wg_peer *cur;
 	int ret;
 
+	if (sp->ext && sp->ext->egress[0] && !wg_udp_can_pin_egress())
+		return -EOPNOTSUPP;
 	/* A peer with our own public key is ignored, as the kernel does. */
 	if (pl->has_identity && wg_ct_equal(sp->public_key, pl->public_key, WG_KEY_LEN))
 		return 0;
@@ -204,22 +206,40 @@ static int plan_reserve(struct wg_device *dev, struct wg_config_plan *pl)
 	return wg_allowedips_reserve(&dev->aips, pl->inserts, pl->fresh);
 }
 
+/* A new pair bound to other addresses on the port the old pair holds:
+ * the two overlap until the commit closes the old one, so both allow it
+ * (SO_REUSEADDR) only for that time. */
+static int plan_rebind(struct wg_device *dev, struct wg_config_plan *pl, uint32_t fwmark,
+		       const struct wg_addr_pair *bind)
+{
+	int ret = wg_udp_set_shared(dev->udp, true);
+
+	if (ret == 0)
+		ret = wg_udp_open_shared(wg_device_listen_port(dev), fwmark, bind, &pl->new_udp);
+	if (ret < 0)
+		(void)wg_udp_set_shared(dev->udp, false);
+	return ret;
+}
+
 /* The only steps touching the OS, last because they can fail. */
 static int plan_socket(struct wg_device *dev, struct wg_config_plan *pl)
 {
 	const struct wg_uapi_set *set = pl->set;
 	uint32_t fwmark = set->has_fwmark ? set->fwmark : dev->fwmark;
-
+	const struct wg_addr_pair *bind = set->has_bind ? &set->bind : &dev->bind;
 	int ret;
 
-	if (set->has_listen_port && (!dev->udp || set->listen_port != wg_device_listen_port(dev) ||
-				     set->listen_port == 0)) {
-		ret = wg_udp_open(set->listen_port, fwmark, &pl->new_udp);
-		return ret < 0 ? ret : wg_dev_udp_events(dev, pl->new_udp, pl->new_udp_ev);
-	}
-	if (!set->has_fwmark || set->fwmark == dev->fwmark || !dev->udp)
+	if (set->has_listen_port &&
+	    (!dev->udp || set->listen_port != wg_device_listen_port(dev) || set->listen_port == 0))
+		ret = wg_udp_open(set->listen_port, fwmark, bind, &pl->new_udp);
+	else if (!wg_addr_pair_equal(bind, &dev->bind))
+		ret = dev->udp ? plan_rebind(dev, pl, fwmark, bind)
+			       : wg_udp_open(0, fwmark, bind, &pl->new_udp);
+	else if (!set->has_fwmark || set->fwmark == dev->fwmark || !dev->udp)
 		return 0;
-	return wg_udp_set_fwmark(dev->udp, set->fwmark);
+	else
+		return wg_udp_set_fwmark(dev->udp, set->fwmark);
+	return ret < 0 ? ret : wg_dev_udp_events(dev, pl->new_udp, pl->new_udp_ev);
 }
 
 static int plan_alloc(struct wg_config_plan *pl)
@@ -246,6 +266,8 @@ static void plan_release(struct wg_device *dev, struct wg_config_plan *pl, bool 
 	if (!committed && pl->new_udp) {
 		wg_dev_udp_events_free(pl->new_udp_ev);
 		wg_udp_close(pl->new_udp);
+		if (dev->udp)
+			(void)wg_udp_set_shared(dev->udp, false);
 	}
 	wg_allowedips_release(&dev->aips);
 	wg_pubkey_table_free(&pl->named);
@@ -333,8 +355,10 @@ static void commit_fields(struct wg_device *dev, struct wg_plan_act *act,
 	if (sp->has_endpoint) {
 		memset(&peer->endpoint, 0, sizeof(peer->endpoint));
 		peer->endpoint.addr = sp->endpoint;
+		wg_source_apply(peer);
 	}
 	commit_aips(dev, peer, sp);
+	wg_source_configure(peer, sp);
 	if (sp->has_keepalive) {
 		if (!peer->persistent_keepalive && sp->keepalive)
 			act->keepalive_started = true;
@@ -364,12 +388,25 @@ static void commit_act(struct wg_device *dev, struct wg_plan_act *act,
 	}
 }
 
+static void log_listening(struct wg_device *dev)
+{
+	char a[WG_ADDR_PAIR_STRLEN];
+
+	wg_log_info("listening on UDP port %u%s%s", wg_device_listen_port(dev),
+		    wg_addr_pair_set(&dev->bind) ? " of " : "",
+		    wg_addr_pair_set(&dev->bind) ? wg_addr_pair_format(&dev->bind, a, sizeof(a))
+						 : "");
+}
+
 static void commit_socket(struct wg_device *dev, struct wg_config_plan *pl)
 {
+	if (pl->set->has_bind)
+		dev->bind = pl->set->bind;
 	if (pl->new_udp) {
 		wg_dev_install_udp(dev, pl->new_udp, pl->new_udp_ev);
+		(void)wg_udp_set_shared(pl->new_udp, false); /* the old pair is closed */
 		pl->new_udp = NULL;
-		wg_log_info("listening on UDP port %u", wg_device_listen_port(dev));
+		log_listening(dev);
 	}
 	if (pl->set->has_fwmark)
 		dev->fwmark = pl->set->fwmark;

@@ -107,6 +107,7 @@ struct wg_device {
 	uint64_t demand_window_ns; /* start of the current linger-long window */
 	uint32_t demand;	   /* handshakes judged at read time under load in it */
 	uint32_t fwmark;
+	struct wg_addr_pair bind; /* wgd_bind: what the sockets are bound to */
 	int mtu;
 	uint64_t mtu_checked_ns;
 	bool mtu_checked;
@@ -117,6 +118,7 @@ struct wg_device {
 	struct wg_device_stats stats;
 	struct wg_log_limit limits[WG_LOGR_COUNT];
 	struct wg_log_limit icmp_limit;
+	struct wg_log_limit source_limit; /* warnings of source.c */
 	void (*fatal_cb)(void *ctx);
 	void *fatal_ctx;
 	bool fatal_fired;

@@ -298,6 +298,22 @@ static void init_limits(struct wg_device *dev)
 	/* ICMP errors: bursts of 10, then 10 per second. */
 	dev->icmp_limit.burst = 10;
 	dev->icmp_limit.interval_ns = 100 * WG_NSEC_PER_MSEC;
+	/* Sends a configured source refuses: warnings, so few: 3, then one
+	 * every 10 s (a peer's keepalives and retries keep failing). */
+	dev->source_limit.burst = 3;
+	dev->source_limit.interval_ns = 10 * WG_NSEC_PER_SEC;
+}
+
+/* Like the kernel on link up: listen on a random port until told. */
+static int open_socket(const struct wg_device_params *p, struct wg_udp **udp)
+{
+	char a[WG_ADDR_PAIR_STRLEN];
+	int ret = wg_udp_open(0, 0, &p->bind, udp);
+
+	if (ret < 0 && wg_addr_pair_set(&p->bind))
+		wg_log_error("cannot bind to %s: %s", wg_addr_pair_format(&p->bind, a, sizeof(a)),
+			     strerror(-ret));
+	return ret;
 }
 
 static int alloc_state(struct wg_device *dev)
@@ -359,6 +375,7 @@ int wg_device_create(const struct wg_device_params *p, struct wg_device **out)
 	dev->base = p->base;
 	dev->tun = p->tun;
 	dev->mtu = WG_DEFAULT_MTU;
+	dev->bind = p->bind;
 	set_clock(dev, p->clock);
 	wg_dev_tick(dev);
 	init_limits(dev);
@@ -369,9 +386,8 @@ int wg_device_create(const struct wg_device_params *p, struct wg_device **out)
 		dev->staged_cap = wg_dp_staged_budget(dev->dp);
 		ret = add_events(dev);
 	}
-	/* Like the kernel on link up: listen on a random port until told. */
 	if (ret == 0)
-		ret = wg_udp_open(0, 0, &udp);
+		ret = open_socket(p, &udp);
 	if (ret == 0 && (ret = wg_dev_udp_events(dev, udp, ev)) < 0)
 		wg_udp_close(udp);
 	if (ret < 0) {
@@ -403,6 +419,7 @@ static const struct {
 	STAT(icmp_sent),
 	STAT(icmp_ratelimited),
 	STAT(udp_send_errors),
+	STAT(udp_send_source_refused),
 	STAT(udp_rx_packets),
 	STAT(udp_garbage),
 	STAT(udp_read_errors),

@@ -48,6 +48,7 @@ static void get_peer(struct wg_peer *peer, struct wg_uapi_writer *w)
 	wg_uapi_put_u64(w, "rx_bytes", peer->rx_bytes);
 	wg_uapi_put_u64(w, "persistent_keepalive_interval", peer->persistent_keepalive);
 	wg_allowedips_foreach(&peer->aips, put_aip, w);
+	wg_source_put(peer, w);
 }
 
 /* A streamed get remembers the last peer it wrote by key and creation
@@ -96,6 +97,7 @@ int wg_device_dump_begin(struct wg_device *dev, struct wg_uapi_writer *w,
 			 struct wg_device_dump **out)
 {
 	struct wg_device_dump *d = calloc(1, sizeof(*d));
+	char a[WG_ADDR_PAIR_STRLEN];
 
 	*out = NULL;
 	if (!d)
@@ -106,6 +108,8 @@ int wg_device_dump_begin(struct wg_device *dev, struct wg_uapi_writer *w,
 		wg_uapi_put_u64(w, "listen_port", wg_device_listen_port(dev));
 	if (dev->fwmark)
 		wg_uapi_put_u64(w, "fwmark", dev->fwmark);
+	if (wg_addr_pair_set(&dev->bind))
+		wg_uapi_put_str(w, "wgd_bind", wg_addr_pair_format(&dev->bind, a, sizeof(a)));
 	d->dev = dev;
 	d->next_dump = dev->dumps;
 	if (dev->dumps)

@@ -126,6 +126,7 @@ void wg_peer_set_endpoint_from(struct wg_peer *peer, const struct wg_endpoint *f
 			       wg_sockaddr_format(&peer->endpoint.addr, a, sizeof(a)),
 			       wg_sockaddr_format(&from->addr, b, sizeof(b)));
 	peer->endpoint = *from;
+	wg_source_apply(peer);
 }
 
 /* --- handshake index --- */

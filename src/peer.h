@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "source.h"
 #include "timers.h"
 #include "wgd/addr.h"
 #include "wgd/allowedips.h"
@@ -45,6 +46,7 @@ struct wg_peer {
 	 * until the first data packet confirms it. */
 	struct wg_peer_keypair *kp_current, *kp_previous, *kp_next;
 	struct wg_endpoint endpoint;		     /* addr.sa.sa_family AF_UNSPEC = none */
+	struct wg_peer_source src_cfg;		     /* wgd_source/wgd_egress */
 	struct wg_staged *staged_head, *staged_tail; /* owned */
 	size_t n_staged;
 	struct wg_peer_timers timers;

@@ -72,10 +72,24 @@ static void send_unreachable(struct wg_device *dev, int family, const uint8_t *p
 
 /* --- data messages --- */
 
+/* A refusal the operator's source settings explain is a warning of its
+ * own (source.c); anything else a verbose line. */
+static void send_failed(struct wg_peer *peer, int err)
+{
+	char ep[WG_SOCKADDR_STRLEN];
+	uint64_t refused = peer->dev->stats.udp_send_source_refused;
+
+	wg_source_send_failed(peer, err);
+	if (peer->dev->stats.udp_send_source_refused == refused &&
+	    wg_dev_log_ok(peer->dev, WG_LOGR_SEND))
+		wg_log_verbose("send to %s failed: %s",
+			       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)),
+			       strerror(-err));
+}
+
 int wg_send_to_peer(struct wg_peer *peer, const uint8_t *msg, size_t len)
 {
 	struct wg_device *dev = peer->dev;
-	char ep[WG_SOCKADDR_STRLEN];
 	int ret = dev->udp ? wg_udp_send(dev->udp, &peer->endpoint, msg, len) : -ENOTCONN;
 
 	if (ret == 0) {
@@ -83,10 +97,7 @@ int wg_send_to_peer(struct wg_peer *peer, const uint8_t *msg, size_t len)
 		return 0;
 	}
 	dev->stats.udp_send_errors++;
-	if (wg_dev_log_ok(dev, WG_LOGR_SEND))
-		wg_log_verbose("send to %s failed: %s",
-			       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)),
-			       strerror(-ret));
+	send_failed(peer, ret);
 	return ret;
 }
 
@@ -448,16 +459,12 @@ int wg_send_read_tun(struct wg_device *dev)
 static void train_done(struct wg_device *dev, const struct wg_dp_train *t, int err)
 {
 	struct wg_peer *peer = t->peer;
-	char ep[WG_SOCKADDR_STRLEN];
 
 	if (err == 0) {
 		peer->tx_bytes += t->len;
 	} else {
 		dev->stats.udp_send_errors += t->nseg;
-		if (wg_dev_log_ok(dev, WG_LOGR_SEND))
-			wg_log_verbose("send to %s failed: %s",
-				       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)),
-				       strerror(-err));
+		send_failed(peer, err);
 	}
 	after_send(peer, err == 0 && t->data > 0);
 }

@@ -199,7 +199,8 @@ static void give_up_handshake(struct wg_peer *peer)
 	peer->dev->stats.staged_given_up += dropped;
 	wg_log_verbose("handshake with peer %s gave up after %u attempts, dropping %zu staged "
 		       "packets",
-		       wg_peer_name(peer, name), (unsigned int)WG_MAX_TIMER_HANDSHAKES + 2, dropped);
+		       wg_peer_name(peer, name), (unsigned int)WG_MAX_TIMER_HANDSHAKES + 2,
+		       dropped);
 	timer_del(peer, WG_TIMER_SEND_KEEPALIVE);
 	wg_peer_purge_staged(peer);
 	if (!wg_timer_pending(&peer->timers.t[WG_TIMER_ZERO_KEY_MATERIAL]))
@@ -220,8 +221,9 @@ static void expired_retransmit_handshake(struct wg_peer *peer)
 		return;
 	}
 	pt->handshake_attempts++;
-	/* The local address may be what is wrong: let the kernel pick anew. */
-	peer->endpoint.has_src = false;
+	/* The local address may be what is wrong: let the kernel pick anew
+	 * (unless the operator chose it). */
+	wg_source_forget_learned(peer);
 	wg_send_handshake_initiation(peer, true);
 }
 
@@ -243,7 +245,7 @@ static void expired_new_handshake(struct wg_peer *peer)
 			       "new handshake",
 			       wg_peer_name(peer, name),
 			       (unsigned long long)(WG_NEW_HANDSHAKE_TIMEOUT / WG_NSEC_PER_SEC));
-	peer->endpoint.has_src = false;
+	wg_source_forget_learned(peer);
 	wg_send_handshake_initiation(peer, false);
 }
 

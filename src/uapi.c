@@ -242,14 +242,22 @@ static int dev_replace_peers(struct wg_uapi_set *set, const char *v)
 	return 0;
 }
 
+/* wgd extension: the addresses the device listens on and sends from. */
+static int dev_wgd_bind(struct wg_uapi_set *set, const char *v)
+{
+	if (wg_addr_pair_parse(&set->bind, v))
+		return -EINVAL;
+	set->has_bind = true;
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	int (*parse)(struct wg_uapi_set *set, const char *value);
 } device_keys[] = {
-	{"private_key", dev_private_key},
-	{"listen_port", dev_listen_port},
-	{"fwmark", dev_fwmark},
-	{"replace_peers", dev_replace_peers},
+	{"private_key", dev_private_key}, {"listen_port", dev_listen_port},
+	{"fwmark", dev_fwmark},		  {"replace_peers", dev_replace_peers},
+	{"wgd_bind", dev_wgd_bind},
 };
 
 /* ---- peer keys ---- */
@@ -258,6 +266,9 @@ static void peer_clear(struct wg_uapi_set *set, struct wg_uapi_peer *p)
 {
 	uncharge(set, p->cap_aips * sizeof(*p->aips));
 	free(p->aips);
+	if (p->ext)
+		uncharge(set, sizeof(*p->ext));
+	free(p->ext);
 	wg_memzero(p, sizeof(*p));
 }
 
@@ -343,6 +354,57 @@ static int peer_protocol_version(struct wg_uapi_set *set, struct wg_uapi_peer *p
 	return strcmp(v, "1") ? -EPROTONOSUPPORT : 0;
 }
 
+/* The section's extension fields, made on its first wgd_ key. */
+static int peer_ext(struct wg_uapi_set *set, struct wg_uapi_peer *p)
+{
+	if (p->ext)
+		return 0;
+	if (charge(set, sizeof(*p->ext)))
+		return -ENOBUFS;
+	p->ext = calloc(1, sizeof(*p->ext));
+	if (!p->ext) {
+		uncharge(set, sizeof(*p->ext));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* wgd extensions: where packets to this peer leave from. */
+static int peer_wgd_source(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
+{
+	struct wg_addr_pair pair;
+	int ret;
+
+	if (wg_addr_pair_parse(&pair, v))
+		return -EINVAL;
+	if ((ret = peer_ext(set, p)))
+		return ret;
+	p->ext->source = pair;
+	p->ext->has_source = true;
+	return 0;
+}
+
+/* An interface name as the systems accept it: 1-15 bytes, no '/', no
+ * space or control character, not "." or "..". "none" clears. */
+static int peer_wgd_egress(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
+{
+	size_t n = strcmp(v, "none") ? strlen(v) : 0;
+	int ret;
+
+	if ((n == 0 && strcmp(v, "none")) || n >= WG_IFNAMSIZ || !strcmp(v, ".") ||
+	    !strcmp(v, ".."))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == '/' || (unsigned char)v[i] <= ' ' || v[i] == 0x7f)
+			return -EINVAL;
+	if ((ret = peer_ext(set, p)))
+		return ret;
+	memcpy(p->ext->egress, v, n);
+	p->ext->egress[n] = '\0';
+	p->ext->has_egress = true;
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	int (*parse)(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *value);
@@ -355,6 +417,8 @@ static const struct {
 	{"replace_allowed_ips", peer_replace_aips},
 	{"allowed_ip", peer_allowed_ip},
 	{"protocol_version", peer_protocol_version},
+	{"wgd_source", peer_wgd_source},
+	{"wgd_egress", peer_wgd_egress},
 };
 
 /* ---- set request ---- */
@@ -457,8 +521,10 @@ void wg_uapi_set_free(struct wg_uapi_set *set)
 {
 	size_t i;
 
-	for (i = 0; i < set->n_peers; i++)
+	for (i = 0; i < set->n_peers; i++) {
 		free(set->peers[i].aips);
+		free(set->peers[i].ext);
+	}
 	sodium_free(set->peers); /* zeroes the PSKs */
 	if (set->budget)
 		set->budget->used -= set->charged;

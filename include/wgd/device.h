@@ -98,6 +98,9 @@ struct wg_device_stats {
 	uint64_t icmp_sent;
 	uint64_t icmp_ratelimited;
 	uint64_t udp_send_errors;
+	/* of those, refused by a configured source, bind address or egress
+	 * interface (absent from the host, no route through it) */
+	uint64_t udp_send_source_refused;
 	/* inbound (UDP) */
 	uint64_t udp_rx_packets;
 	uint64_t udp_garbage; /* unknown type or wrong length */

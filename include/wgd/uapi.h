@@ -13,7 +13,7 @@
 #include "wire.h"
 
 /* Room for an interface name and its NUL (IFNAMSIZ on Linux and the BSDs). */
-#define WG_IFNAMSIZ 16
+#define WG_IFNAMSIZ	 16
 #define WG_UAPI_MAX_LINE 4096 /* longest accepted line */
 /* Largest accepted request. Its text is not kept (see wg_uapi_reader), so
  * this bounds the work one request may cause, not memory. */
@@ -34,6 +34,15 @@ struct wg_uapi_aip {
 	bool remove; /* "allowed_ip=-prefix" */
 };
 
+/* wgd's extension keys of a peer section (stock tools never send them):
+ * wgd_source= and wgd_egress=; "none" clears (unset pair, empty name). */
+struct wg_uapi_peer_ext {
+	bool has_source;
+	struct wg_addr_pair source;
+	bool has_egress;
+	char egress[WG_IFNAMSIZ];
+};
+
 struct wg_uapi_peer {
 	uint8_t public_key[WG_KEY_LEN];
 	bool remove;
@@ -47,12 +56,9 @@ struct wg_uapi_peer {
 	uint16_t keepalive; /* seconds, 0 = off */
 	struct wg_uapi_aip *aips;
 	size_t n_aips, cap_aips;
-	/* wgd extensions (stock tools never send them): wgd_source=,
-	 * wgd_egress= ("none" clears: unset pair, empty name). */
-	bool has_source;
-	struct wg_addr_pair source;
-	bool has_egress;
-	char egress[WG_IFNAMSIZ];
+	/* Out of line: NULL unless the section has a wgd_ key, so a set of
+	 * stock sections costs one pointer per peer. */
+	struct wg_uapi_peer_ext *ext;
 };
 
 struct wg_uapi_set {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "wg_posix.h"
+#include "wgd/platform/udp.h"
 
 #define SOCKET_BUFFER_MAX (7 << 20)
 #define SOCKET_BUFFER_MIN (256 << 10) /* below this, keep the default */
@@ -21,4 +22,11 @@ void wg_os_udp_set_buffers(int fd)
 {
 	set_buffer(fd, SO_RCVBUF);
 	set_buffer(fd, SO_SNDBUF);
+}
+
+/* FreeBSD's IP_SENDSRCADDR names no interface, and XNU lets a non-zero
+ * ipi_ifindex override the source address: no per-send egress here. */
+bool wg_udp_can_pin_egress(void)
+{
+	return false;
 }

@@ -42,6 +42,8 @@ size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb)
 	struct in_pktinfo info;
 
 	memset(cb, 0, CMSG_SPACE(sizeof(info)));
+	if (!ep->has_src)
+		return 0; /* no egress pin here: wg_udp_can_pin_egress */
 	memset(&info, 0, sizeof(info));
 	info.ipi_spec_dst = ep->src4;
 	c->cmsg_level = IPPROTO_IP;
@@ -57,4 +59,13 @@ int wg_os_set_fwmark(int fd, uint32_t mark)
 {
 	(void)fd;
 	return mark ? -EOPNOTSUPP : 0;
+}
+
+/* macOS has no way to bind an address the host lacks: bind then fails
+ * with EADDRNOTAVAIL, which the caller reports. */
+int wg_os_udp_bind_absent(int fd, int family)
+{
+	(void)fd;
+	(void)family;
+	return 0;
 }

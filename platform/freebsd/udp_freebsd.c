@@ -34,6 +34,8 @@ size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb)
 {
 	struct cmsghdr *c = &cb->align;
 
+	if (!ep->has_src)
+		return 0; /* no egress pin here: wg_udp_can_pin_egress */
 	memset(cb, 0, CMSG_SPACE(sizeof(struct in_addr)));
 	c->cmsg_level = IPPROTO_IP;
 	c->cmsg_type = IP_SENDSRCADDR;
@@ -47,4 +49,14 @@ int wg_os_set_fwmark(int fd, uint32_t mark)
 	if (setsockopt(fd, SOL_SOCKET, SO_USER_COOKIE, &mark, sizeof(mark)) < 0)
 		return -errno;
 	return 0;
+}
+
+/* IP_BINDANY/IPV6_BINDANY need the PRIV_NETINET_BINDANY privilege (root). */
+int wg_os_udp_bind_absent(int fd, int family)
+{
+	int on = 1;
+	int ret = family == AF_INET ? setsockopt(fd, IPPROTO_IP, IP_BINDANY, &on, sizeof(on))
+				    : setsockopt(fd, IPPROTO_IPV6, IPV6_BINDANY, &on, sizeof(on));
+
+	return ret < 0 ? -errno : 0;
 }

@@ -122,6 +122,7 @@ struct send_ctx {
 	union cmsg_room cb[BATCH_MAX];
 	struct wg_udp_msg *owner[BATCH_MAX]; /* message each entry belongs to */
 	int n;
+	const struct wg_udp *udp;
 };
 
 static size_t add_segment_cmsg(uint8_t *buf, size_t used, uint16_t seg)
@@ -150,7 +151,7 @@ static void add_entry(struct send_ctx *sc, struct wg_udp_msg *m, size_t off, siz
 	h->msg_namelen = (socklen_t)wg_sockaddr_len(&m->to->addr);
 	h->msg_iov = &sc->iov[sc->n];
 	h->msg_iovlen = 1;
-	clen = wg_posix_pktinfo_build(m->to, &pk);
+	clen = wg_posix_pktinfo_build(sc->udp, m->to, &pk);
 	memcpy(sc->cb[sc->n].buf, pk.buf, clen);
 	if (gso)
 		clen = add_segment_cmsg(sc->cb[sc->n].buf, clen, (uint16_t)m->seg);
@@ -172,12 +173,15 @@ static void build(struct send_ctx *sc, struct wg_udp *udp, struct wg_udp_msg *ms
 	bool gso = !(udp->offload & NO_GSO);
 
 	sc->n = 0;
+	sc->udp = udp;
 	while (*next < n && wg_posix_udp_fd_for(udp, msgs[*next].to) == fd) {
 		struct wg_udp_msg *m = &msgs[*next];
 		size_t segs = is_train(m) ? (m->len + m->seg - 1) / m->seg : 1;
 		m->err = 0;
 		wg_posix_source_check(udp, m->to);
-		if (!is_train(m) || (gso && segs <= GSO_MAX_SEG)) {
+		if (m->to->pinned && m->to->egress_down) {
+			m->err = -ENODEV; /* its interface is gone: not sent at all */
+		} else if (!is_train(m) || (gso && segs <= GSO_MAX_SEG)) {
 			if (sc->n == BATCH_MAX)
 				break;
 			add_entry(sc, m, 0, m->len, is_train(m));
@@ -206,7 +210,7 @@ static bool fixable(struct wg_udp *udp, struct wg_udp_msg *m, int err, int *retr
 		/* e.g. an egress device without checksum offload: from now
 		 * on the trains are cut here. */
 		udp->offload |= NO_GSO;
-	} else if (m->to->has_src && wg_posix_source_refused(err)) {
+	} else if (wg_posix_source_refused(m->to, err)) {
 		wg_posix_forget_source(m->to);
 	} else {
 		return false;

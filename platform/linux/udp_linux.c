@@ -1,10 +1,12 @@
-/* Linux parts of the UDP transport: IP_PKTINFO for the IPv4 sticky source,
- * forced socket buffers, no local fragmentation and SO_MARK. */
+/* Linux parts of the UDP transport: IP_PKTINFO for the IPv4 sticky source
+ * and the egress interface, forced socket buffers, no local fragmentation,
+ * SO_MARK and binding to absent addresses. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "wg_posix.h"
+#include "wgd/platform/udp.h"
 
 /* Send: large enough for bursts at multi-gigabit rates (wireguard-go uses
  * the same 7 MiB). Receive: also the queue a handshake flood waits in
@@ -65,9 +67,14 @@ size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb)
 	memset(cb, 0, CMSG_SPACE(sizeof(info)));
 	memset(&info, 0, sizeof(info));
 	/* The source alone, as the kernel's WireGuard sends: routing picks
-	 * the interface. src_ifindex is what the route watch compares the
-	 * route's interface with (wg_posix_source_check), not a pin. */
-	info.ipi_spec_dst = ep->src4;
+	 * the interface. A learned src_ifindex is what the route watch
+	 * compares the route's interface with (wg_posix_source_check), not a
+	 * pin; a pinned one is the egress interface, and the kernel then
+	 * looks up only routes through it. */
+	if (ep->has_src)
+		info.ipi_spec_dst = ep->src4;
+	if (ep->pinned)
+		info.ipi_ifindex = (int)ep->src_ifindex;
 	c->cmsg_level = IPPROTO_IP;
 	c->cmsg_type = IP_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(info));
@@ -98,4 +105,24 @@ int wg_os_set_fwmark(int fd, uint32_t mark)
 	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
 		return -errno;
 	return 0;
+}
+
+/* IP_FREEBIND covers IPv6 sockets too (the flag is the socket's, read by
+ * both families' bind); IPV6_FREEBIND needs Linux 4.15. Sending from the
+ * address while it is absent still fails: freebind is not transparency. */
+int wg_os_udp_bind_absent(int fd, int family)
+{
+	int on = 1;
+
+	(void)family;
+	if (setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof(on)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* IP_PKTINFO's ipi_ifindex and IPV6_PKTINFO's ipi6_ifindex both restrict
+ * the route lookup to the interface. */
+bool wg_udp_can_pin_egress(void)
+{
+	return true;
 }

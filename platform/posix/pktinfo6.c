@@ -39,10 +39,12 @@ size_t wg_posix_pktinfo6_build(const struct wg_endpoint *ep, union wg_cmsg_buf *
 
 	memset(cb, 0, CMSG_SPACE(sizeof(info)));
 	memset(&info, 0, sizeof(info));
-	info.ipi6_addr = ep->src6;
+	if (ep->has_src)
+		info.ipi6_addr = ep->src6;
 	/* Routing picks the interface, as in the kernel's WireGuard; only a
-	 * link-local source needs its link named. */
-	if (IN6_IS_ADDR_LINKLOCAL(&ep->src6))
+	 * link-local source needs its link named, and a pinned endpoint its
+	 * egress interface. */
+	if (ep->pinned || (ep->has_src && IN6_IS_ADDR_LINKLOCAL(&ep->src6)))
 		info.ipi6_ifindex = ep->src_ifindex;
 	c->cmsg_level = IPPROTO_IPV6;
 	c->cmsg_type = IPV6_PKTINFO;

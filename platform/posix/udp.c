@@ -31,19 +31,33 @@ static int family_options(int fd, int family)
 	return ret ? ret : wg_os_udp_local_fragments(fd, family, false);
 }
 
-static int bind_any(int fd, int family, uint16_t port)
+/* Whether the device is bound to an address of this family. */
+static bool bound_family(const struct wg_addr_pair *bind, int family)
+{
+	return family == AF_INET ? bind->has_v4 : bind->has_v6;
+}
+
+/* Binds to the family's bind address, or to the wildcard without one. A
+ * bind address may be absent from the host (a floating VIP): where the OS
+ * allows it (wg_os_udp_bind_absent) the socket takes it anyway and starts
+ * receiving once it arrives. */
+static int bind_local(int fd, int family, uint16_t port, const struct wg_addr_pair *addrs)
 {
 	union wg_sockaddr sa;
+	bool bound = bound_family(addrs, family);
+	int ret;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa.sa_family = (sa_family_t)family;
 	if (family == AF_INET) {
 		sa.in4.sin_port = htons(port);
-		sa.in4.sin_addr.s_addr = htonl(INADDR_ANY);
+		sa.in4.sin_addr.s_addr = bound ? addrs->v4.s_addr : htonl(INADDR_ANY);
 	} else {
 		sa.in6.sin6_port = htons(port);
-		sa.in6.sin6_addr = in6addr_any;
+		sa.in6.sin6_addr = bound ? addrs->v6 : in6addr_any;
 	}
+	if (bound && (ret = wg_os_udp_bind_absent(fd, family)))
+		return ret;
 	if (bind(fd, &sa.sa, (socklen_t)wg_sockaddr_len(&sa)) < 0)
 		return -errno;
 	return 0;
@@ -60,7 +74,15 @@ static int bound_port(int fd, uint16_t *port)
 	return 0;
 }
 
-static int open_bound(int family, uint16_t port, uint32_t fwmark, int *out)
+static int set_reuse(int fd, bool on)
+{
+	int v = on;
+
+	return setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v)) < 0 ? -errno : 0;
+}
+
+static int open_bound(int family, uint16_t port, uint32_t fwmark, const struct wg_addr_pair *bind,
+		      bool shared, int *out)
 {
 	int fd = socket(family, SOCK_DGRAM, 0);
 	int ret;
@@ -68,13 +90,15 @@ static int open_bound(int family, uint16_t port, uint32_t fwmark, int *out)
 	if (fd < 0)
 		return -errno;
 	ret = wg_posix_set_nonblock_cloexec(fd);
+	if (!ret && shared)
+		ret = set_reuse(fd, true);
 	if (!ret)
 		ret = family_options(fd, family);
 	if (!ret && fwmark)
 		ret = wg_os_set_fwmark(fd, fwmark);
 	if (!ret) {
 		wg_os_udp_set_buffers(fd);
-		ret = bind_any(fd, family, port);
+		ret = bind_local(fd, family, port, bind);
 	}
 	if (ret) {
 		close(fd);
@@ -93,20 +117,30 @@ static void close_fds(struct wg_udp *udp)
 	}
 }
 
+/* A family the bind addresses leave out is not opened: bound to an IPv4
+ * address only, the device has no IPv6 socket. */
+static int open_family(struct wg_udp *udp, int family, uint16_t port, int *fd)
+{
+	if (wg_addr_pair_set(&udp->bind) && !bound_family(&udp->bind, family))
+		return -EAFNOSUPPORT;
+	return open_bound(family, port, udp->fwmark, &udp->bind, udp->shared, fd);
+}
+
 /* IPv4 first; IPv6 then takes the same port (the one the kernel picked
- * when port is 0). A missing family is skipped; both missing fails. */
+ * when port is 0). A missing family is skipped; both missing fails. A
+ * bind address of a family the host lacks is an error, not skipped. */
 static int open_pair(struct wg_udp *udp, uint16_t port)
 {
 	int r4, r6, ret;
 
-	r4 = open_bound(AF_INET, port, udp->fwmark, &udp->fd[0]);
-	if (r4 && !family_missing(r4))
+	r4 = open_family(udp, AF_INET, port, &udp->fd[0]);
+	if (r4 && (!family_missing(r4) || udp->bind.has_v4))
 		return r4;
 	if (!r4 && (ret = bound_port(udp->fd[0], &port)))
 		goto fail;
-	r6 = open_bound(AF_INET6, port, udp->fwmark, &udp->fd[1]);
+	r6 = open_family(udp, AF_INET6, port, &udp->fd[1]);
 	ret = r6;
-	if (r6 && (r4 || !family_missing(r6)))
+	if (r6 && (r4 || !family_missing(r6) || udp->bind.has_v6))
 		goto fail;
 	ret = bound_port(udp->fd[r4 ? 1 : 0], &udp->port);
 	if (!ret)
@@ -116,7 +150,8 @@ fail:
 	return ret;
 }
 
-int wg_udp_open(uint16_t port, uint32_t fwmark, struct wg_udp **out)
+static int open_udp(uint16_t port, uint32_t fwmark, const struct wg_addr_pair *bind, bool shared,
+		    struct wg_udp **out)
 {
 	struct wg_udp *udp = calloc(1, sizeof(*udp));
 	int ret;
@@ -125,6 +160,9 @@ int wg_udp_open(uint16_t port, uint32_t fwmark, struct wg_udp **out)
 		return -ENOMEM;
 	udp->fd[0] = udp->fd[1] = -1;
 	udp->fwmark = fwmark;
+	udp->shared = shared;
+	if (bind)
+		udp->bind = *bind;
 	/* Without a watch sources stay sticky to their address alone. */
 	udp->routes = wg_os_route_watch_open();
 	/* With port 0 the IPv4 pick may be taken for IPv6: draw again, as
@@ -142,6 +180,29 @@ int wg_udp_open(uint16_t port, uint32_t fwmark, struct wg_udp **out)
 	return 0;
 }
 
+int wg_udp_open(uint16_t port, uint32_t fwmark, const struct wg_addr_pair *bind,
+		struct wg_udp **out)
+{
+	return open_udp(port, fwmark, bind, false, out);
+}
+
+int wg_udp_open_shared(uint16_t port, uint32_t fwmark, const struct wg_addr_pair *bind,
+		       struct wg_udp **out)
+{
+	return open_udp(port, fwmark, bind, true, out);
+}
+
+int wg_udp_set_shared(struct wg_udp *udp, bool on)
+{
+	for (int i = 0; i < 2; i++) {
+		int ret = udp->fd[i] >= 0 ? set_reuse(udp->fd[i], on) : 0;
+		if (ret)
+			return ret;
+	}
+	udp->shared = on;
+	return 0;
+}
+
 void wg_udp_close(struct wg_udp *udp)
 {
 	if (!udp)
@@ -154,6 +215,16 @@ void wg_udp_close(struct wg_udp *udp)
 uint16_t wg_udp_port(const struct wg_udp *udp)
 {
 	return udp->port;
+}
+
+void wg_udp_bind_addrs(const struct wg_udp *udp, struct wg_addr_pair *out)
+{
+	*out = udp->bind;
+}
+
+unsigned int wg_udp_ifindex(const char *name)
+{
+	return name[0] ? if_nametoindex(name) : 0;
 }
 
 void wg_udp_fds(const struct wg_udp *udp, int fds[2])
@@ -211,7 +282,8 @@ ssize_t wg_udp_recv(struct wg_udp *udp, int fd, uint8_t *buf, size_t len, struct
 	return n;
 }
 
-static int send_once(int fd, const struct wg_endpoint *to, const uint8_t *buf, size_t len)
+static int send_once(const struct wg_udp *udp, int fd, const struct wg_endpoint *to,
+		     const uint8_t *buf, size_t len)
 {
 	union wg_cmsg_buf cb;
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
@@ -222,10 +294,9 @@ static int send_once(int fd, const struct wg_endpoint *to, const uint8_t *buf, s
 		.msg_iovlen = 1,
 	};
 
-	if (to->has_src) {
+	msg.msg_controllen = wg_posix_pktinfo_build(udp, to, &cb);
+	if (msg.msg_controllen)
 		msg.msg_control = cb.buf;
-		msg.msg_controllen = wg_posix_pktinfo_build(to, &cb);
-	}
 	if (sendmsg(fd, &msg, 0) < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return 0;
@@ -241,14 +312,15 @@ int wg_posix_send_fragmented(struct wg_udp *udp, int fd, const struct wg_endpoin
 		return -EMSGSIZE;
 	if (wg_os_udp_local_fragments(fd, AF_INET, true))
 		return -EMSGSIZE;
-	ret = send_once(fd, to, buf, len);
+	ret = send_once(udp, fd, to, buf, len);
 	(void)wg_os_udp_local_fragments(fd, AF_INET, false); /* valid fd and value */
 	return ret;
 }
 
-bool wg_posix_source_refused(int err)
+bool wg_posix_source_refused(const struct wg_endpoint *to, int err)
 {
-	return err == -EINVAL || err == -EADDRNOTAVAIL || err == -ENETUNREACH;
+	return to->has_src && !to->pinned &&
+	       (err == -EINVAL || err == -EADDRNOTAVAIL || err == -ENETUNREACH);
 }
 
 void wg_posix_forget_source(struct wg_endpoint *to)
@@ -260,7 +332,8 @@ void wg_posix_forget_source(struct wg_endpoint *to)
 
 void wg_posix_source_check(struct wg_udp *udp, struct wg_endpoint *to)
 {
-	if (udp->routes && to->has_src && !wg_os_route_keeps_source(udp->routes, udp, to))
+	if (udp->routes && to->has_src && !to->pinned &&
+	    !wg_os_route_keeps_source(udp->routes, udp, to))
 		wg_posix_forget_source(to);
 }
 
@@ -292,12 +365,31 @@ int wg_posix_udp_fd_for(const struct wg_udp *udp, const struct wg_endpoint *to)
 	return fd < 0 ? -EAFNOSUPPORT : fd;
 }
 
-size_t wg_posix_pktinfo_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb)
+/* Bound to an address, a socket sends from it without packet info; a
+ * pinned endpoint's egress interface needs packet info, whose source then
+ * has to be the bind address (an empty one would let the kernel choose). */
+size_t wg_posix_pktinfo_build(const struct wg_udp *udp, const struct wg_endpoint *ep,
+			      union wg_cmsg_buf *cb)
 {
-	if (!ep->has_src)
+	int family = ep->addr.sa.sa_family;
+	struct wg_endpoint e;
+
+	if (!ep->pinned && (!ep->has_src || bound_family(&udp->bind, family)))
 		return 0;
-	return ep->addr.sa.sa_family == AF_INET ? wg_os_pktinfo4_build(ep, cb)
-						: wg_posix_pktinfo6_build(ep, cb);
+	if (ep->pinned && !ep->has_src) {
+		if (!ep->src_ifindex)
+			return 0;
+		if (bound_family(&udp->bind, family)) {
+			e = *ep;
+			if (family == AF_INET)
+				e.src4 = udp->bind.v4;
+			else
+				e.src6 = udp->bind.v6;
+			e.has_src = true;
+			ep = &e;
+		}
+	}
+	return family == AF_INET ? wg_os_pktinfo4_build(ep, cb) : wg_posix_pktinfo6_build(ep, cb);
 }
 
 bool wg_posix_pktinfo_parse(const struct cmsghdr *c, struct wg_endpoint *ep)
@@ -311,11 +403,13 @@ int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, 
 
 	if (fd < 0)
 		return fd;
+	if (to->pinned && to->egress_down)
+		return -ENODEV;
 	wg_posix_source_check(udp, to);
-	ret = send_once(fd, to, buf, len);
-	if (ret && to->has_src && wg_posix_source_refused(ret)) {
+	ret = send_once(udp, fd, to, buf, len);
+	if (ret && wg_posix_source_refused(to, ret)) {
 		wg_posix_forget_source(to);
-		ret = send_once(fd, to, buf, len);
+		ret = send_once(udp, fd, to, buf, len);
 	}
 	if (ret == -EMSGSIZE)
 		ret = wg_posix_send_fragmented(udp, fd, to, buf, len);

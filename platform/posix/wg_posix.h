@@ -60,6 +60,8 @@ struct wg_udp {
 	unsigned int offload;	       /* WG_UDP_* usable now (GSO is dropped after EIO) */
 	bool portable;		       /* batches through the posix fallbacks (batch.c) */
 	struct wg_route_watch *routes; /* NULL where the OS has none */
+	struct wg_addr_pair bind;      /* bound addresses; unset: wildcards */
+	bool shared;		       /* SO_REUSEADDR on: see wg_udp_set_shared */
 };
 
 /* Room for one IPv4 or IPv6 packet-info control message, aligned. */
@@ -129,9 +131,11 @@ size_t wg_posix_pktinfo6_build(const struct wg_endpoint *ep, union wg_cmsg_buf *
  * sticky-source fallback: a refused source is forgotten and the kernel
  * chooses. */
 int wg_posix_udp_fd_for(const struct wg_udp *udp, const struct wg_endpoint *to);
-size_t wg_posix_pktinfo_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
+size_t wg_posix_pktinfo_build(const struct wg_udp *udp, const struct wg_endpoint *ep,
+			      union wg_cmsg_buf *cb);
 bool wg_posix_pktinfo_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
-bool wg_posix_source_refused(int err);
+/* A learned (not pinned) source the kernel refused: forget it and retry. */
+bool wg_posix_source_refused(const struct wg_endpoint *to, int err);
 void wg_posix_forget_source(struct wg_endpoint *to);
 /* Forgets a sticky source the routes no longer keep (see the route watch
  * hooks below); call before building a datagram's packet info. */
@@ -169,6 +173,10 @@ int wg_os_pktinfo4_enable(int fd);
 bool wg_os_pktinfo4_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
 int wg_os_set_fwmark(int fd, uint32_t mark);
+/* Lets fd bind to an address the host does not have (yet): Linux
+ * IP_FREEBIND, FreeBSD IP_BINDANY. 0 or -errno; 0 and nothing done where
+ * the OS cannot (bind then fails with EADDRNOTAVAIL). */
+int wg_os_udp_bind_absent(int fd, int family);
 /* Whether our own outer datagrams may be fragmented here (Linux, IPv4:
  * not by default, so one larger than the egress interface's MTU is refused
  * with EMSGSIZE, as a tunnel routed into a tunnel would otherwise fragment

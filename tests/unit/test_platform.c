@@ -78,7 +78,7 @@ static void test_udp_same_port(void **state)
 	int fds[2];
 
 	(void)state;
-	assert_int_equal(wg_udp_open(0, 0, &udp), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &udp), 0);
 	wg_udp_fds(udp, fds);
 	assert_true(fds[0] >= 0 && fds[1] >= 0);
 	assert_int_not_equal(wg_udp_port(udp), 0);
@@ -93,11 +93,11 @@ static void test_udp_fixed_port_and_in_use(void **state)
 	uint16_t port;
 
 	(void)state;
-	assert_int_equal(wg_udp_open(0, 0, &a), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &a), 0);
 	port = wg_udp_port(a);
-	assert_int_equal(wg_udp_open(port, 0, &b), -EADDRINUSE);
+	assert_int_equal(wg_udp_open(port, 0, NULL, &b), -EADDRINUSE);
 	wg_udp_close(a);
-	assert_int_equal(wg_udp_open(port, 0, &b), 0);
+	assert_int_equal(wg_udp_open(port, 0, NULL, &b), 0);
 	assert_int_equal(wg_udp_port(b), port);
 	wg_udp_close(b);
 }
@@ -109,7 +109,7 @@ static void test_udp_v6only(void **state)
 	socklen_t len = sizeof(on);
 
 	(void)state;
-	assert_int_equal(wg_udp_open(0, 0, &udp), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &udp), 0);
 	wg_udp_fds(udp, fds);
 	assert_int_equal(getsockopt(fds[1], IPPROTO_IPV6, IPV6_V6ONLY, &on, &len), 0);
 	assert_int_equal(on, 1);
@@ -125,8 +125,8 @@ static void loopback_roundtrip(const char *ip, int family)
 	uint8_t buf[64];
 	const uint8_t msg[] = "hello sticky";
 
-	assert_int_equal(wg_udp_open(0, 0, &a), 0);
-	assert_int_equal(wg_udp_open(0, 0, &b), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &a), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &b), 0);
 	endpoint_to(&to, ip, wg_udp_port(b));
 	assert_int_equal(wg_udp_send(a, &to, msg, sizeof(msg)), 0);
 	assert_int_equal(recv_one(b, family, buf, sizeof(buf), &from), sizeof(msg));
@@ -170,8 +170,8 @@ static void test_udp_sticky_source_used(void **state)
 	uint8_t buf[16];
 
 	(void)state;
-	assert_int_equal(wg_udp_open(0, 0, &a), 0);
-	assert_int_equal(wg_udp_open(0, 0, &b), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &a), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &b), 0);
 	endpoint_to(&to, "127.0.0.1", wg_udp_port(b));
 	to.has_src = true;
 	assert_int_equal(inet_pton(AF_INET, "127.0.0.2", &to.src4), 1);
@@ -191,8 +191,8 @@ static void bogus_source(const char *dst, const char *src, int family)
 	struct wg_endpoint to, from;
 	uint8_t buf[16];
 
-	assert_int_equal(wg_udp_open(0, 0, &a), 0);
-	assert_int_equal(wg_udp_open(0, 0, &b), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &a), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &b), 0);
 	endpoint_to(&to, dst, wg_udp_port(b));
 	to.has_src = true;
 	assert_int_equal(inet_pton(family, src, family == AF_INET ? (void *)&to.src4 : &to.src6),
@@ -225,8 +225,8 @@ static void test_udp_truncated(void **state)
 	uint8_t big[200] = {0}, small[10];
 
 	(void)state;
-	assert_int_equal(wg_udp_open(0, 0, &a), 0);
-	assert_int_equal(wg_udp_open(0, 0, &b), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &a), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &b), 0);
 	endpoint_to(&to, "127.0.0.1", wg_udp_port(b));
 	assert_int_equal(wg_udp_send(a, &to, big, sizeof(big)), 0);
 	assert_int_equal(recv_one(b, AF_INET, small, sizeof(small), &from), -EMSGSIZE);
@@ -242,7 +242,7 @@ static void test_udp_drained_and_bad_family(void **state)
 	int fds[2];
 
 	(void)state;
-	assert_int_equal(wg_udp_open(0, 0, &udp), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &udp), 0);
 	wg_udp_fds(udp, fds);
 	assert_int_equal(wg_udp_recv(udp, fds[0], buf, sizeof(buf), &ep), -EAGAIN);
 	memset(&none, 0, sizeof(none));
@@ -260,7 +260,7 @@ static void test_udp_fwmark(void **state)
 	int fds[2];
 
 	(void)state;
-	assert_int_equal(wg_udp_open(0, 0, &udp), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &udp), 0);
 	assert_int_equal(wg_udp_set_fwmark(udp, 0), 0);
 	wg_udp_fds(udp, fds);
 	if (geteuid() != 0) {

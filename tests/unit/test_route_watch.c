@@ -26,8 +26,8 @@ static int setup(void **state)
 {
 	static struct pair p;
 
-	assert_int_equal(wg_udp_open(0, 0, &p.a), 0);
-	assert_int_equal(wg_udp_open(0, 0, &p.b), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &p.a), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &p.b), 0);
 	*state = &p;
 	return 0;
 }
