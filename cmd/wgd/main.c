@@ -37,15 +37,19 @@
 #include "wgd/platform/uapi_sock.h"
 #include "wgd/secret.h"
 
+#include "ctl.h"
+
 #ifndef WGD_VERSION
 #define WGD_VERSION "unknown"
 #endif
 
-#define IFNAME_MAX 16 /* IFNAMSIZ, NUL included */
+#define IFNAME_MAX WG_IFNAMSIZ /* NUL included */
 
 /* The one place the help text lives (docs/wgd.8 is rendered from it). */
 static const char help_text[] =
-	"Usage: wgd [-f|--foreground] [--user USER] [--group GROUP] INTERFACE\n"
+	"Usage: wgd [-f|--foreground] [--bind ADDRS] [--user USER] [--group GROUP] INTERFACE\n"
+	"       wgd set INTERFACE [bind ADDRS] [peer KEY [source ADDRS] [egress IFNAME]]...\n"
+	"       wgd show INTERFACE\n"
 	"       wgd --version | --help\n"
 	"\n"
 	"Userspace WireGuard daemon. Creates the TUN interface INTERFACE (MTU 1420,\n"
@@ -58,8 +62,23 @@ static const char help_text[] =
 	"when wgd exits. On macOS, INTERFACE must be utunN, or utun for the first\n"
 	"free unit, whose name is then written to $WG_TUN_NAME_FILE.\n"
 	"\n"
+	"wgd set and wgd show change and read, over the same socket, what wg(8)\n"
+	"knows nothing of: the addresses the interface listens on and sends from\n"
+	"(bind), and per peer the source address and the egress interface of every\n"
+	"packet sent to it: for HA addresses, multi-WAN hosts and a default route\n"
+	"into the tunnel, e.g. from wg-quick's PostUp = wgd set %i .... ADDRS is a\n"
+	"numeric address, or an IPv4 and an IPv6 address separated by a comma;\n"
+	"KEY is the base64 public key of an existing peer; none as ADDRS or\n"
+	"IFNAME clears the setting. An interface named set or show is started\n"
+	"with wgd -- set.\n"
+	"\n"
 	"Options:\n"
 	"  -f, --foreground  do not detach; log to stderr\n"
+	"      --bind ADDRS  listen on, and send every packet from, these\n"
+	"                    addresses only; a family without one is not opened.\n"
+	"                    An address may be absent (a VIP held by the other\n"
+	"                    node): nothing is sent until it appears (macOS:\n"
+	"                    present addresses only)\n"
 	"      --user USER    after set-up, run as USER (name or number)\n"
 	"      --group GROUP  after set-up, run with GROUP (name or number;\n"
 	"                     default: the primary group of USER, required for\n"
@@ -73,6 +92,8 @@ static const char help_text[] =
 	"                         and stderr only when LOG_LEVEL is set and not\n"
 	"                         silent; otherwise they go to /dev/null.\n"
 	"  WG_PROCESS_FOREGROUND  1: same as --foreground\n"
+	"  WGD_BIND               same as --bind, when --bind is not given (for\n"
+	"                         wg-quick, which passes only INTERFACE)\n"
 	"  WG_TUN_FD              use this inherited TUN descriptor\n"
 	"  WG_UAPI_FD             use this inherited listening UAPI socket\n"
 	"  WG_TUN_NAME_FILE       macOS, INTERFACE utun: file that receives the\n"
@@ -98,6 +119,8 @@ static const char help_text[] =
 struct daemon {
 	const char *ifname_arg;
 	const char *user, *group; /* --user, --group; NULL when not given */
+	const char *bind_arg;	  /* --bind; NULL when not given */
+	struct wg_addr_pair bind; /* --bind or WGD_BIND */
 	struct wg_privs privs;
 	char ifname[IFNAME_MAX];
 	bool foreground;
@@ -115,8 +138,8 @@ struct daemon {
 	/* The service manager's variables (NULL when unset), read here only:
 	 * the platform code takes them as arguments. */
 	const char *notify_socket, *watchdog_usec, *watchdog_pid;
-	const char *tun_name_file; /* WG_TUN_NAME_FILE */
-	bool sd_failed;		   /* a notification was lost: logged once */
+	const char *tun_name_file;    /* WG_TUN_NAME_FILE */
+	bool sd_failed;		      /* a notification was lost: logged once */
 	struct wg_datapath_config dp; /* WGD_PORTABLE, WGD_BUFFER_MB, ... */
 };
 
@@ -130,24 +153,12 @@ static void usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nUsage: wgd [-f|--foreground] [--user USER] [--group GROUP] INTERFACE"
-			" (see wgd --help)\n");
+	fprintf(stderr,
+		"\nUsage: wgd [-f|--foreground] [--bind ADDRS] [--user USER] [--group GROUP]"
+		" INTERFACE (see wgd --help)\n");
 }
 
-/* What the kernel accepts (dev_valid_name), and safe as a file name. */
-static bool valid_ifname(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
-			return false;
-	return true;
-}
-
-/* --user/--group: "--opt VALUE" or "--opt=VALUE". Returns the value (NULL
+/* --user/--group/--bind: "--opt VALUE" or "--opt=VALUE". Returns the value (NULL
  * if arg is not opt) and advances *i past a separate value. */
 static const char *option_value(const char *opt, int argc, char **argv, int *i, bool *missing)
 {
@@ -184,7 +195,7 @@ static int parse_option(const char *arg, struct daemon *d)
 	return 1;
 }
 
-/* 1 if argv[*i] was --user/--group (taken), 0 if it is another option,
+/* 1 if argv[*i] was --user/--group/--bind (taken), 0 if it is another option,
  * -1 after a usage error. */
 static int take_value_option(int argc, char **argv, int *i, struct daemon *d)
 {
@@ -195,11 +206,33 @@ static int take_value_option(int argc, char **argv, int *i, struct daemon *d)
 		d->user = v;
 	else if (!missing && (v = option_value("--group", argc, argv, i, &missing)))
 		d->group = v;
+	else if (!missing && (v = option_value("--bind", argc, argv, i, &missing)))
+		d->bind_arg = v;
 	if (missing || (v && !*v)) {
 		usage_error("option '%s' needs a value", argv[*i]);
 		return -1;
 	}
 	return v ? 1 : 0;
+}
+
+/* --bind, else WGD_BIND: wg-quick starts the daemon with the interface
+ * name only. -1 to go on, 1 after a usage error. */
+static int parse_bind(struct daemon *d)
+{
+	const char *v = d->bind_arg, *from = "--bind";
+
+	if (!v) {
+		v = getenv("WGD_BIND");
+		from = "WGD_BIND";
+		if (!v || !*v)
+			return -1;
+	}
+	if (!wg_addr_pair_parse(&d->bind, v))
+		return -1;
+	usage_error("invalid %s '%s' (an address, or an IPv4 and an IPv6 address separated by "
+		    "a comma, numeric; or none)",
+		    from, v);
+	return 1;
 }
 
 static int parse_args(int argc, char **argv, struct daemon *d)
@@ -227,12 +260,12 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 		usage_error("missing INTERFACE");
 		return 1;
 	}
-	if (!valid_ifname(d->ifname_arg)) {
+	if (!wg_ctl_valid_ifname(d->ifname_arg)) {
 		usage_error("invalid interface name '%s' (1-15 characters, no '/', ':' or spaces)",
 			    d->ifname_arg);
 		return 1;
 	}
-	return -1;
+	return parse_bind(d);
 }
 
 /* The data path's environment; a malformed value means the default. */
@@ -622,6 +655,7 @@ static int add_events(struct daemon *d)
 static int start(struct daemon *d)
 {
 	struct wg_device_params p = {.clock = NULL};
+	char bind[WG_ADDR_PAIR_STRLEN];
 	int ret;
 
 	d->base = event_base_new();
@@ -641,6 +675,10 @@ static int start(struct daemon *d)
 	p.base = d->base;
 	p.tun = d->tun;
 	p.dp = d->dp;
+	p.bind = d->bind;
+	if (wg_addr_pair_set(&d->bind))
+		wg_log_info("listening on and sending from %s only",
+			    wg_addr_pair_format(&d->bind, bind, sizeof(bind)));
 	ret = wg_device_create(&p, &d->dev);
 	if (ret) {
 		wg_log_error("failed to create device: %s", strerror(-ret));
@@ -708,8 +746,12 @@ static int run(struct daemon *d)
 int main(int argc, char **argv)
 {
 	struct daemon d = {.ready_fd = -1, .sock = {.fd = -1}};
-	int ret = parse_args(argc, argv, &d);
+	int ret;
 
+	/* Companion subcommands; an interface named so: wgd -- set */
+	if (argc >= 2 && (!strcmp(argv[1], "set") || !strcmp(argv[1], "show")))
+		return wg_ctl_main(argc - 1, argv + 1);
+	ret = parse_args(argc, argv, &d);
 	if (ret >= 0)
 		return ret;
 	parse_env(&d);

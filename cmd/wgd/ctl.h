@@ -1,0 +1,63 @@
+/* `wgd set` and `wgd show`: the companion subcommands that change and read
+ * wgd's UAPI extensions (wgd_bind, wgd_source, wgd_egress), which stock wg
+ * never sends, over the interface's control socket, e.g. from wg-quick's
+ * PostUp. Building the request and reading the reply are pure functions
+ * (no I/O) so the unit tests can check them; wg_ctl_main does the I/O. */
+#ifndef WGD_CTL_H
+#define WGD_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wgd/uapi.h"
+
+/* Room for any error text of wg_ctl_build_set / wg_ctl_format_show. */
+#define WG_CTL_ERR_LEN 192
+
+/* An interface name the systems accept (1-15 bytes, no '/', ':', space or
+ * control character, not "." or ".."): safe as a socket file name. */
+bool wg_ctl_valid_ifname(const char *s);
+
+/* A set request built from the command line. */
+struct wg_ctl_request {
+	struct wg_uapi_writer text;   /* "set=1\n...\n\n" */
+	uint8_t (*peers)[WG_KEY_LEN]; /* the peers named, in order */
+	size_t n_peers;
+};
+
+/* args: the words after "wgd set IFNAME":
+ *   [bind ADDR[,ADDR]|none] [peer BASE64 [source ADDR[,ADDR]|none]
+ *   [egress IFNAME|none]]...
+ * Every peer entry carries update_only=true: a mistyped key must not create
+ * a peer. 0, -EINVAL (err says why) or -ENOMEM. Free with
+ * wg_ctl_request_free in every case. */
+int wg_ctl_build_set(int argc, char *const *args, struct wg_ctl_request *out, char *err,
+		     size_t errlen);
+void wg_ctl_request_free(struct wg_ctl_request *r);
+
+/* The N of a reply's "errno=N" line, as a positive errno (set replies
+ * carry it negative, get replies positive). 0 or -EPROTO when the line is
+ * missing or malformed. reply: NUL-terminated. */
+int wg_ctl_reply_errno(const char *reply, int *out);
+
+/* Whether a get reply lists the peer with this public key. */
+bool wg_ctl_reply_has_peer(const char *reply, const uint8_t key[WG_KEY_LEN]);
+
+/* `wgd show IFNAME` text from a get reply (NUL-terminated):
+ *   interface: IFNAME
+ *     bind: ADDR[,ADDR]          only when wgd_bind is present
+ *   peer: BASE64
+ *     endpoint: EP               only when present
+ *     source: ADDR[,ADDR]        only when present
+ *     egress: IFNAME             only when present
+ * Private and preshared keys are never copied. 0; -N when the reply's
+ * errno is N; -EPROTO (err says why) for a malformed reply; -ENOMEM. */
+int wg_ctl_format_show(const char *ifname, const char *reply, struct wg_uapi_writer *out, char *err,
+		       size_t errlen);
+
+/* argv[0] is "set" or "show": the subcommand's whole run. Returns the exit
+ * status (0, or 1 after an error printed on stderr). */
+int wg_ctl_main(int argc, char **argv);
+
+#endif
