@@ -4,6 +4,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -333,7 +334,46 @@ int wg_ctl_format_show(const char *ifname, const char *reply, struct wg_uapi_wri
 	return -EPROTO;
 }
 
+bool wg_ctl_name_file_parse(const char *text, size_t len, char out[WG_IFNAMSIZ])
+{
+	char name[WG_IFNAMSIZ];
+	const char *nl = memchr(text, '\n', len);
+	size_t n = nl ? (size_t)(nl - text) : len;
+
+	if (n >= sizeof(name) || (nl && (size_t)(nl - text) + 1 != len))
+		return false;
+	memcpy(name, text, n);
+	name[n] = '\0';
+	if (strlen(name) != n || !wg_ctl_valid_ifname(name))
+		return false;
+	memcpy(out, name, n + 1);
+	return true;
+}
+
 /* ---- I/O: one connection per request, as wg(8) does ---- */
+
+/* The interface whose socket to use: the name given, or, when it has no
+ * socket but wg-quick left WG_UAPI_DIR/NAME.name (macOS: wg0 -> utun4;
+ * its hooks substitute %i with wg0), the name in that file. */
+static void resolve_ifname(const char *arg, char out[WG_IFNAMSIZ])
+{
+	char path[WG_UAPI_PATH_MAX + 8], text[WG_IFNAMSIZ + 1];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(out, WG_IFNAMSIZ, "%s", arg);
+	snprintf(path, sizeof(path), "%s/%s.sock", WG_UAPI_DIR, arg);
+	if (!access(path, F_OK))
+		return;
+	snprintf(path, sizeof(path), "%s/%s.name", WG_UAPI_DIR, arg);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	n = read(fd, text, sizeof(text));
+	close(fd);
+	if (n > 0)
+		wg_ctl_name_file_parse(text, (size_t)n, out);
+}
 
 static int ctl_connect(const char *cmd, const char *ifname)
 {
@@ -473,7 +513,7 @@ static int run_set(int argc, char **argv)
 {
 	struct wg_ctl_request r;
 	struct wg_uapi_writer reply;
-	char err[WG_CTL_ERR_LEN];
+	char err[WG_CTL_ERR_LEN], ifname[WG_IFNAMSIZ];
 	int ret, n = 0;
 
 	if (argc < 2)
@@ -486,9 +526,10 @@ static int run_set(int argc, char **argv)
 		return ret == -EINVAL ? usage("set", "%s", err)
 				      : usage("set", "%s", strerror(-ret));
 	}
+	resolve_ifname(argv[1], ifname);
 	wg_uapi_writer_init(&reply);
-	ret = r.n_peers ? check_peers(argv[1], &r) : 0;
-	if (!ret && !(ret = transact("set", argv[1], &r.text, &reply) ? 1 : 0)) {
+	ret = r.n_peers ? check_peers(ifname, &r) : 0;
+	if (!ret && !(ret = transact("set", ifname, &r.text, &reply) ? 1 : 0)) {
 		if (wg_ctl_reply_errno(reply.buf, &n) || n) {
 			fprintf(stderr, "wgd set: %s\n", n ? strerror(n) : "malformed reply");
 			ret = 1;
@@ -502,7 +543,7 @@ static int run_set(int argc, char **argv)
 static int run_show(int argc, char **argv)
 {
 	struct wg_uapi_writer reply, out;
-	char err[WG_CTL_ERR_LEN];
+	char err[WG_CTL_ERR_LEN], ifname[WG_IFNAMSIZ];
 	int ret;
 
 	if (argc < 2)
@@ -511,11 +552,12 @@ static int run_show(int argc, char **argv)
 		return usage("show", "unexpected argument '%s'", argv[2]);
 	if (!wg_ctl_valid_ifname(argv[1]))
 		return usage("show", "invalid interface name '%s'", argv[1]);
+	resolve_ifname(argv[1], ifname);
 	wg_uapi_writer_init(&reply);
 	wg_uapi_writer_init(&out);
-	ret = get_device("show", argv[1], &reply) ? 1 : 0;
-	if (!ret && (ret = wg_ctl_format_show(argv[1], reply.buf, &out, err, sizeof(err)))) {
-		fprintf(stderr, "wgd show: %s: %s\n", argv[1], err[0] ? err : strerror(-ret));
+	ret = get_device("show", ifname, &reply) ? 1 : 0;
+	if (!ret && (ret = wg_ctl_format_show(ifname, reply.buf, &out, err, sizeof(err)))) {
+		fprintf(stderr, "wgd show: %s: %s\n", ifname, err[0] ? err : strerror(-ret));
 		ret = 1;
 	}
 	wg_uapi_writer_free(&reply);

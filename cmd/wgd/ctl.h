@@ -56,6 +56,10 @@ bool wg_ctl_reply_has_peer(const char *reply, const uint8_t key[WG_KEY_LEN]);
 int wg_ctl_format_show(const char *ifname, const char *reply, struct wg_uapi_writer *out, char *err,
 		       size_t errlen);
 
+/* The contents of a wg-quick NAME.name file (macOS: the utunN behind wg0):
+ * one interface name, optionally followed by one newline. */
+bool wg_ctl_name_file_parse(const char *text, size_t len, char out[WG_IFNAMSIZ]);
+
 /* argv[0] is "set" or "show": the subcommand's whole run. Returns the exit
  * status (0, or 1 after an error printed on stderr). */
 int wg_ctl_main(int argc, char **argv);

@@ -346,6 +346,26 @@ static void test_reply_has_peer(void **state)
 					  k2));
 }
 
+static void test_name_file(void **state)
+{
+	char name[WG_IFNAMSIZ] = "unchanged";
+
+	(void)state;
+	assert_true(wg_ctl_name_file_parse("utun4\n", 6, name));
+	assert_string_equal(name, "utun4");
+	assert_true(wg_ctl_name_file_parse("utun12", 6, name));
+	assert_string_equal(name, "utun12");
+	strcpy(name, "unchanged");
+	assert_false(wg_ctl_name_file_parse("", 0, name));
+	assert_false(wg_ctl_name_file_parse("\n", 1, name));
+	assert_false(wg_ctl_name_file_parse("utun4\nx", 7, name));
+	assert_false(wg_ctl_name_file_parse("utun4\n\n", 7, name));
+	assert_false(wg_ctl_name_file_parse("../etc/x\n", 9, name));
+	assert_false(wg_ctl_name_file_parse("utun\0\n", 6, name));
+	assert_false(wg_ctl_name_file_parse("0123456789abcdef", 16, name));
+	assert_string_equal(name, "unchanged");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,7 +375,7 @@ int main(void)
 		cmocka_unit_test(test_bad_egress),	cmocka_unit_test(test_ifname),
 		cmocka_unit_test(test_reply_errno),	cmocka_unit_test(test_show),
 		cmocka_unit_test(test_show_no_secrets), cmocka_unit_test(test_show_errors),
-		cmocka_unit_test(test_reply_has_peer),
+		cmocka_unit_test(test_reply_has_peer),	cmocka_unit_test(test_name_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
