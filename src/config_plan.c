@@ -153,8 +153,9 @@ static int plan_peer(struct wg_device *dev, struct wg_config_plan *pl, size_t i)
 	struct wg_peer *cur;
 	int ret;
 
-	if (sp->ext && sp->ext->egress[0] && !wg_udp_can_pin_egress())
-		return -EOPNOTSUPP;
+	ret = wg_source_check(sp, pl->set->has_bind ? &pl->set->bind : &dev->bind);
+	if (ret < 0)
+		return ret;
 	/* A peer with our own public key is ignored, as the kernel does. */
 	if (pl->has_identity && wg_ct_equal(sp->public_key, pl->public_key, WG_KEY_LEN))
 		return 0;
@@ -398,10 +399,25 @@ static void log_listening(struct wg_device *dev)
 						 : "");
 }
 
+/* Peers pinned to a source now follow the new bind addresses. */
+static void commit_bind(struct wg_device *dev, const struct wg_addr_pair *bind)
+{
+	size_t overridden;
+
+	if (wg_addr_pair_equal(bind, &dev->bind))
+		return;
+	dev->bind = *bind;
+	overridden = wg_source_rebound(dev);
+	if (overridden)
+		wg_log_warning("%zu peers' source addresses are overridden by the bind address "
+			       "of their family",
+			       overridden);
+}
+
 static void commit_socket(struct wg_device *dev, struct wg_config_plan *pl)
 {
 	if (pl->set->has_bind)
-		dev->bind = pl->set->bind;
+		commit_bind(dev, &pl->set->bind);
 	if (pl->new_udp) {
 		wg_dev_install_udp(dev, pl->new_udp, pl->new_udp_ev);
 		(void)wg_udp_set_shared(pl->new_udp, false); /* the old pair is closed */

@@ -118,7 +118,7 @@ struct wg_device {
 	struct wg_device_stats stats;
 	struct wg_log_limit limits[WG_LOGR_COUNT];
 	struct wg_log_limit icmp_limit;
-	struct wg_log_limit source_limit; /* warnings of source.c */
+	struct wg_log_limit source_limits[WG_SOURCE_REASONS]; /* warnings of source.c */
 	void (*fatal_cb)(void *ctx);
 	void *fatal_ctx;
 	bool fatal_fired;

@@ -300,8 +300,10 @@ static void init_limits(struct wg_device *dev)
 	dev->icmp_limit.interval_ns = 100 * WG_NSEC_PER_MSEC;
 	/* Sends a configured source refuses: warnings, so few: 3, then one
 	 * every 10 s (a peer's keepalives and retries keep failing). */
-	dev->source_limit.burst = 3;
-	dev->source_limit.interval_ns = 10 * WG_NSEC_PER_SEC;
+	for (int i = 0; i < WG_SOURCE_REASONS; i++) {
+		dev->source_limits[i].burst = 3;
+		dev->source_limits[i].interval_ns = 10 * WG_NSEC_PER_SEC;
+	}
 }
 
 /* Like the kernel on link up: listen on a random port until told. */

@@ -48,16 +48,19 @@ void wg_source_configure(struct wg_peer *peer, const struct wg_uapi_peer *sp)
 void wg_source_apply(struct wg_peer *peer)
 {
 	const struct wg_peer_source *s = &peer->src_cfg;
+	const struct wg_addr_pair *bind = &peer->dev->bind;
 	struct wg_endpoint *ep = &peer->endpoint;
 
 	if (!s->active)
 		return;
 	memset(&ep->src6, 0, sizeof(ep->src6));
 	ep->has_src = false;
-	if (ep->addr.sa.sa_family == AF_INET && s->addr.has_v4) {
+	/* A bound family sends from its bind address: a peer source of that
+	 * family would draw replies to an address nothing listens on. */
+	if (ep->addr.sa.sa_family == AF_INET && s->addr.has_v4 && !bind->has_v4) {
 		ep->src4 = s->addr.v4;
 		ep->has_src = true;
-	} else if (ep->addr.sa.sa_family == AF_INET6 && s->addr.has_v6) {
+	} else if (ep->addr.sa.sa_family == AF_INET6 && s->addr.has_v6 && !bind->has_v6) {
 		ep->src6 = s->addr.v6;
 		ep->has_src = true;
 	}
@@ -72,44 +75,85 @@ void wg_source_forget_learned(struct wg_peer *peer)
 		peer->endpoint.has_src = false;
 }
 
-/* Which setting made the send impossible, as a reason code and its
- * explanation; NULL when the failure is not theirs. */
-static const char *refusal(const struct wg_peer *peer, int err, char *why, size_t len)
+/* The address a send to the peer leaves from when it is not the kernel's
+ * choice: the pinned source, else the bind address of the family. */
+static bool chosen_source(const struct wg_peer *peer, struct wg_addr_pair *one, bool *is_bind)
 {
 	const struct wg_endpoint *ep = &peer->endpoint;
-	struct wg_addr_pair bind;
-	char a[WG_ADDR_PAIR_STRLEN];
-	struct wg_addr_pair one = {0};
+	const struct wg_addr_pair *bind = &peer->dev->bind;
 	bool v4 = ep->addr.sa.sa_family == AF_INET;
-	bool addr_err = err == -EADDRNOTAVAIL || err == -EINVAL;
 
-	if (ep->pinned && ep->egress_down) {
-		snprintf(why, len, "interface %s does not exist", peer->src_cfg.egress);
+	memset(one, 0, sizeof(*one));
+	one->has_v4 = v4;
+	one->has_v6 = !v4;
+	*is_bind = !(ep->pinned && ep->has_src);
+	if (!*is_bind) {
+		if (v4)
+			one->v4 = ep->src4;
+		else
+			one->v6 = ep->src6;
+		return true;
+	}
+	one->v4 = bind->v4;
+	one->v6 = bind->v6;
+	return v4 ? bind->has_v4 : bind->has_v6;
+}
+
+/* Whether the source is absent from the host: asked of the system at
+ * most once a second per peer, since a failing data path asks per train. */
+static bool source_absent(struct wg_peer *peer, const struct wg_addr_pair *one)
+{
+	struct wg_peer_source *s = &peer->src_cfg;
+	uint64_t now = wg_dev_now(peer->dev);
+
+	if (!s->absent_looked_ns || now - s->absent_looked_ns >= WG_NSEC_PER_SEC) {
+		s->absent = wg_udp_addr_present(one) == 0;
+		s->absent_looked_ns = now;
+	}
+	return s->absent;
+}
+
+/* Which setting made the send impossible, as a reason code and its
+ * explanation; NULL when the failure is not theirs. Linux refuses an
+ * absent source with ENETUNREACH (no route from it) as well as EINVAL or
+ * EADDRNOTAVAIL, so the address itself is checked. */
+static const char *refusal(struct wg_peer *peer, int err, char *why, size_t len)
+{
+	const struct wg_endpoint *ep = &peer->endpoint;
+	const char *egress = peer->src_cfg.egress;
+	struct wg_addr_pair one;
+	char a[WG_ADDR_PAIR_STRLEN];
+	bool is_bind;
+
+	if (ep->pinned && (ep->egress_down || err == -ENODEV || err == -ENXIO)) {
+		snprintf(why, len, "interface %s does not exist", egress);
 		return "egress-absent";
 	}
-	if (ep->pinned && (err == -ENODEV || err == -ENXIO)) {
-		snprintf(why, len, "interface %s is gone", peer->src_cfg.egress);
-		return "egress-absent";
+	if (err != -EADDRNOTAVAIL && err != -EINVAL && err != -ENETUNREACH)
+		return NULL;
+	if (chosen_source(peer, &one, &is_bind) && source_absent(peer, &one)) {
+		snprintf(why, len, "%s%s is not an address of this host",
+			 is_bind ? "bind address " : "", wg_addr_pair_format(&one, a, sizeof(a)));
+		return is_bind ? "bind-absent" : "source-absent";
 	}
 	if (ep->pinned && ep->src_ifindex && err == -ENETUNREACH) {
-		snprintf(why, len, "no route to it through %s", peer->src_cfg.egress);
+		snprintf(why, len, "no route to it through %s", egress);
 		return "egress-unreachable";
 	}
-	if (ep->pinned && ep->has_src && addr_err) {
-		one.has_v4 = v4, one.has_v6 = !v4, one.v4 = ep->src4, one.v6 = ep->src6;
-		snprintf(why, len, "%s is not an address of this host",
-			 wg_addr_pair_format(&one, a, sizeof(a)));
-		return "source-absent";
-	}
-	if (!peer->dev->udp || !addr_err)
-		return NULL;
-	wg_udp_bind_addrs(peer->dev->udp, &bind);
-	if (!(v4 ? bind.has_v4 : bind.has_v6))
-		return NULL;
-	one.has_v4 = v4, one.has_v6 = !v4, one.v4 = bind.v4, one.v6 = bind.v6;
-	snprintf(why, len, "bind address %s is not an address of this host",
-		 wg_addr_pair_format(&one, a, sizeof(a)));
-	return "bind-absent";
+	return NULL;
+}
+
+/* One limiter per reason: a missing interface must not hide a missing
+ * address. */
+static size_t reason_index(const char *code)
+{
+	static const char *const codes[WG_SOURCE_REASONS] = {"egress-absent", "bind-absent",
+							     "source-absent"};
+
+	for (size_t i = 0; i < WG_SOURCE_REASONS - 1; i++)
+		if (!strcmp(code, codes[i]))
+			return i;
+	return WG_SOURCE_REASONS - 1; /* egress-unreachable */
 }
 
 void wg_source_send_failed(struct wg_peer *peer, int err)
@@ -122,12 +166,12 @@ void wg_source_send_failed(struct wg_peer *peer, int err)
 	if (!code)
 		return;
 	dev->stats.udp_send_source_refused++;
-	if (peer->src_cfg.egress[0] && !strcmp(code, "egress-absent") &&
+	if (!strcmp(code, "egress-absent") &&
 	    wg_dev_now(dev) - peer->src_cfg.egress_looked_ns >= EGRESS_LOOKUP_NS) {
 		egress_lookup(peer);
 		wg_source_apply(peer);
 	}
-	if (wg_log_limit_allow(&dev->source_limit, dev->now_ns))
+	if (wg_log_limit_allow(&dev->source_limits[reason_index(code)], dev->now_ns))
 		wg_log_warning("peer %s: not sent to %s: [%s] %s", wg_peer_name(peer, name),
 			       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)), code, why);
 }
@@ -141,4 +185,37 @@ void wg_source_put(const struct wg_peer *peer, struct wg_uapi_writer *w)
 		wg_uapi_put_str(w, "wgd_source", wg_addr_pair_format(&s->addr, a, sizeof(a)));
 	if (s->egress[0])
 		wg_uapi_put_str(w, "wgd_egress", s->egress);
+}
+
+/* A peer's source must be the bind address where its family is bound:
+ * replies come back to the source, and only the bind address listens. */
+int wg_source_check(const struct wg_uapi_peer *sp, const struct wg_addr_pair *bind)
+{
+	const struct wg_addr_pair *src = sp->ext && sp->ext->has_source ? &sp->ext->source : NULL;
+
+	if (sp->ext && sp->ext->egress[0] && !wg_udp_can_pin_egress())
+		return -EOPNOTSUPP;
+	if (!src)
+		return 0;
+	if (src->has_v4 && bind->has_v4 && src->v4.s_addr != bind->v4.s_addr)
+		return -EINVAL;
+	if (src->has_v6 && bind->has_v6 && memcmp(&src->v6, &bind->v6, sizeof(src->v6)))
+		return -EINVAL;
+	return 0;
+}
+
+size_t wg_source_rebound(struct wg_device *dev)
+{
+	size_t overridden = 0;
+
+	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next) {
+		const struct wg_addr_pair *a = &p->src_cfg.addr;
+		if (!p->src_cfg.active)
+			continue;
+		wg_source_apply(p);
+		overridden +=
+			(a->has_v4 && dev->bind.has_v4 && a->v4.s_addr != dev->bind.v4.s_addr) ||
+			(a->has_v6 && dev->bind.has_v6 && memcmp(&a->v6, &dev->bind.v6, 16));
+	}
+	return overridden;
 }

@@ -8,6 +8,7 @@
 #define WGD_SOURCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "wgd/addr.h"
@@ -16,11 +17,17 @@
 struct wg_peer;
 struct wg_device;
 
+/* Reason codes of refused sends, each with its own log limiter:
+ * egress-absent, bind-absent, source-absent, egress-unreachable. */
+#define WG_SOURCE_REASONS 4
+
 struct wg_peer_source {
 	struct wg_addr_pair addr;    /* configured source addresses */
 	char egress[WG_IFNAMSIZ];    /* configured interface, "" = none */
 	unsigned int egress_ifindex; /* 0: not found (last time we looked) */
 	uint64_t egress_looked_ns;   /* when we last looked it up */
+	uint64_t absent_looked_ns;   /* when a refused source was last checked */
+	bool absent;		     /* and whether it was absent then */
 	bool active;		     /* either is set */
 };
 
@@ -39,6 +46,14 @@ void wg_source_forget_learned(struct wg_peer *peer);
  * egress interface or bind address, and looks the egress interface up
  * again (at most once a second) when it may have come back. */
 void wg_source_send_failed(struct wg_peer *peer, int err);
+/* Whether a set's section may be applied with the device bound to bind
+ * (after the set): 0, -EINVAL for a source of a bound family other than
+ * the bind address, -EOPNOTSUPP for an egress interface this OS cannot
+ * pin. */
+int wg_source_check(const struct wg_uapi_peer *sp, const struct wg_addr_pair *bind);
+/* The bind addresses changed: re-pins every configured peer. Returns how
+ * many have a source the new bind address now overrides. */
+size_t wg_source_rebound(struct wg_device *dev);
 /* The wgd_source/wgd_egress lines of a get, when set. */
 void wg_source_put(const struct wg_peer *peer, struct wg_uapi_writer *w);
 

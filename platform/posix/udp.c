@@ -37,26 +37,33 @@ static bool bound_family(const struct wg_addr_pair *bind, int family)
 	return family == AF_INET ? bind->has_v4 : bind->has_v6;
 }
 
-/* Binds to the family's bind address, or to the wildcard without one. A
- * bind address may be absent from the host (a floating VIP): where the OS
- * allows it (wg_os_udp_bind_absent) the socket takes it anyway and starts
- * receiving once it arrives. */
+/* The family's bind address, or its wildcard without one. */
+static void local_addr(union wg_sockaddr *sa, int family, uint16_t port,
+		       const struct wg_addr_pair *addrs)
+{
+	bool bound = bound_family(addrs, family);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sa.sa_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		sa->in4.sin_port = htons(port);
+		sa->in4.sin_addr.s_addr = bound ? addrs->v4.s_addr : htonl(INADDR_ANY);
+	} else {
+		sa->in6.sin6_port = htons(port);
+		sa->in6.sin6_addr = bound ? addrs->v6 : in6addr_any;
+	}
+}
+
+/* A bind address may be absent from the host (a floating VIP): where the
+ * OS allows it (wg_os_udp_bind_absent) the socket takes it anyway and
+ * starts receiving once it arrives. */
 static int bind_local(int fd, int family, uint16_t port, const struct wg_addr_pair *addrs)
 {
 	union wg_sockaddr sa;
-	bool bound = bound_family(addrs, family);
 	int ret;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa.sa_family = (sa_family_t)family;
-	if (family == AF_INET) {
-		sa.in4.sin_port = htons(port);
-		sa.in4.sin_addr.s_addr = bound ? addrs->v4.s_addr : htonl(INADDR_ANY);
-	} else {
-		sa.in6.sin6_port = htons(port);
-		sa.in6.sin6_addr = bound ? addrs->v6 : in6addr_any;
-	}
-	if (bound && (ret = wg_os_udp_bind_absent(fd, family)))
+	local_addr(&sa, family, port, addrs);
+	if (bound_family(addrs, family) && (ret = wg_os_udp_bind_absent(fd, family)))
 		return ret;
 	if (bind(fd, &sa.sa, (socklen_t)wg_sockaddr_len(&sa)) < 0)
 		return -errno;
@@ -220,6 +227,24 @@ uint16_t wg_udp_port(const struct wg_udp *udp)
 void wg_udp_bind_addrs(const struct wg_udp *udp, struct wg_addr_pair *out)
 {
 	*out = udp->bind;
+}
+
+/* Binding a throwaway socket to the address (any port) is the portable
+ * test: it fails with EADDRNOTAVAIL while the address is absent, or still
+ * tentative (IPv6 duplicate address detection). */
+int wg_udp_addr_present(const struct wg_addr_pair *one)
+{
+	int family = one->has_v4 ? AF_INET : AF_INET6;
+	int fd = socket(family, SOCK_DGRAM, 0), ret = 1;
+	union wg_sockaddr sa;
+
+	if (fd < 0)
+		return -errno;
+	local_addr(&sa, family, 0, one);
+	if (bind(fd, &sa.sa, (socklen_t)wg_sockaddr_len(&sa)) < 0)
+		ret = errno == EADDRNOTAVAIL ? 0 : -errno;
+	close(fd);
+	return ret;
 }
 
 unsigned int wg_udp_ifindex(const char *name)
