@@ -164,13 +164,38 @@ static void test_format_edge(void **state)
 	assert_int_equal(buf[0], 'x');
 }
 
+/* Bind and source address pairs: one address per family, either order. */
+static void test_addr_pair(void **state)
+{
+	struct wg_addr_pair a, b;
+	char buf[WG_ADDR_PAIR_STRLEN];
+
+	(void)state;
+	assert_int_equal(wg_addr_pair_parse(&a, "2001:db8::1,192.0.2.1"), 0);
+	assert_int_equal(wg_addr_pair_parse(&b, "192.0.2.1,2001:db8::1"), 0);
+	assert_true(wg_addr_pair_equal(&a, &b));
+	assert_string_equal(wg_addr_pair_format(&a, buf, sizeof(buf)), "192.0.2.1,2001:db8::1");
+	assert_int_equal(wg_addr_pair_parse(&b, "192.0.2.1"), 0);
+	assert_false(wg_addr_pair_equal(&a, &b));
+	assert_int_equal(wg_addr_pair_parse(&b, "none"), 0);
+	assert_false(wg_addr_pair_set(&b));
+	assert_string_equal(wg_addr_pair_format(&b, buf, sizeof(buf)), "none");
+	/* Bad input leaves the pair as it was. */
+	assert_int_equal(wg_addr_pair_parse(&a, "192.0.2.1,192.0.2.2"), -EINVAL);
+	assert_int_equal(wg_addr_pair_parse(&a, ",192.0.2.1"), -EINVAL);
+	assert_int_equal(wg_addr_pair_parse(&a, "192.0.2.1,2001:db8::1,192.0.2.3"), -EINVAL);
+	assert_int_equal(wg_addr_pair_parse(&a, ""), -EINVAL);
+	assert_int_equal(wg_addr_pair_parse(&a, "NONE"), -EINVAL);
+	assert_true(a.has_v4 && a.has_v6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_v4), cmocka_unit_test(test_roundtrip_v6),
 		cmocka_unit_test(test_parse_fields), cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_equal),	     cmocka_unit_test(test_len_bytes),
-		cmocka_unit_test(test_format_edge),
+		cmocka_unit_test(test_format_edge),  cmocka_unit_test(test_addr_pair),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -489,6 +489,48 @@ static void test_set_empty_values(void **state)
 	expect_fail("=\n", -EINVAL);
 }
 
+/* wgd's extension keys: a device's bind addresses, a peer's source and
+ * egress interface; "none" clears, anything malformed is -EINVAL. */
+static void test_set_wgd_extensions(void **state)
+{
+	struct wg_uapi_set set;
+	char a[WG_ADDR_PAIR_STRLEN];
+
+	(void)state;
+	assert_int_equal(parse("wgd_bind=2001:db8::1,192.0.2.1\npublic_key=" K1
+			       "\nwgd_source=198.51.100.2\nwgd_egress=wan2\n"
+			       "public_key=" K2 "\nwgd_source=none\nwgd_egress=none\n",
+			       &set),
+			 0);
+	assert_true(set.has_bind);
+	assert_string_equal(wg_addr_pair_format(&set.bind, a, sizeof(a)), "192.0.2.1,2001:db8::1");
+	assert_non_null(set.peers[0].ext);
+	assert_true(set.peers[0].ext->has_source && set.peers[0].ext->has_egress);
+	assert_string_equal(wg_addr_pair_format(&set.peers[0].ext->source, a, sizeof(a)),
+			    "198.51.100.2");
+	assert_string_equal(set.peers[0].ext->egress, "wan2");
+	assert_true(set.peers[1].ext->has_source && !wg_addr_pair_set(&set.peers[1].ext->source));
+	assert_true(set.peers[1].ext->has_egress && set.peers[1].ext->egress[0] == '\0');
+	wg_uapi_set_free(&set);
+	/* A stock section carries no extension block; remove=true drops it. */
+	assert_int_equal(parse("public_key=" K1 "\nwgd_egress=lo\nremove=true\n", &set), 0);
+	assert_null(set.peers[0].ext);
+	wg_uapi_set_free(&set);
+	expect_fail("wgd_bind=\n", -EINVAL);
+	expect_fail("wgd_bind=192.0.2.1,192.0.2.2\n", -EINVAL); /* one per family */
+	expect_fail("wgd_bind=192.0.2.1,\n", -EINVAL);
+	expect_fail("wgd_bind=fe80::1%eth0\n", -EINVAL);
+	expect_fail("wgd_bind=example.com\n", -EINVAL);
+	expect_fail("wgd_source=192.0.2.1\n", -EINVAL);			 /* a peer key */
+	expect_fail("public_key=" K1 "\nwgd_bind=192.0.2.1\n", -EINVAL); /* a device key */
+	expect_fail("public_key=" K1 "\nwgd_source=192.0.2.300\n", -EINVAL);
+	expect_fail("public_key=" K1 "\nwgd_egress=\n", -EINVAL);
+	expect_fail("public_key=" K1 "\nwgd_egress=sixteen-chars-xx\n", -EINVAL);
+	expect_fail("public_key=" K1 "\nwgd_egress=a/b\n", -EINVAL);
+	expect_fail("public_key=" K1 "\nwgd_egress=a b\n", -EINVAL);
+	expect_fail("public_key=" K1 "\nwgd_egress=..\n", -EINVAL);
+}
+
 static void test_set_protocol_version(void **state)
 {
 	(void)state;
@@ -1359,6 +1401,7 @@ int main(void)
 		cmocka_unit_test(test_set_bad_prefix),
 		cmocka_unit_test(test_set_bad_endpoint),
 		cmocka_unit_test(test_set_empty_values),
+		cmocka_unit_test(test_set_wgd_extensions),
 		cmocka_unit_test(test_set_protocol_version),
 		cmocka_unit_test(test_set_error_after_peers_frees),
 		cmocka_unit_test(test_set_nul_in_line),
