@@ -71,6 +71,24 @@ struct wg_hs_job {
 
 #define WG_MAX_PACKET 65535
 
+/* Handshake messages refused for a key reason, by source address: what
+ * `wgd diagnose` matches against a silent peer's endpoint. The last
+ * WG_REJECTS distinct (address, reason) pairs, newest replacing oldest. */
+#define WG_REJECTS 16
+enum wg_reject_reason {
+	WG_REJECT_UNKNOWN_PEER = 0, /* initiation: their key is not one of our peers */
+	WG_REJECT_MAC1,		    /* mac1 for another public key than ours */
+	WG_REJECT_STALE,	    /* initiation replayed or older timestamp */
+	WG_REJECT_DECRYPT,	    /* did not authenticate */
+	WG_REJECT_COUNT,
+};
+struct wg_reject {
+	union wg_sockaddr from; /* AF_UNSPEC: slot unused */
+	int reason;
+	uint64_t count;
+	uint64_t last_unix_ns;
+};
+
 struct wg_device {
 	struct event_base *base; /* not owned */
 	struct wg_tun *tun;	 /* owned */
@@ -116,6 +134,8 @@ struct wg_device {
 	 * the data path's cap leaves after the batch buffers). */
 	size_t staged_bytes, staged_cap;
 	struct wg_device_stats stats;
+	struct wg_reject rejects[WG_REJECTS];
+	unsigned int rejects_next; /* slot the next new pair takes */
 	struct wg_log_limit limits[WG_LOGR_COUNT];
 	struct wg_log_limit icmp_limit;
 	struct wg_log_limit source_limits[WG_SOURCE_REASONS]; /* warnings of source.c */

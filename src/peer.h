@@ -32,6 +32,33 @@ struct wg_staged {
 	uint8_t data[];
 };
 
+/* What one peer did, for metrics and `wgd diagnose` (metrics.c). Times
+ * are wall-clock unix ns (0 = never), counted in the event loop thread. */
+struct wg_peer_stats {
+	uint64_t initiations_sent, initiations_received;
+	uint64_t responses_sent, responses_received;
+	uint64_t cookie_replies_received;
+	uint64_t sessions_created;
+	uint64_t endpoint_changes;
+	uint64_t data_replayed, data_auth_failed, inner_src_mismatch, staged_overflow;
+	uint64_t icmp_port_unreachable, icmp_host_unreachable;
+	uint64_t last_rx_unix_ns;		/* last authenticated message */
+	uint64_t last_initiation_sent_unix_ns;	/* by us */
+	uint64_t last_initiation_rx_unix_ns;	/* from the peer, valid */
+	uint64_t last_response_rx_unix_ns;	/* to one of ours */
+	uint64_t last_data_rx_unix_ns;		/* data (not keepalive) received */
+	uint64_t last_icmp_unix_ns;		/* an ICMP error about its endpoint */
+	int last_icmp_kind;			/* WG_ICMP_* of that one */
+	/* Monotonic ns when our handshake attempts started going unanswered
+	 * (the first initiation after the last completed handshake), 0 when
+	 * none is outstanding: unlike the retry counter, new traffic does not
+	 * reset it. */
+	uint64_t unanswered_since_ns;
+};
+
+/* Kinds of ICMP errors reported on the UDP sockets. */
+enum { WG_ICMP_NONE = 0, WG_ICMP_PORT_UNREACHABLE, WG_ICMP_HOST_UNREACHABLE, WG_ICMP_OTHER };
+
 struct wg_peer {
 	struct wg_device *dev;		       /* not owned */
 	struct wg_peer *list_prev, *list_next; /* device list, creation order */
@@ -62,6 +89,7 @@ struct wg_peer {
 	uint16_t persistent_keepalive; /* seconds, 0 = off */
 	/* Creation order, from 1: a streamed get finds its place by it. */
 	uint64_t serial;
+	struct wg_peer_stats st;
 };
 
 /* Allocates a peer with public key pub, visible nowhere yet; its handshake

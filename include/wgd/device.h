@@ -135,9 +135,42 @@ struct wg_device_stats {
 	uint64_t data_packets_sent;
 	uint64_t data_packets_received;
 	uint64_t keys_zeroed;
+	/* handshakes, as seen per message (failures above) */
+	uint64_t initiations_received; /* valid, from a known peer */
+	uint64_t responses_received;   /* valid */
+	uint64_t cookie_replies_received;
+	uint64_t sessions_created; /* keypairs derived */
+	uint64_t endpoint_changes; /* roaming: a peer's address moved */
+	/* ICMP errors the host's stack reported on the UDP sockets (Linux
+	 * IP_RECVERR): an endpoint's host answered, or a router on the way */
+	uint64_t icmp_port_unreachable;
+	uint64_t icmp_host_unreachable; /* host, net or admin-prohibited */
+	uint64_t icmp_other;
+	/* the data path: batches and what they carried */
+	uint64_t tun_rx_batches;     /* TUN reads (each may be cut into packets) */
+	uint64_t udp_tx_trains;	     /* messages handed to the UDP batch send */
+	uint64_t udp_tx_segments;    /* datagrams in them */
+	uint64_t udp_rx_batches;     /* UDP batch receives */
+	uint64_t udp_rx_datagrams;   /* datagrams in them (GRO trains counted cut) */
+	uint64_t tun_tx_batches;     /* TUN batch writes */
+	uint64_t tun_tx_packets;     /* packets in them */
+	uint64_t multicast_dropped;  /* to multicast/broadcast: no peer, not logged */
 };
 
 void wg_device_get_stats(const struct wg_device *dev, struct wg_device_stats *out);
+
+/* The OpenMetrics (Prometheus text) exposition of the device, named
+ * `device` in its labels, streamed like a get (metrics.c): begin writes
+ * the device's families; each next call writes up to max_peers peers'
+ * samples of the current family (one family at a time, all peers, as the
+ * format requires) and returns false after the last; end frees the
+ * cursor at any point. 0 or -ENOMEM. */
+struct wg_device_metrics;
+int wg_device_metrics_begin(struct wg_device *dev, const char *device, struct wg_uapi_writer *w,
+			    struct wg_device_metrics **out);
+bool wg_device_metrics_next(struct wg_device_metrics *m, struct wg_uapi_writer *w,
+			    size_t max_peers);
+void wg_device_metrics_end(struct wg_device_metrics *m);
 /* Earliest pending protocol timer on the monotonic clock (ns), UINT64_MAX
  * when none is pending: an idle device arms no timer at all. */
 uint64_t wg_device_next_deadline(const struct wg_device *dev);
