@@ -79,12 +79,14 @@ static bool key_from_hex(uint8_t out[WG_KEY_LEN], const char *hex, size_t n)
 
 static int add_peer(struct wg_ctl_request *r, const uint8_t key[WG_KEY_LEN])
 {
-	uint8_t(*p)[WG_KEY_LEN] = realloc(r->peers, (r->n_peers + 1) * sizeof(*p));
+	struct wg_ctl_peer *p = realloc(r->peers, (r->n_peers + 1) * sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
 	r->peers = p;
-	memcpy(p[r->n_peers++], key, WG_KEY_LEN);
+	p += r->n_peers++;
+	memset(p, 0, sizeof(*p));
+	memcpy(p->key, key, WG_KEY_LEN);
 	return 0;
 }
 
@@ -93,6 +95,7 @@ static int add_peer(struct wg_ctl_request *r, const uint8_t key[WG_KEY_LEN])
 static int put_pair(struct wg_ctl_request *r, const char *word, const char *key, const char *v,
 		    char *err, size_t errlen)
 {
+	struct wg_ctl_peer *peer = r->n_peers ? &r->peers[r->n_peers - 1] : NULL;
 	struct wg_addr_pair pair;
 	char text[WG_ADDR_PAIR_STRLEN];
 
@@ -102,6 +105,13 @@ static int put_pair(struct wg_ctl_request *r, const char *word, const char *key,
 			    "IPv6 address, numeric; or none)",
 			    word, v);
 	wg_uapi_put_str(&r->text, key, wg_addr_pair_format(&pair, text, sizeof(text)));
+	if (peer) { /* put_arg allows bind before the first peer only */
+		peer->has_source = true;
+		peer->source = pair;
+	} else {
+		r->has_bind = true;
+		r->bind = pair;
+	}
 	return 0;
 }
 
@@ -249,6 +259,48 @@ bool wg_ctl_reply_has_peer(const char *reply, const uint8_t key[WG_KEY_LEN])
 		    !memcmp(k, key, WG_KEY_LEN))
 			return true;
 	return false;
+}
+
+/* The device's wgd_bind in a get reply (unset when absent or bad). */
+static struct wg_addr_pair reply_bind(const char *reply)
+{
+	struct wg_addr_pair bind = {.has_v4 = false};
+	char v[WG_ADDR_PAIR_STRLEN];
+	struct line l;
+
+	while (next_line(&reply, &l) && !is_key(&l, "public_key"))
+		if (is_key(&l, "wgd_bind") && l.val && l.vlen < sizeof(v)) {
+			memcpy(v, l.val, l.vlen);
+			v[l.vlen] = '\0';
+			wg_addr_pair_parse(&bind, v);
+		}
+	return bind;
+}
+
+static bool differs(const struct wg_addr_pair *s, const struct wg_addr_pair *bind)
+{
+	return (s->has_v4 && bind->has_v4 && s->v4.s_addr != bind->v4.s_addr) ||
+	       (s->has_v6 && bind->has_v6 && memcmp(&s->v6, &bind->v6, sizeof(s->v6)));
+}
+
+int wg_ctl_check_sources(const struct wg_ctl_request *r, const char *reply, char *err,
+			 size_t errlen)
+{
+	struct wg_addr_pair bind = r->has_bind ? r->bind : reply_bind(reply);
+	char b64[B64_KEY_LEN + 1], a[WG_ADDR_PAIR_STRLEN], b[WG_ADDR_PAIR_STRLEN];
+
+	for (size_t i = 0; i < r->n_peers; i++) {
+		const struct wg_ctl_peer *p = &r->peers[i];
+		if (!p->has_source || !differs(&p->source, &bind))
+			continue;
+		wg_key_to_base64(b64, p->key);
+		return fail(err, errlen,
+			    "peer %s: source %s differs from the bind address %s: a bound "
+			    "address family sends from its bind address only",
+			    b64, wg_addr_pair_format(&p->source, a, sizeof(a)),
+			    wg_addr_pair_format(&bind, b, sizeof(b)));
+	}
+	return 0;
 }
 
 static void put_text(struct wg_uapi_writer *w, const char *s)
@@ -481,28 +533,34 @@ static int usage(const char *cmd, const char *fmt, ...)
 	return 1;
 }
 
-/* Every named peer must exist before anything is changed: update_only
- * would skip a mistyped key silently, and a PostUp should fail whole. */
+/* Every named peer must exist, and its source agree with the bind
+ * address, before anything is changed: update_only would skip a mistyped
+ * key silently, the daemon would say only "Invalid argument", and a
+ * PostUp should fail whole. */
 static int check_peers(const char *ifname, const struct wg_ctl_request *r)
 {
 	struct wg_uapi_writer reply;
-	char b64[B64_KEY_LEN + 1];
-	int ret = 0, err = 0;
+	char b64[B64_KEY_LEN + 1], err[WG_CTL_ERR_LEN];
+	int ret = 0, n = 0;
 
 	wg_uapi_writer_init(&reply);
 	if (get_device("set", ifname, &reply))
 		ret = 1;
-	else if (wg_ctl_reply_errno(reply.buf, &err) || err) {
+	else if (wg_ctl_reply_errno(reply.buf, &n) || n) {
 		fprintf(stderr, "wgd set: %s: reading the peers: %s\n", ifname,
-			err ? strerror(err) : "malformed reply");
+			n ? strerror(n) : "malformed reply");
 		ret = 1;
 	}
-	for (size_t i = 0; !ret && i < r->n_peers; i++)
-		if (!wg_ctl_reply_has_peer(reply.buf, r->peers[i])) {
-			wg_key_to_base64(b64, r->peers[i]);
+	for (size_t i = 0; ret != 1 && i < r->n_peers; i++)
+		if (!wg_ctl_reply_has_peer(reply.buf, r->peers[i].key)) {
+			wg_key_to_base64(b64, r->peers[i].key);
 			fprintf(stderr, "wgd set: %s has no peer %s\n", ifname, b64);
 			ret = 2; /* go on: name every unknown peer */
 		}
+	if (!ret && wg_ctl_check_sources(r, reply.buf, err, sizeof(err))) {
+		fprintf(stderr, "wgd set: %s\n", err);
+		ret = 2;
+	}
 	wg_uapi_writer_free(&reply);
 	if (ret == 2)
 		fprintf(stderr, "wgd set: nothing was changed\n");

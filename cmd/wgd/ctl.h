@@ -19,11 +19,20 @@
  * control character, not "." or ".."): safe as a socket file name. */
 bool wg_ctl_valid_ifname(const char *s);
 
+/* A peer named on the command line, and its source if one was given. */
+struct wg_ctl_peer {
+	uint8_t key[WG_KEY_LEN];
+	bool has_source;
+	struct wg_addr_pair source;
+};
+
 /* A set request built from the command line. */
 struct wg_ctl_request {
-	struct wg_uapi_writer text;   /* "set=1\n...\n\n" */
-	uint8_t (*peers)[WG_KEY_LEN]; /* the peers named, in order */
+	struct wg_uapi_writer text; /* "set=1\n...\n\n" */
+	struct wg_ctl_peer *peers;  /* in order */
 	size_t n_peers;
+	bool has_bind;
+	struct wg_addr_pair bind;
 };
 
 /* args: the words after "wgd set IFNAME":
@@ -43,6 +52,14 @@ int wg_ctl_reply_errno(const char *reply, int *out);
 
 /* Whether a get reply lists the peer with this public key. */
 bool wg_ctl_reply_has_peer(const char *reply, const uint8_t key[WG_KEY_LEN]);
+
+/* The daemon refuses (-EINVAL) a peer source that differs from the bind
+ * address of its family (replies come back to the source, and only the
+ * bind address listens). Checked here first, to say which peer: the bind
+ * is the request's, else the device's in the get reply. 0 or -EINVAL
+ * with err set. */
+int wg_ctl_check_sources(const struct wg_ctl_request *r, const char *reply, char *err,
+			 size_t errlen);
 
 /* `wgd show IFNAME` text from a get reply (NUL-terminated):
  *   interface: IFNAME

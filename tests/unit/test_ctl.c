@@ -84,8 +84,10 @@ static void test_peers_recorded(void **state)
 			 0);
 	assert_int_equal(r.n_peers, 2);
 	for (int i = 0; i < WG_KEY_LEN; i++)
-		assert_int_equal(r.peers[0][i], i + 1);
-	assert_memory_equal(r.peers[1], k2, WG_KEY_LEN);
+		assert_int_equal(r.peers[0].key[i], i + 1);
+	assert_memory_equal(r.peers[1].key, k2, WG_KEY_LEN);
+	assert_false(r.peers[0].has_source);
+	assert_false(r.has_bind);
 	wg_ctl_request_free(&r);
 }
 
@@ -346,6 +348,67 @@ static void test_reply_has_peer(void **state)
 					  k2));
 }
 
+/* check_sources: words -> request, then against a get reply. */
+static int check_sources(int argc, char *const *args, const char *reply, char *err)
+{
+	struct wg_ctl_request r;
+	int ret;
+
+	assert_int_equal(wg_ctl_build_set(argc, args, &r, err, WG_CTL_ERR_LEN), 0);
+	ret = wg_ctl_check_sources(&r, reply, err, WG_CTL_ERR_LEN);
+	wg_ctl_request_free(&r);
+	return ret;
+}
+
+#define CHECK_SOURCES(reply, err, ...)                                                             \
+	check_sources(NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), reply, err)
+
+static void test_check_sources(void **state)
+{
+	static const char bound4[] = "listen_port=1\nwgd_bind=192.0.2.1\nerrno=0\n\n";
+	static const char bound46[] = "wgd_bind=192.0.2.1,2001:db8::1\nerrno=0\n\n";
+	char err[WG_CTL_ERR_LEN];
+
+	(void)state;
+	/* the request's own bind */
+	assert_int_equal(CHECK_SOURCES("errno=0\n\n", err, "bind", "192.0.2.1", "peer", K1_B64,
+				       "source", "198.51.100.2"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "peer " K1_B64 ": source 198.51.100.2 differs from the bind "
+				    "address 192.0.2.1"));
+	/* the device's bind, from the reply */
+	assert_int_equal(CHECK_SOURCES(bound4, err, "peer", K1_B64, "source", "198.51.100.2"),
+			 -EINVAL);
+	assert_int_equal(
+		CHECK_SOURCES(bound46, err, "peer", K1_B64, "source", "192.0.2.1,2001:db8::2"),
+		-EINVAL);
+	assert_non_null(strstr(err, "2001:db8::2"));
+	/* the second peer is named */
+	assert_int_equal(CHECK_SOURCES(bound4, err, "peer", K1_B64, "source", "192.0.2.1", "peer",
+				       K2_B64, "source", "192.0.2.9"),
+			 -EINVAL);
+	assert_non_null(strstr(err, K2_B64));
+	/* allowed: the bind address itself, an unbound family, none, a request
+	 * that clears or changes the bind, a wgd_bind line that is not the
+	 * device's */
+	assert_int_equal(CHECK_SOURCES(bound4, err, "peer", K1_B64, "source", "192.0.2.1"), 0);
+	assert_int_equal(CHECK_SOURCES(bound4, err, "peer", K1_B64, "source", "2001:db8::2"), 0);
+	assert_int_equal(CHECK_SOURCES(bound4, err, "peer", K1_B64, "source", "none"), 0);
+	assert_int_equal(CHECK_SOURCES(bound4, err, "peer", K1_B64, "egress", "wan2"), 0);
+	assert_int_equal(CHECK_SOURCES(bound4, err, "bind", "none", "peer", K1_B64, "source",
+				       "198.51.100.2"),
+			 0);
+	assert_int_equal(CHECK_SOURCES(bound4, err, "bind", "198.51.100.2", "peer", K1_B64,
+				       "source", "198.51.100.2"),
+			 0);
+	assert_int_equal(CHECK_SOURCES("public_key=" K1_HEX "\nwgd_bind=192.0.2.1\nerrno=0\n\n",
+				       err, "peer", K1_B64, "source", "198.51.100.2"),
+			 0);
+	assert_int_equal(CHECK_SOURCES("errno=0\n\n", err, "peer", K1_B64, "source",
+				       "198.51.100.2,2001:db8::2"),
+			 0);
+}
+
 static void test_name_file(void **state)
 {
 	char name[WG_IFNAMSIZ] = "unchanged";
@@ -376,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_reply_errno),	cmocka_unit_test(test_show),
 		cmocka_unit_test(test_show_no_secrets), cmocka_unit_test(test_show_errors),
 		cmocka_unit_test(test_reply_has_peer),	cmocka_unit_test(test_name_file),
+		cmocka_unit_test(test_check_sources),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
