@@ -32,8 +32,10 @@ struct wg_staged {
 	uint8_t data[];
 };
 
-/* What one peer did, for metrics and `wgd diagnose` (metrics.c). Times
- * are wall-clock unix ns (0 = never), counted in the event loop thread. */
+/* What one peer did, for metrics and `wgd diagnose` (metrics.c), counted
+ * in the event loop thread. Times are MONOTONIC ns (dev->now_ns, free to
+ * read on the data path), 0 = never; wg_dev_mono_to_unix_s turns one into
+ * unix seconds for the exposition. */
 struct wg_peer_stats {
 	uint64_t initiations_sent, initiations_received;
 	uint64_t responses_sent, responses_received;
@@ -42,18 +44,18 @@ struct wg_peer_stats {
 	uint64_t endpoint_changes;
 	uint64_t data_replayed, data_auth_failed, inner_src_mismatch, staged_overflow;
 	uint64_t icmp_port_unreachable, icmp_host_unreachable;
-	uint64_t last_rx_unix_ns;		/* last authenticated message */
-	uint64_t last_initiation_sent_unix_ns;	/* by us */
-	uint64_t last_initiation_rx_unix_ns;	/* from the peer, valid */
-	uint64_t last_response_rx_unix_ns;	/* to one of ours */
-	uint64_t last_data_rx_unix_ns;		/* data (not keepalive) received */
-	uint64_t last_icmp_unix_ns;		/* an ICMP error about its endpoint */
+	uint64_t last_rx_mono_ns;		/* last authenticated message */
+	uint64_t last_initiation_sent_mono_ns;	/* by us */
+	uint64_t last_initiation_rx_mono_ns;	/* from the peer, valid */
+	uint64_t last_response_rx_mono_ns;	/* to one of ours */
+	uint64_t last_data_rx_mono_ns;		/* data (not keepalive) received */
+	uint64_t last_icmp_mono_ns;		/* an ICMP error about its endpoint */
 	int last_icmp_kind;			/* WG_ICMP_* of that one */
-	/* Monotonic ns when our handshake attempts started going unanswered
-	 * (the first initiation after the last completed handshake), 0 when
-	 * none is outstanding: unlike the retry counter, new traffic does not
-	 * reset it. */
-	uint64_t unanswered_since_ns;
+	/* When our handshake attempts started going unanswered (the first
+	 * initiation after the last completed handshake), 0 when none is
+	 * outstanding: unlike the retry counter, new traffic does not reset
+	 * it. */
+	uint64_t unanswered_since_mono_ns;
 };
 
 /* Kinds of ICMP errors reported on the UDP sockets. */
