@@ -134,6 +134,7 @@ static int put_egress(struct wg_ctl_request *r, const char *v, char *err, size_t
 			    "spaces; or none)",
 			    v);
 	wg_uapi_put_str(&r->text, "wgd_egress", v);
+	r->has_egress |= strcmp(v, "none") != 0;
 	return 0;
 }
 
@@ -567,12 +568,40 @@ static int check_peers(const char *ifname, const struct wg_ctl_request *r)
 	return ret ? 1 : 0;
 }
 
+/* What the daemon's errno most likely means for this request. */
+static const char *set_hint(int n, const struct wg_ctl_request *r)
+{
+	if (n == EOPNOTSUPP && r->has_egress)
+		return " (egress interfaces: Linux only)";
+	if (n == EADDRNOTAVAIL && r->has_bind)
+		return " (this system binds only to addresses it has)";
+	if (n == EADDRINUSE && r->has_bind)
+		return " (the port is taken on that address)";
+	return "";
+}
+
+/* Sends the request and reads its errno. 0 or 1 (printed). */
+static int send_set(const char *ifname, const struct wg_ctl_request *r)
+{
+	struct wg_uapi_writer reply;
+	int ret, n = 0;
+
+	wg_uapi_writer_init(&reply);
+	ret = transact("set", ifname, &r->text, &reply) ? 1 : 0;
+	if (!ret && (wg_ctl_reply_errno(reply.buf, &n) || n)) {
+		fprintf(stderr, "wgd set: %s%s\n", n ? strerror(n) : "malformed reply",
+			set_hint(n, r));
+		ret = 1;
+	}
+	wg_uapi_writer_free(&reply);
+	return ret;
+}
+
 static int run_set(int argc, char **argv)
 {
 	struct wg_ctl_request r;
-	struct wg_uapi_writer reply;
 	char err[WG_CTL_ERR_LEN], ifname[WG_IFNAMSIZ];
-	int ret, n = 0;
+	int ret;
 
 	if (argc < 2)
 		return usage("set", "missing INTERFACE");
@@ -585,15 +614,9 @@ static int run_set(int argc, char **argv)
 				      : usage("set", "%s", strerror(-ret));
 	}
 	resolve_ifname(argv[1], ifname);
-	wg_uapi_writer_init(&reply);
 	ret = r.n_peers ? check_peers(ifname, &r) : 0;
-	if (!ret && !(ret = transact("set", ifname, &r.text, &reply) ? 1 : 0)) {
-		if (wg_ctl_reply_errno(reply.buf, &n) || n) {
-			fprintf(stderr, "wgd set: %s\n", n ? strerror(n) : "malformed reply");
-			ret = 1;
-		}
-	}
-	wg_uapi_writer_free(&reply);
+	if (!ret)
+		ret = send_set(ifname, &r);
 	wg_ctl_request_free(&r);
 	return ret;
 }
@@ -619,7 +642,7 @@ static int run_show(int argc, char **argv)
 		ret = 1;
 	}
 	wg_uapi_writer_free(&reply);
-	if (!ret && fwrite(out.buf, 1, out.len, stdout) != out.len)
+	if (!ret && (fwrite(out.buf, 1, out.len, stdout) != out.len || fflush(stdout)))
 		ret = 1;
 	wg_uapi_writer_free(&out);
 	return ret;

@@ -33,6 +33,7 @@ struct wg_ctl_request {
 	size_t n_peers;
 	bool has_bind;
 	struct wg_addr_pair bind;
+	bool has_egress; /* some peer's egress is set (not "none") */
 };
 
 /* args: the words after "wgd set IFNAME":

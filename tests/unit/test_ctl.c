@@ -88,6 +88,13 @@ static void test_peers_recorded(void **state)
 	assert_memory_equal(r.peers[1].key, k2, WG_KEY_LEN);
 	assert_false(r.peers[0].has_source);
 	assert_false(r.has_bind);
+	assert_true(r.has_egress);
+	wg_ctl_request_free(&r);
+	/* clearing an egress asks nothing of the platform */
+	assert_int_equal(
+		wg_ctl_build_set(4, ARGS("peer", K1_B64, "egress", "none"), &r, err, sizeof(err)),
+		0);
+	assert_false(r.has_egress);
 	wg_ctl_request_free(&r);
 }
 
