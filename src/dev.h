@@ -136,6 +136,8 @@ struct wg_device {
 	struct wg_device_stats stats;
 	struct wg_reject rejects[WG_REJECTS];
 	unsigned int rejects_next; /* slot the next new pair takes */
+	uint64_t icmp_window_ns;   /* ICMP errors matched to peers in this second */
+	uint32_t icmp_matched;
 	struct wg_log_limit limits[WG_LOGR_COUNT];
 	struct wg_log_limit icmp_limit;
 	struct wg_log_limit source_limits[WG_SOURCE_REASONS]; /* warnings of source.c */

@@ -135,7 +135,9 @@ static void device_fatal(struct wg_device *dev, const char *why)
 	if (dev->fatal_fired)
 		return;
 	dev->fatal_fired = true;
-	wg_log_error("%s: stopping", why);
+	/* Info, not an error: deleting the interface (wg-quick down) is the
+	 * normal way to stop a userspace WireGuard. */
+	wg_log_info("%s: stopping", why);
 	if (dev->tun_ev)
 		event_del(dev->tun_ev);
 	if (dev->fatal_cb)

@@ -264,3 +264,12 @@ size_t wg_icmp_unreachable(uint8_t *out, int family, const uint8_t *pkt, size_t 
 {
 	return family == AF_INET ? build_icmp4(out, pkt, len) : build_icmp6(out, pkt, len);
 }
+
+bool wg_ip_is_multicast(int family, const uint8_t *addr)
+{
+	static const uint8_t bcast[4] = {0xff, 0xff, 0xff, 0xff};
+
+	if (family == AF_INET)
+		return (addr[0] & 0xf0) == 0xe0 || !memcmp(addr, bcast, 4);
+	return addr[0] == 0xff;
+}

@@ -11,6 +11,7 @@
 
 #include "wgd/crypto.h"
 #include "datapath.h"
+#include "observe.h"
 #include "wgd/secret.h"
 
 /* --- lifecycle --- */
@@ -120,8 +121,12 @@ void wg_peer_set_endpoint_from(struct wg_peer *peer, const struct wg_endpoint *f
 {
 	char a[WG_SOCKADDR_STRLEN], b[WG_SOCKADDR_STRLEN], name[WG_LOG_KEY_LEN];
 
-	if (wg_peer_has_endpoint(peer) && !wg_sockaddr_equal(&peer->endpoint.addr, &from->addr) &&
-	    wg_dev_log_ok(peer->dev, WG_LOGR_ROAM))
+	bool moved =
+		wg_peer_has_endpoint(peer) && !wg_sockaddr_equal(&peer->endpoint.addr, &from->addr);
+
+	if (moved)
+		wg_obs_endpoint_changed(peer);
+	if (moved && wg_dev_log_ok(peer->dev, WG_LOGR_ROAM))
 		wg_log_verbose("endpoint of peer %s moved from %s to %s", wg_peer_name(peer, name),
 			       wg_sockaddr_format(&peer->endpoint.addr, a, sizeof(a)),
 			       wg_sockaddr_format(&from->addr, b, sizeof(b)));
@@ -215,6 +220,7 @@ int wg_peer_begin_session(struct wg_peer *peer)
 	/* The session keeps the index the peer already addresses us by. */
 	wg_index_replace(&dev->index, &peer->hs_entry, &kp->entry);
 	peer->hs_entry_live = false;
+	wg_obs_session(peer);
 	if (kp->kp.is_initiator)
 		install_as_initiator(peer, kp);
 	else
@@ -323,9 +329,11 @@ int wg_peer_stage(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 	while (peer->n_staged && stage_full(peer, need)) {
 		wg_staged_free(wg_peer_unstage(peer));
 		dev->stats.staged_overflow++;
+		peer->st.staged_overflow++;
 	}
 	if (stage_full(peer, need)) {
 		dev->stats.staged_overflow++;
+		peer->st.staged_overflow++;
 		return -ENOBUFS;
 	}
 	s = malloc(need);

@@ -44,13 +44,13 @@ struct wg_peer_stats {
 	uint64_t endpoint_changes;
 	uint64_t data_replayed, data_auth_failed, inner_src_mismatch, staged_overflow;
 	uint64_t icmp_port_unreachable, icmp_host_unreachable;
-	uint64_t last_rx_mono_ns;		/* last authenticated message */
-	uint64_t last_initiation_sent_mono_ns;	/* by us */
-	uint64_t last_initiation_rx_mono_ns;	/* from the peer, valid */
-	uint64_t last_response_rx_mono_ns;	/* to one of ours */
-	uint64_t last_data_rx_mono_ns;		/* data (not keepalive) received */
-	uint64_t last_icmp_mono_ns;		/* an ICMP error about its endpoint */
-	int last_icmp_kind;			/* WG_ICMP_* of that one */
+	uint64_t last_rx_mono_ns;	       /* last authenticated message */
+	uint64_t last_initiation_sent_mono_ns; /* by us */
+	uint64_t last_initiation_rx_mono_ns;   /* from the peer, valid */
+	uint64_t last_response_rx_mono_ns;     /* to one of ours */
+	uint64_t last_data_rx_mono_ns;	       /* data (not keepalive) received */
+	uint64_t last_icmp_mono_ns;	       /* an ICMP error about its endpoint */
+	int last_icmp_kind;		       /* WG_ICMP_* of that one */
 	/* When our handshake attempts started going unanswered (the first
 	 * initiation after the last completed handshake), 0 when none is
 	 * outstanding: unlike the retry counter, new traffic does not reset

@@ -12,6 +12,7 @@
 #include "wgd/crypto.h"
 #include "datapath.h"
 #include "dev.h"
+#include "observe.h"
 #include "receive.h"
 #include "wgd/ip.h"
 #include "send.h"
@@ -30,6 +31,7 @@ static void log_complete(struct wg_peer *peer)
 	char name[WG_LOG_KEY_LEN];
 
 	peer->dev->stats.handshakes_completed++;
+	wg_obs_handshake_complete(peer);
 	if (wg_dev_log_ok(peer->dev, WG_LOGR_HANDSHAKE))
 		wg_log_verbose("handshake with peer %s complete", wg_peer_name(peer, name));
 }
@@ -37,6 +39,7 @@ static void log_complete(struct wg_peer *peer)
 static void after_authenticated_rx(struct wg_peer *peer, size_t len)
 {
 	peer->rx_bytes += len;
+	wg_obs_rx(peer, false);
 	wg_timers_any_authenticated_packet_received(peer);
 	wg_timers_any_authenticated_packet_traversal(peer);
 }
@@ -92,6 +95,7 @@ static void log_mac_invalid(struct wg_device *dev, const struct wg_endpoint *fro
 	char ep[WG_SOCKADDR_STRLEN];
 
 	dev->stats.mac_invalid++;
+	wg_obs_reject(dev, &from->addr, WG_REJECT_MAC1);
 	if (wg_dev_log_ok(dev, WG_LOGR_MAC))
 		wg_log_verbose("%s from %s for a different public key (mac1 mismatch)",
 			       hs_name(type), ep_str(from, ep));
@@ -250,6 +254,11 @@ static void initiation_failed(struct wg_device *dev, const struct wg_hs_job *job
 		wg_log_key(key, name);
 	else
 		snprintf(name, sizeof(name), "?");
+	if (err != -EBUSY)
+		wg_obs_reject(dev, &job->from.addr,
+			      err == -ENOKEY   ? WG_REJECT_UNKNOWN_PEER
+			      : err == -ESTALE ? WG_REJECT_STALE
+					       : WG_REJECT_DECRYPT);
 	if (err == -ENOKEY) {
 		dev->stats.initiation_unknown_peer++;
 		if (log)
@@ -294,6 +303,7 @@ static void handle_initiation(struct wg_device *dev, const struct wg_hs_job *job
 		return;
 	}
 	peer = wg_container_of(hs, struct wg_peer, hs);
+	wg_obs_initiation_received(peer);
 	wg_peer_set_endpoint_from(peer, &job->from);
 	if (wg_log_enabled(WG_LOG_DEBUG))
 		wg_log_debug("handshake initiation from peer %s", wg_peer_name(peer, name));
@@ -315,11 +325,13 @@ static void handle_response(struct wg_device *dev, const struct wg_hs_job *job)
 	peer = e->peer;
 	if (wg_noise_consume_response(msg, &peer->hs, dev->id) < 0) {
 		dev->stats.response_invalid++;
+		wg_obs_reject(dev, &job->from.addr, WG_REJECT_DECRYPT);
 		if (wg_dev_log_ok(dev, WG_LOGR_HANDSHAKE))
 			wg_log_verbose("invalid handshake response from %s",
 				       ep_str(&job->from, ep));
 		return;
 	}
+	wg_obs_response_received(peer);
 	wg_peer_set_endpoint_from(peer, &job->from);
 	if (wg_peer_begin_session(peer) == 0) {
 		wg_timers_session_derived(peer);
@@ -346,6 +358,7 @@ static void handle_cookie_reply(struct wg_device *dev, const struct wg_hs_job *j
 		dev->stats.cookie_reply_invalid++;
 		return;
 	}
+	wg_obs_cookie_reply_received(e->peer);
 	if (wg_dev_log_ok(dev, WG_LOGR_COOKIE))
 		wg_log_verbose("cookie reply from %s: peer is under load", ep_str(&job->from, ep));
 }
@@ -404,6 +417,7 @@ static void drop_src_mismatch(struct wg_peer *peer, int family, const uint8_t *s
 	char addr[INET6_ADDRSTRLEN], name[WG_LOG_KEY_LEN];
 
 	peer->dev->stats.inner_src_mismatch++;
+	peer->st.inner_src_mismatch++;
 	if (!wg_dev_log_ok(peer->dev, WG_LOGR_SRC_FILTER))
 		return;
 	inet_ntop(family, src, addr, sizeof(addr));
@@ -472,11 +486,12 @@ static void data_opened(struct wg_device *dev, struct wg_peer_keypair *kp, struc
 	size_t plain_len = len - WG_MSG_DATA_MIN_LEN;
 	struct wg_peer *peer;
 
+	peer = kp->entry.peer;
 	if (!wg_replay_check(&kp->kp.replay, counter)) {
 		dev->stats.data_replayed++;
+		peer->st.data_replayed++;
 		return;
 	}
-	peer = kp->entry.peer;
 	wg_peer_set_endpoint_from(peer, from);
 	if (wg_peer_received_with(peer, kp)) {
 		wg_timers_handshake_complete(peer);
@@ -486,6 +501,7 @@ static void data_opened(struct wg_device *dev, struct wg_peer_keypair *kp, struc
 	keep_key_fresh_rx(peer);
 	wg_timers_any_authenticated_packet_received(peer);
 	wg_timers_any_authenticated_packet_traversal(peer);
+	wg_obs_rx(peer, plain_len != 0);
 	if (plain_len == 0) {
 		dev->stats.keepalives_received++;
 		peer->rx_bytes += len;
@@ -505,6 +521,8 @@ void wg_receive_flush(struct wg_device *dev)
 	if (!n)
 		return;
 	dp->n_tun_out = 0;
+	dev->stats.tun_tx_batches++;
+	dev->stats.tun_tx_packets += (uint64_t)n;
 	dev->stats.tun_write_errors +=
 		dev->tun ? (uint64_t)wg_tun_write_batch(dev->tun, dp->tun_out, n) : (uint64_t)n;
 }
@@ -525,12 +543,15 @@ static void open_queued(struct wg_device *dev)
 	dp->n_rx_jobs = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct wg_dp_rx_item *it = &dp->rx_items[i];
+		bool live = wg_index_lookup(&dev->index, wg_le32_get(it->msg->receiver)) ==
+			    &it->kp->entry;
 		if (dp->rx_jobs[i].result != 0) {
 			dev->stats.data_auth_failed++;
+			if (live)
+				((struct wg_peer *)it->kp->entry.peer)->st.data_auth_failed++;
 			continue;
 		}
-		if (wg_index_lookup(&dev->index, wg_le32_get(it->msg->receiver)) !=
-		    &it->kp->entry) {
+		if (!live) {
 			dev->stats.data_unknown_index++;
 			continue;
 		}
@@ -602,6 +623,7 @@ static size_t receive_msg(struct wg_device *dev, struct wg_udp_msg *m)
 	}
 	for (size_t off = 0; off < m->len; off += seg, n++)
 		receive_one(dev, m->buf + off, m->len - off < seg ? m->len - off : seg, &m->ep);
+	dev->stats.udp_rx_datagrams += n;
 	return n;
 }
 
@@ -632,6 +654,7 @@ int wg_receive_batch(struct wg_device *dev, int fd)
 		r = wg_udp_recv_batch(dev->udp, fd, dp->rx_msgs, dp->n_rx);
 		if (r <= 0)
 			break;
+		dev->stats.udp_rx_batches++;
 		for (int i = 0; i < r; i++)
 			done += receive_msg(dev, &dp->rx_msgs[i]);
 		batch_end(dev);

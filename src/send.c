@@ -10,6 +10,7 @@
 #include "wgd/crypto.h"
 #include "datapath.h"
 #include "dev.h"
+#include "observe.h"
 #include "send.h"
 #include "wgd/ip.h"
 #include "wgd/platform/batch.h"
@@ -297,6 +298,13 @@ static struct wg_peer *route_lookup(struct wg_device *dev, struct tx_route *r, c
 	struct wg_aip_owner *owner = wg_allowedips_lookup(&dev->aips, r->family, r->dst);
 	struct wg_peer *peer;
 
+	if (!owner && wg_ip_is_multicast(r->family, r->dst)) {
+		/* Router solicitations, mDNS: the host's own chatter, not a
+		 * missing peer. */
+		r->drop = &dev->stats.multicast_dropped;
+		dev->stats.multicast_dropped++;
+		return NULL;
+	}
 	if (!owner) {
 		r->drop = &dev->stats.tun_no_peer;
 		dev->stats.tun_no_peer++;
@@ -418,6 +426,7 @@ static int read_some(struct wg_device *dev, struct tx_route *r, size_t *bytes)
 	for (int i = 0; i < n; i++)
 		*bytes += dp->rd_pkts[i].len;
 	dev->stats.tun_rx_packets += (uint64_t)n;
+	dev->stats.tun_rx_batches++;
 	send_run(dev, r, dp->rd_pkts, n);
 	return n;
 }
@@ -490,6 +499,9 @@ void wg_send_flush(struct wg_device *dev)
 			.err = -ENOTCONN,
 		};
 	}
+	dev->stats.udp_tx_trains += (uint64_t)n;
+	for (int i = 0; i < n; i++)
+		dev->stats.udp_tx_segments += dp->trains[i].nseg;
 	if (dev->udp)
 		wg_udp_send_batch(dev->udp, dp->tx_msgs, n);
 	/* Reset first: a rekey check may send (directly, not by train). */
@@ -540,6 +552,7 @@ void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry)
 		peer->timers.attempts_start_ns = now;
 	wg_send_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
 	dev->stats.handshake_initiations_sent++;
+	wg_obs_initiation_sent(peer);
 	wg_timers_handshake_initiated(peer);
 }
 
@@ -565,6 +578,7 @@ void wg_send_handshake_response(struct wg_peer *peer)
 	peer->has_sent_handshake = true;
 	wg_send_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
 	dev->stats.handshake_responses_sent++;
+	wg_obs_response_sent(peer);
 }
 
 void wg_send_cookie_reply(struct wg_device *dev, const struct wg_hs_job *job, uint32_t sender_index)

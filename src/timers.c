@@ -177,17 +177,21 @@ static uint64_t now(const struct wg_peer *peer)
 
 /* --- expiry handlers --- */
 
+/* The time since our initiations started going unanswered, which new
+ * traffic (each restarting the retry count) does not reset. */
 static void log_unanswered(struct wg_peer *peer, unsigned int attempt)
 {
 	char ep[WG_SOCKADDR_STRLEN], name[WG_LOG_KEY_LEN];
+	uint64_t since = peer->st.unanswered_since_mono_ns;
 
 	if (!wg_dev_log_ok(peer->dev, WG_LOGR_TIMER))
 		return;
-	wg_log_verbose(
-		"handshake to %s (peer %s) unanswered for %llu s (attempt %u)",
-		wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)), wg_peer_name(peer, name),
-		(unsigned long long)(now(peer) - peer->timers.attempts_start_ns) / WG_NSEC_PER_SEC,
-		attempt);
+	if (!since)
+		since = peer->timers.attempts_start_ns;
+	wg_log_verbose("handshake to %s (peer %s) unanswered for %llu s (attempt %u)",
+		       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)),
+		       wg_peer_name(peer, name),
+		       (unsigned long long)(now(peer) - since) / WG_NSEC_PER_SEC, attempt);
 }
 
 static void give_up_handshake(struct wg_peer *peer)
@@ -196,6 +200,7 @@ static void give_up_handshake(struct wg_peer *peer)
 	size_t dropped = peer->n_staged;
 
 	peer->dev->stats.handshakes_given_up++;
+	peer->st.unanswered_since_mono_ns = 0; /* nothing outstanding now */
 	peer->dev->stats.staged_given_up += dropped;
 	wg_log_verbose("handshake with peer %s gave up after %u attempts, dropping %zu staged "
 		       "packets",

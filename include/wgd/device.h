@@ -147,14 +147,14 @@ struct wg_device_stats {
 	uint64_t icmp_host_unreachable; /* host, net or admin-prohibited */
 	uint64_t icmp_other;
 	/* the data path: batches and what they carried */
-	uint64_t tun_rx_batches;     /* TUN reads (each may be cut into packets) */
-	uint64_t udp_tx_trains;	     /* messages handed to the UDP batch send */
-	uint64_t udp_tx_segments;    /* datagrams in them */
-	uint64_t udp_rx_batches;     /* UDP batch receives */
-	uint64_t udp_rx_datagrams;   /* datagrams in them (GRO trains counted cut) */
-	uint64_t tun_tx_batches;     /* TUN batch writes */
-	uint64_t tun_tx_packets;     /* packets in them */
-	uint64_t multicast_dropped;  /* to multicast/broadcast: no peer, not logged */
+	uint64_t tun_rx_batches;    /* TUN reads (each may be cut into packets) */
+	uint64_t udp_tx_trains;	    /* messages handed to the UDP batch send */
+	uint64_t udp_tx_segments;   /* datagrams in them */
+	uint64_t udp_rx_batches;    /* UDP batch receives */
+	uint64_t udp_rx_datagrams;  /* datagrams in them (GRO trains counted cut) */
+	uint64_t tun_tx_batches;    /* TUN batch writes */
+	uint64_t tun_tx_packets;    /* packets in them */
+	uint64_t multicast_dropped; /* to multicast/broadcast: no peer, not logged */
 };
 
 void wg_device_get_stats(const struct wg_device *dev, struct wg_device_stats *out);

@@ -51,4 +51,7 @@ bool wg_icmp_may_answer(int family, const uint8_t *pkt, size_t len);
  * quoting as much of it as fits. Returns the error's length. */
 size_t wg_icmp_unreachable(uint8_t *out, int family, const uint8_t *pkt, size_t len);
 
+/* Multicast or limited broadcast destination (addr: 4 or 16 bytes). */
+bool wg_ip_is_multicast(int family, const uint8_t *addr);
+
 #endif
