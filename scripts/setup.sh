@@ -34,6 +34,8 @@ GO_VERSION=${WGD_GO_VERSION:-go1.26.8}
 APT_PKGS=(build-essential cmake ninja-build pkg-config libsodium-dev libb2-dev
 	libgcrypt20-dev libevent-dev libcmocka-dev wireguard-tools wireguard-go iperf3 iproute2
 	iputils-ping lcov clang clang-format netcat-openbsd socat python3 nftables
+	# tests/tools/check_exposition.py: the Prometheus client's text parser
+	python3-prometheus-client
 	util-linux procps kmod ca-certificates git systemd valgrind
 	libclang-rt-14-dev llvm
 	# bench_crypto --libs: the ChaCha20-Poly1305 libraries the data-path

@@ -1,4 +1,4 @@
-/* UAPI control server on libevent. Reads are fed to the incremental
+/* UAPI control server on libevent (get, set and wgd_metrics). Reads are fed to the incremental
  * request reader (a set is parsed line by line as it arrives, its change
  * sets charged to one budget for all connections), each complete request is
  * answered, replies are queued in a wiped buffer and written without
@@ -40,15 +40,23 @@ struct conn {
 	struct wg_uapi_reader in;
 	struct wg_uapi_writer out;
 	size_t out_off; /* bytes of out already sent */
-	void *get;	/* cursor of the get being streamed, or NULL */
+	void *get;	/* cursor of the get or metrics reply being streamed, or NULL */
+	int get_op;	/* which of the two: WG_UAPI_GET or WG_UAPI_METRICS */
 	bool closing;	/* close once out is sent */
 	bool paused;	/* reading stopped: too much unsent output */
 	bool refused;	/* the budget refusal of this request is logged */
 };
 
+/* What answers requests: the ops and, for wgd_metrics, the metrics steps
+ * (begin NULL: none). */
+struct served {
+	struct wg_control_ops ops;
+	struct wg_control_metrics mx; /* mx.device: owned copy in a server */
+};
+
 struct wg_control {
 	struct event_base *base; /* not owned */
-	struct wg_control_ops ops;
+	struct served sv;
 	evutil_socket_t listen_fd; /* not owned */
 	struct event *ev_accept;
 	struct event *ev_backoff; /* re-arms accept after EMFILE */
@@ -60,10 +68,37 @@ struct wg_control {
 
 /* ---- request handling (no I/O) ---- */
 
-/* Starts a get reply in out. *cursor is set if peers remain to be written
- * (get_next); otherwise the reply is complete: its lines and errno=0, or
- * only the errno line (nothing partial is left in out). */
-static void get_begin(const struct wg_control_ops *ops, int err, struct wg_uapi_writer *out,
+/* Both streamed replies, get and wgd_metrics (op), go in the same steps. */
+static int stream_begin(const struct served *sv, int op, struct wg_uapi_writer *out, void **cursor)
+{
+	if (op == WG_UAPI_GET)
+		return sv->ops.get_begin(sv->ops.dev, out, cursor);
+	if (!sv->mx.begin)
+		return -EOPNOTSUPP;
+	return sv->mx.begin(sv->ops.dev, sv->mx.device ? sv->mx.device : "wg", out, cursor);
+}
+
+static bool stream_next(const struct served *sv, int op, void *cursor, struct wg_uapi_writer *out,
+			size_t max_peers)
+{
+	if (op == WG_UAPI_GET)
+		return sv->ops.get_next(cursor, out, max_peers);
+	return sv->mx.next(cursor, out, max_peers);
+}
+
+static void stream_end(const struct served *sv, int op, void *cursor)
+{
+	if (op == WG_UAPI_GET)
+		sv->ops.get_end(cursor);
+	else
+		sv->mx.end(cursor);
+}
+
+/* Starts a get or metrics reply (op) in out. *cursor is set if peers
+ * remain to be written (get_next); otherwise the reply is complete: its
+ * lines and errno=0, or only the errno line (nothing partial is left in
+ * out). */
+static void get_begin(const struct served *sv, int op, int err, struct wg_uapi_writer *out,
 		      void **cursor)
 {
 	size_t mark = out->len;
@@ -71,14 +106,14 @@ static void get_begin(const struct wg_control_ops *ops, int err, struct wg_uapi_
 
 	*cursor = NULL;
 	if (!ret)
-		ret = ops->get_begin(ops->dev, out, cursor);
+		ret = stream_begin(sv, op, out, cursor);
 	if (!ret && !out->failed) {
 		if (!*cursor)
 			wg_uapi_put_errno(out, 0);
 		return;
 	}
 	if (*cursor)
-		ops->get_end(*cursor);
+		stream_end(sv, op, *cursor);
 	*cursor = NULL;
 	if (!out->failed && out->len > mark) {
 		wg_memzero(out->buf + mark, out->len - mark);
@@ -89,26 +124,27 @@ static void get_begin(const struct wg_control_ops *ops, int err, struct wg_uapi_
 
 /* Writes up to max_peers more peers of a get; once the last is written the
  * cursor is freed, *cursor becomes NULL and errno=0 ends the reply. */
-static void get_next(const struct wg_control_ops *ops, struct wg_uapi_writer *out, void **cursor,
+static void get_next(const struct served *sv, int op, struct wg_uapi_writer *out, void **cursor,
 		     size_t max_peers)
 {
-	if (ops->get_next(*cursor, out, max_peers))
+	if (stream_next(sv, op, *cursor, out, max_peers))
 		return;
-	ops->get_end(*cursor);
+	stream_end(sv, op, *cursor);
 	*cursor = NULL;
 	wg_uapi_put_errno(out, 0);
 }
 
-/* A whole get reply at once (for callers without an event loop). */
-static void handle_get(const struct wg_control_ops *ops, size_t len, struct wg_uapi_writer *out)
+/* A whole get or metrics reply at once (for callers without an event
+ * loop). */
+static void handle_get(const struct served *sv, int op, size_t len, struct wg_uapi_writer *out)
 {
 	struct wg_uapi_writer w;
 	void *cursor;
 
 	wg_uapi_writer_init(&w);
-	get_begin(ops, len ? -EINVAL : 0, &w, &cursor);
+	get_begin(sv, op, len ? -EINVAL : 0, &w, &cursor);
 	while (cursor)
-		get_next(ops, &w, &cursor, SIZE_MAX);
+		get_next(sv, op, &w, &cursor, SIZE_MAX);
 	if (w.failed)
 		wg_uapi_put_errno(out, ENOMEM);
 	else
@@ -151,12 +187,17 @@ static void handle_set(const struct wg_control_ops *ops, const char *body, size_
 	apply_set(ops, ret, &set, out);
 }
 
-int wg_control_handle(const struct wg_control_ops *ops, int op, const char *body, size_t len,
-		      struct wg_uapi_writer *out)
+int wg_control_handle_metrics(const struct wg_control_ops *ops, const struct wg_control_metrics *mx,
+			      int op, const char *body, size_t len, struct wg_uapi_writer *out)
 {
+	struct served sv = {.ops = *ops};
+
+	if (mx)
+		sv.mx = *mx;
 	switch (op) {
 	case WG_UAPI_GET:
-		handle_get(ops, len, out);
+	case WG_UAPI_METRICS:
+		handle_get(&sv, op, len, out);
 		return 0;
 	case WG_UAPI_SET:
 		handle_set(ops, body, len, out);
@@ -165,6 +206,12 @@ int wg_control_handle(const struct wg_control_ops *ops, int op, const char *body
 		wg_uapi_put_errno(out, -EINVAL);
 		return -EINVAL;
 	}
+}
+
+int wg_control_handle(const struct wg_control_ops *ops, int op, const char *body, size_t len,
+		      struct wg_uapi_writer *out)
+{
+	return wg_control_handle_metrics(ops, NULL, op, body, len, out);
 }
 
 /* ---- connections ---- */
@@ -181,7 +228,7 @@ static void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	ctl->n_conns--;
 	if (c->get)
-		ctl->ops.get_end(c->get);
+		stream_end(&ctl->sv, c->get_op, c->get);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	event_free(c->ev_stall);
@@ -240,7 +287,7 @@ static bool conn_process(struct conn *c)
 	int ret;
 
 	if (c->get && !conn_unsent(c))
-		get_next(&c->ctl->ops, &c->out, &c->get, WG_CONTROL_GET_STEP);
+		get_next(&c->ctl->sv, c->get_op, &c->out, &c->get, WG_CONTROL_GET_STEP);
 	c->paused = !c->closing && conn_blocked(c);
 	if (conn_blocked(c))
 		event_del(c->ev_read);
@@ -288,7 +335,7 @@ static void conn_note_refusal(struct conn *c, int err)
  * until the connection must wait. Returns the bytes consumed. */
 static size_t conn_consume(struct conn *c, const char *data, size_t len)
 {
-	const struct wg_control_ops *ops = &c->ctl->ops;
+	const struct served *sv = &c->ctl->sv;
 	struct wg_uapi_set set;
 	size_t off = 0, used;
 	int op, err;
@@ -300,10 +347,11 @@ static size_t conn_consume(struct conn *c, const char *data, size_t len)
 		if (op == WG_UAPI_NONE)
 			break;
 		c->refused = false;
-		if (op == WG_UAPI_GET) {
-			get_begin(ops, err, &c->out, &c->get);
+		if (op == WG_UAPI_GET || op == WG_UAPI_METRICS) {
+			c->get_op = op;
+			get_begin(sv, op, err, &c->out, &c->get);
 		} else if (op == WG_UAPI_SET) {
-			apply_set(ops, err, &set, &c->out);
+			apply_set(&sv->ops, err, &set, &c->out);
 		} else {
 			/* A framing error is answered, then the connection closes.
 			 * What was read goes with it: closing a socket with unread
@@ -476,7 +524,7 @@ int wg_control_start_ops(struct event_base *base, int listen_fd, const struct wg
 	if (!ctl)
 		return -ENOMEM;
 	ctl->base = base;
-	ctl->ops = *ops;
+	ctl->sv.ops = *ops;
 	ctl->listen_fd = listen_fd;
 	ctl->budget.limit = WG_CONTROL_REQUEST_BUDGET;
 	ctl->stall_ms = WG_CONTROL_STALL_MS;
@@ -504,7 +552,20 @@ void wg_control_stop(struct wg_control *ctl)
 		event_free(ctl->ev_accept);
 	if (ctl->ev_backoff)
 		event_free(ctl->ev_backoff);
+	free((char *)ctl->sv.mx.device);
 	free(ctl);
+}
+
+int wg_control_set_metrics(struct wg_control *ctl, const struct wg_control_metrics *mx)
+{
+	char *device = mx->device ? strdup(mx->device) : NULL;
+
+	if (mx->device && !device)
+		return -ENOMEM;
+	free((char *)ctl->sv.mx.device);
+	ctl->sv.mx = *mx;
+	ctl->sv.mx.device = device;
+	return 0;
 }
 
 size_t wg_control_conn_count(const struct wg_control *ctl)

@@ -8,6 +8,7 @@
 
 #include "config_plan.h"
 #include "dev.h"
+#include "peer_cursor.h"
 #include "wgd/platform/udp.h"
 
 int wg_device_set(struct wg_device *dev, const struct wg_uapi_set *set)
@@ -51,47 +52,67 @@ static void get_peer(struct wg_peer *peer, struct wg_uapi_writer *w)
 	wg_source_put(peer, w);
 }
 
-/* A streamed get remembers the last peer it wrote by key and creation
- * serial, not by pointer: peers may come and go between its steps, and
- * nothing has to tell it. */
-struct wg_device_dump {
-	struct wg_device *dev;			      /* NULL once the device is gone */
-	uint64_t last_serial;			      /* 0: none written yet */
-	uint8_t last_key[WG_KEY_LEN];		      /* public key of that peer */
-	struct wg_device_dump *prev_dump, *next_dump; /* in dev->dumps */
-};
+/* --- the peer cursor (peer_cursor.h) --- */
 
-static void dump_unlink(struct wg_device_dump *d)
+void wg_peer_cursor_open(struct wg_device_dump *c, struct wg_device *dev)
 {
-	if (!d->dev)
-		return;
-	if (d->prev_dump)
-		d->prev_dump->next_dump = d->next_dump;
-	else
-		d->dev->dumps = d->next_dump;
-	if (d->next_dump)
-		d->next_dump->prev_dump = d->prev_dump;
-	d->dev = NULL;
+	memset(c, 0, sizeof(*c));
+	c->dev = dev;
+	c->next_dump = dev->dumps;
+	if (dev->dumps)
+		dev->dumps->prev_dump = c;
+	dev->dumps = c;
 }
 
-/* The next peer to write: the one after the last written, or if that one
- * is gone, the first peer created after it (the list is in creation
- * order, so this walk happens only when the cursor's peer was removed). */
-static struct wg_peer *dump_cursor(const struct wg_device_dump *d)
+void wg_peer_cursor_close(struct wg_device_dump *c)
+{
+	if (!c->dev)
+		return;
+	if (c->prev_dump)
+		c->prev_dump->next_dump = c->next_dump;
+	else
+		c->dev->dumps = c->next_dump;
+	if (c->next_dump)
+		c->next_dump->prev_dump = c->prev_dump;
+	c->dev = NULL;
+}
+
+/* The list is in creation order, so the walk by serial happens only when
+ * the cursor's peer was removed. */
+struct wg_peer *wg_peer_cursor_peek(const struct wg_device_dump *c)
 {
 	struct wg_peer *p;
 
-	if (!d->dev)
+	if (!c->dev)
 		return NULL;
-	if (!d->last_serial)
-		return d->dev->peers_head;
-	p = wg_peer_lookup(d->dev, d->last_key);
-	if (p && p->serial == d->last_serial)
+	if (!c->last_serial)
+		return c->dev->peers_head;
+	p = wg_peer_lookup(c->dev, c->last_key);
+	if (p && p->serial == c->last_serial)
 		return p->list_next;
-	for (p = d->dev->peers_head; p && p->serial <= d->last_serial; p = p->list_next)
+	for (p = c->dev->peers_head; p && p->serial <= c->last_serial; p = p->list_next)
 		;
 	return p;
 }
+
+void wg_peer_cursor_pass(struct wg_device_dump *c, const struct wg_peer *p)
+{
+	c->last_serial = p->serial;
+	memcpy(c->last_key, p->pubkey.key, WG_KEY_LEN);
+}
+
+void wg_peer_cursor_rewind(struct wg_device_dump *c)
+{
+	c->last_serial = 0;
+}
+
+void wg_dev_dumps_detach(struct wg_device *dev)
+{
+	while (dev->dumps)
+		wg_peer_cursor_close(dev->dumps);
+}
+
+/* --- streamed get: the cursor itself is the dump --- */
 
 int wg_device_dump_begin(struct wg_device *dev, struct wg_uapi_writer *w,
 			 struct wg_device_dump **out)
@@ -110,23 +131,18 @@ int wg_device_dump_begin(struct wg_device *dev, struct wg_uapi_writer *w,
 		wg_uapi_put_u64(w, "fwmark", dev->fwmark);
 	if (wg_addr_pair_set(&dev->bind))
 		wg_uapi_put_str(w, "wgd_bind", wg_addr_pair_format(&dev->bind, a, sizeof(a)));
-	d->dev = dev;
-	d->next_dump = dev->dumps;
-	if (dev->dumps)
-		dev->dumps->prev_dump = d;
-	dev->dumps = d;
+	wg_peer_cursor_open(d, dev);
 	*out = d;
 	return 0;
 }
 
 bool wg_device_dump_next(struct wg_device_dump *d, struct wg_uapi_writer *w, size_t max_peers)
 {
-	struct wg_peer *p = dump_cursor(d);
+	struct wg_peer *p = wg_peer_cursor_peek(d);
 
 	for (; p && max_peers; max_peers--, p = p->list_next) {
 		get_peer(p, w);
-		d->last_serial = p->serial;
-		memcpy(d->last_key, p->pubkey.key, WG_KEY_LEN);
+		wg_peer_cursor_pass(d, p);
 	}
 	return p != NULL;
 }
@@ -135,14 +151,8 @@ void wg_device_dump_end(struct wg_device_dump *d)
 {
 	if (!d)
 		return;
-	dump_unlink(d);
+	wg_peer_cursor_close(d);
 	free(d);
-}
-
-void wg_dev_dumps_detach(struct wg_device *dev)
-{
-	while (dev->dumps)
-		dump_unlink(dev->dumps);
 }
 
 int wg_device_get(struct wg_device *dev, struct wg_uapi_writer *w)

@@ -597,6 +597,8 @@ static int first_line_op(const char *text, size_t n)
 		return WG_UAPI_GET;
 	if (n == 5 && !memcmp(text, "set=1", 5))
 		return WG_UAPI_SET;
+	if (n == 13 && !memcmp(text, "wgd_metrics=1", 13))
+		return WG_UAPI_METRICS;
 	return -EINVAL;
 }
 
@@ -617,7 +619,7 @@ static int reader_line(struct wg_uapi_reader *r, const char *text, size_t n)
 		return r->op;
 	if (r->err)
 		return WG_UAPI_NONE;
-	if (r->op == WG_UAPI_GET)
+	if (r->op == WG_UAPI_GET || r->op == WG_UAPI_METRICS)
 		r->err = -EINVAL;
 	else if (r->op == WG_UAPI_SET)
 		r->err = set_line(&r->set, text, n);

@@ -1,4 +1,5 @@
-/* The UAPI control server: serves get/set requests on an AF_UNIX stream
+/* The UAPI control server: serves get/set requests (and wgd's
+ * wgd_metrics: the metrics exposition) on an AF_UNIX stream
  * listener through a libevent base. Each connection may carry several
  * requests; set requests are parsed as their lines arrive (no request text
  * is buffered beyond one unfinished line), and the change sets of all
@@ -50,7 +51,21 @@ struct wg_control_ops {
 	struct wg_device *dev;
 };
 
-/* Peers written per event-loop turn while a get streams: about 64 KiB. */
+/* A wgd_metrics request is answered like a get, through these steps: the
+ * exposition text (it has no empty line), then "errno=0"; a server
+ * without them answers errno=EOPNOTSUPP. device names the interface in
+ * the labels (NULL: "wg"). Apart from wg_control_ops so that the
+ * initializers of existing ops stay whole. */
+struct wg_control_metrics {
+	int (*begin)(struct wg_device *dev, const char *device, struct wg_uapi_writer *w,
+		     void **cursor);
+	bool (*next)(void *cursor, struct wg_uapi_writer *w, size_t max_peers);
+	void (*end)(void *cursor);
+	const char *device;
+};
+
+/* Peers written per event-loop turn while a get streams: about 64 KiB (a
+ * metrics step writes one family of as many peers: less). */
 #define WG_CONTROL_GET_STEP 256
 
 /* Answers one request given whole as text (op as wg_uapi_reader_feed
@@ -62,12 +77,18 @@ struct wg_control_ops {
  * a negative errno to close it once the reply is sent. */
 int wg_control_handle(const struct wg_control_ops *ops, int op, const char *body, size_t len,
 		      struct wg_uapi_writer *out);
+/* The same, with mx answering wgd_metrics (WG_UAPI_METRICS; NULL: none). */
+int wg_control_handle_metrics(const struct wg_control_ops *ops, const struct wg_control_metrics *mx,
+			      int op, const char *body, size_t len, struct wg_uapi_writer *out);
 
 /* listen_fd: a listening AF_UNIX stream socket, made non-blocking here; not
  * owned (the caller closes it and unlinks the path after wg_control_stop).
  * ops is copied. 0 or -errno. */
 int wg_control_start_ops(struct event_base *base, int listen_fd, const struct wg_control_ops *ops,
 			 struct wg_control **out);
+/* Serves wgd_metrics through mx from now on (copied, device too). 0 or
+ * -ENOMEM. */
+int wg_control_set_metrics(struct wg_control *c, const struct wg_control_metrics *mx);
 /* Closes every connection and stops listening. NULL is a no-op. */
 void wg_control_stop(struct wg_control *c);
 /* Open connections (for tests and status). */
@@ -100,8 +121,31 @@ static inline void wg_control_dev_get_end(void *cursor)
 	wg_device_dump_end(cursor);
 }
 
-static inline int wg_control_start(struct event_base *base, int listen_fd, struct wg_device *dev,
-				   struct wg_control **out)
+static inline int wg_control_dev_metrics_begin(struct wg_device *dev, const char *device,
+					       struct wg_uapi_writer *w, void **cursor)
+{
+	struct wg_device_metrics *m;
+	int ret = wg_device_metrics_begin(dev, device, w, &m);
+
+	*cursor = m;
+	return ret;
+}
+
+static inline bool wg_control_dev_metrics_next(void *cursor, struct wg_uapi_writer *w,
+					       size_t max_peers)
+{
+	return wg_device_metrics_next(cursor, w, max_peers);
+}
+
+static inline void wg_control_dev_metrics_end(void *cursor)
+{
+	wg_device_metrics_end(cursor);
+}
+
+/* device: the interface name in the metrics' labels (NULL: "wg"). */
+static inline int wg_control_start_named(struct event_base *base, int listen_fd,
+					 struct wg_device *dev, const char *device,
+					 struct wg_control **out)
 {
 	const struct wg_control_ops ops = {
 		.get_begin = wg_control_dev_get_begin,
@@ -110,8 +154,25 @@ static inline int wg_control_start(struct event_base *base, int listen_fd, struc
 		.set = wg_device_set,
 		.dev = dev,
 	};
+	const struct wg_control_metrics mx = {
+		.begin = wg_control_dev_metrics_begin,
+		.next = wg_control_dev_metrics_next,
+		.end = wg_control_dev_metrics_end,
+		.device = device,
+	};
+	int ret = wg_control_start_ops(base, listen_fd, &ops, out);
 
-	return wg_control_start_ops(base, listen_fd, &ops, out);
+	if (!ret && (ret = wg_control_set_metrics(*out, &mx)) < 0) {
+		wg_control_stop(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+static inline int wg_control_start(struct event_base *base, int listen_fd, struct wg_device *dev,
+				   struct wg_control **out)
+{
+	return wg_control_start_named(base, listen_fd, dev, NULL, out);
 }
 
 #endif

@@ -114,8 +114,9 @@ void wg_uapi_set_free(struct wg_uapi_set *set);
  * device key inside the reader: its owner locks the reader) and whose
  * arrays are charged to the budget.
  * A request is complete at the first empty line; its first line must be
- * exactly "get=1" or "set=1". */
-enum wg_uapi_op { WG_UAPI_NONE, WG_UAPI_GET, WG_UAPI_SET };
+ * exactly "get=1", "set=1" or wgd's "wgd_metrics=1" (the metrics
+ * exposition; stock tools never send it), which takes no body, like get. */
+enum wg_uapi_op { WG_UAPI_NONE, WG_UAPI_GET, WG_UAPI_SET, WG_UAPI_METRICS };
 
 struct wg_uapi_reader {
 	/* private */
@@ -134,9 +135,10 @@ void wg_uapi_reader_free(struct wg_uapi_reader *r);
 /* Reads data up to the end of at most one request; *used is set to the
  * bytes consumed (the rest belongs to the next request). Returns:
  *   WG_UAPI_NONE  all of data was consumed, no request ended;
- *   WG_UAPI_GET, WG_UAPI_SET  a request ended. *err is its outcome: 0, or
- *                 the first error of its body as wg_uapi_parse_set returns
- *                 them (a get with any body line: -EINVAL; the budget
+ *   WG_UAPI_GET, WG_UAPI_SET, WG_UAPI_METRICS  a request ended. *err is
+ *                 its outcome: 0, or the first error of its body as
+ *                 wg_uapi_parse_set returns them (a get or metrics request
+ *                 with any body line: -EINVAL; the budget
  *                 exceeded: -ENOBUFS, the change set is dropped at once and
  *                 the rest of the request only skipped). A set without
  *                 error moves its change set into *set (free it with
