@@ -408,7 +408,7 @@ bool wg_ctl_name_file_parse(const char *text, size_t len, char out[WG_IFNAMSIZ])
 /* The interface whose socket to use: the name given, or, when it has no
  * socket but wg-quick left WG_UAPI_DIR/NAME.name (macOS: wg0 -> utun4;
  * its hooks substitute %i with wg0), the name in that file. */
-static void resolve_ifname(const char *arg, char out[WG_IFNAMSIZ])
+void wg_ctl_resolve_ifname(const char *arg, char out[WG_IFNAMSIZ])
 {
 	char path[WG_UAPI_PATH_MAX + 8], text[WG_IFNAMSIZ + 1];
 	ssize_t n = -1;
@@ -428,7 +428,7 @@ static void resolve_ifname(const char *arg, char out[WG_IFNAMSIZ])
 		wg_ctl_name_file_parse(text, (size_t)n, out);
 }
 
-static int ctl_connect(const char *cmd, const char *ifname)
+int wg_ctl_connect(const char *cmd, const char *ifname)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, e;
@@ -447,7 +447,7 @@ static int ctl_connect(const char *cmd, const char *ifname)
 	return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
+int wg_ctl_send_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
 		ssize_t n = write(fd, buf, len);
@@ -492,11 +492,11 @@ static int recv_reply(int fd, struct wg_uapi_writer *w)
 static int transact(const char *cmd, const char *ifname, const struct wg_uapi_writer *req,
 		    struct wg_uapi_writer *reply)
 {
-	int fd = ctl_connect(cmd, ifname), ret;
+	int fd = wg_ctl_connect(cmd, ifname), ret;
 
 	if (fd < 0)
 		return -1;
-	ret = send_all(fd, req->buf, req->len);
+	ret = wg_ctl_send_all(fd, req->buf, req->len);
 	if (!ret)
 		ret = recv_reply(fd, reply);
 	close(fd);
@@ -613,7 +613,7 @@ static int run_set(int argc, char **argv)
 		return ret == -EINVAL ? usage("set", "%s", err)
 				      : usage("set", "%s", strerror(-ret));
 	}
-	resolve_ifname(argv[1], ifname);
+	wg_ctl_resolve_ifname(argv[1], ifname);
 	ret = r.n_peers ? check_peers(ifname, &r) : 0;
 	if (!ret)
 		ret = send_set(ifname, &r);
@@ -633,7 +633,7 @@ static int run_show(int argc, char **argv)
 		return usage("show", "unexpected argument '%s'", argv[2]);
 	if (!wg_ctl_valid_ifname(argv[1]))
 		return usage("show", "invalid interface name '%s'", argv[1]);
-	resolve_ifname(argv[1], ifname);
+	wg_ctl_resolve_ifname(argv[1], ifname);
 	wg_uapi_writer_init(&reply);
 	wg_uapi_writer_init(&out);
 	ret = get_device("show", ifname, &reply) ? 1 : 0;

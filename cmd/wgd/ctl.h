@@ -78,6 +78,15 @@ int wg_ctl_format_show(const char *ifname, const char *reply, struct wg_uapi_wri
  * one interface name, optionally followed by one newline. */
 bool wg_ctl_name_file_parse(const char *text, size_t len, char out[WG_IFNAMSIZ]);
 
+/* The I/O shared with `wgd metrics` / `wgd diagnose` (diagnose.c). */
+/* The interface whose socket to use: arg, or the name in wg-quick's
+ * WG_UAPI_DIR/arg.name when arg has no socket (macOS: wg0 -> utunN). */
+void wg_ctl_resolve_ifname(const char *arg, char out[WG_IFNAMSIZ]);
+/* A connected control socket, or -1 after printing why ("wgd CMD: ..."). */
+int wg_ctl_connect(const char *cmd, const char *ifname);
+/* Writes all of buf. 0 or -errno. */
+int wg_ctl_send_all(int fd, const char *buf, size_t len);
+
 /* argv[0] is "set" or "show": the subcommand's whole run. Returns the exit
  * status (0, or 1 after an error printed on stderr). */
 int wg_ctl_main(int argc, char **argv);
