@@ -326,8 +326,9 @@ static void dev_dp_batches(struct wg_device_metrics *m, const struct wg_peer *p,
 static const char *const reject_reasons[WG_REJECT_COUNT] = {"unknown_peer", "mac1_other_key",
 							    "stale_timestamp", "decryption_failed"};
 
-static void dev_rejects(struct wg_device_metrics *m, const struct wg_peer *p,
-			struct wg_uapi_writer *w)
+/* One sample per slot of the ring in use: its time, or its count. */
+static void put_rejects(struct wg_device_metrics *m, struct wg_uapi_writer *w, const char *name,
+			bool count)
 {
 	const struct wg_reject *r = m->peers.dev->rejects;
 	char src[WG_SOCKADDR_STRLEN];
@@ -336,11 +337,23 @@ static void dev_rejects(struct wg_device_metrics *m, const struct wg_peer *p,
 		if (r[i].from.sa.sa_family == AF_UNSPEC || r[i].reason < 0 ||
 		    r[i].reason >= WG_REJECT_COUNT)
 			continue;
-		sample_open(m, w, "wgd_handshake_reject_last_seconds", NULL);
+		sample_open(m, w, name, NULL);
 		put_label(w, "reason", reject_reasons[r[i].reason]);
 		put_label(w, "source", wg_sockaddr_format(&r[i].from, src, sizeof(src)));
-		sample_value(w, unix_seconds(m, MONO_NS, r[i].last_mono_ns));
+		sample_value(w, count ? r[i].count : unix_seconds(m, MONO_NS, r[i].last_mono_ns));
 	}
+}
+
+static void dev_reject_times(struct wg_device_metrics *m, const struct wg_peer *p,
+			     struct wg_uapi_writer *w)
+{
+	put_rejects(m, w, "wgd_handshake_reject_last_seconds", false);
+}
+
+static void dev_reject_counts(struct wg_device_metrics *m, const struct wg_peer *p,
+			      struct wg_uapi_writer *w)
+{
+	put_rejects(m, w, "wgd_handshake_rejects_total", true);
 }
 
 /* --- peer families --- */
@@ -523,7 +536,12 @@ static const struct family families[] = {
 	WRITTEN("wgd_handshake_reject_last_seconds", GAUGE,
 		"Unix time of the last handshake message refused from a source address, by "
 		"reason (the last 16 distinct pairs).",
-		false, dev_rejects),
+		false, dev_reject_times),
+	WRITTEN("wgd_handshake_rejects_total", COUNTER,
+		"Handshake messages refused from a source address, by reason (the pairs of "
+		"wgd_handshake_reject_last_seconds; a pair's count restarts if it leaves the "
+		"ring).",
+		false, dev_reject_counts),
 	WRITTEN("wireguard_peer_info", GAUGE, "Metadata about a peer.", true, peer_info),
 	WRITTEN("wireguard_peer_allowed_ips_info", GAUGE,
 		"Metadata about each of a peer's allowed IP subnets.", true, peer_aips),

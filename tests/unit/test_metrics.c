@@ -359,6 +359,7 @@ static void test_exposition(void **state)
 					     "wgd_datapath_packets_total",
 					     "wgd_datapath_batches_total",
 					     "wgd_handshake_reject_last_seconds",
+					     "wgd_handshake_rejects_total",
 					     "wgd_peer_dropped_packets_total",
 					     "wgd_peer_icmp_errors_total",
 					     "wgd_peer_staged_packets"};
@@ -388,6 +389,44 @@ static void test_exposition(void **state)
 	t = exposition(e->a.dev, ODD_DEV, 1);
 	check_shape(t);
 	write_sample(t);
+	free(t);
+}
+
+/* An initiation from a key A does not know: counted as a failure, and
+ * kept in the ring by its source address with its time and count. */
+static void test_rejects(void **state)
+{
+	struct env *e = *state;
+	uint8_t pkt[40] = {0x45};
+	char s[256];
+	char *t;
+
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nremove=true\n", e->b.pub_hex), 0);
+	assert_int_equal(node_apply(&e->b, "public_key=%s\nendpoint=127.0.0.1:%u\n", e->a.pub_hex,
+				    wg_device_listen_port(e->a.dev)),
+			 0);
+	pkt[3] = sizeof(pkt);
+	pkt[8] = 64;
+	pkt[9] = 17;
+	assert_int_equal(inet_pton(AF_INET, "10.0.0.2", pkt + 12), 1);
+	assert_int_equal(inet_pton(AF_INET, "10.0.0.1", pkt + 16), 1);
+	assert_int_equal(write(e->b.tun_fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
+	pump(e);
+	t = exposition(e->a.dev, "wg0", SIZE_MAX);
+	check_shape(t);
+	series(s, sizeof(s), "wgd_handshake_failures_total", NULL, ",reason=\"unknown_peer\"");
+	assert_int_equal(value_of(t, s), 1);
+	snprintf(s, sizeof(s),
+		 "wgd_handshake_rejects_total{device=\"wg0\",reason=\"unknown_peer\",source="
+		 "\"127.0.0.1:%u\"}",
+		 wg_device_listen_port(e->b.dev));
+	assert_int_equal(value_of(t, s), 1);
+	snprintf(s, sizeof(s),
+		 "wgd_handshake_reject_last_seconds{device=\"wg0\",reason=\"unknown_peer\","
+		 "source=\"127.0.0.1:%u\"}",
+		 wg_device_listen_port(e->b.dev));
+	assert_int_equal(value_of(t, s), UNIX_S);
+	assert_int_equal(count_lines(t, "wgd_handshake_rejects_total{"), 1);
 	free(t);
 }
 
@@ -855,6 +894,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 		T(test_exposition),
+		T(test_rejects),
 		T(test_escaping_and_no_key),
 		T(test_steps_same_text),
 		T(test_peers_change_mid_stream),
