@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -25,6 +26,7 @@
 
 #include <event2/event.h>
 
+#include "wgd/addr.h"
 #include "wgd/control.h"
 #include "wgd/crypto.h"
 #include "wgd/device.h"
@@ -37,7 +39,9 @@
 #include "wgd/platform/uapi_sock.h"
 #include "wgd/secret.h"
 
+#include "../../src/metrics_http.h"
 #include "ctl.h"
+#include "diagnose.h"
 
 #ifndef WGD_VERSION
 #define WGD_VERSION "unknown"
@@ -47,9 +51,12 @@
 
 /* The one place the help text lives (docs/wgd.8 is rendered from it). */
 static const char help_text[] =
-	"Usage: wgd [-f|--foreground] [--bind ADDRS] [--user USER] [--group GROUP] INTERFACE\n"
+	"Usage: wgd [-f] [--bind ADDRS] [--metrics ADDR:PORT] [--user USER] [--group GROUP] "
+	"INTERFACE\n"
 	"       wgd set INTERFACE [bind ADDRS] [peer KEY [source ADDRS] [egress IFNAME]]...\n"
 	"       wgd show INTERFACE\n"
+	"       wgd metrics INTERFACE\n"
+	"       wgd diagnose INTERFACE [--json]\n"
 	"       wgd --version | --help\n"
 	"\n"
 	"Userspace WireGuard daemon. Creates the TUN interface INTERFACE (MTU 1420,\n"
@@ -69,8 +76,17 @@ static const char help_text[] =
 	"tunnel; from wg-quick: PostUp = wgd set %i ...). ADDRS is a numeric\n"
 	"address, or an IPv4 and an IPv6 address separated by a comma;\n"
 	"KEY is the base64 public key of an existing peer; none as ADDRS or\n"
-	"IFNAME clears the setting. An interface named set or show is started\n"
-	"with wgd -- set.\n"
+	"IFNAME clears the setting.\n"
+	"\n"
+	"wgd metrics prints the interface's metrics (the Prometheus text format that\n"
+	"--metrics serves over HTTP), read from the same socket. wgd diagnose reads\n"
+	"them and says, per peer, why a tunnel is silent: nothing ever received\n"
+	"(nothing listens on the peer's port, host unreachable, or no answer at\n"
+	"all), its handshakes refused (a key that is not the one we have for it, a\n"
+	"wrong or old public key for us, replayed initiations), our initiations\n"
+	"unanswered, or a handshake but no data (AllowedIPs or routing); --json\n"
+	"for scripts. An interface named set, show, metrics or diagnose is started\n"
+	"with wgd -- NAME.\n"
 	"\n"
 	"Options:\n"
 	"  -f, --foreground  do not detach; log to stderr\n"
@@ -79,6 +95,10 @@ static const char help_text[] =
 	"                    An address may be absent (a VIP held by the other\n"
 	"                    node): nothing is sent until it appears (macOS:\n"
 	"                    present addresses only)\n"
+	"      --metrics ADDR:PORT  serve the metrics over HTTP at\n"
+	"                    http://ADDR:PORT/metrics (numeric: 127.0.0.1:9586 or\n"
+	"                    [::1]:9586); off by default. Unauthenticated: bind a\n"
+	"                    local or otherwise protected address\n"
 	"      --user USER    after set-up, run as USER (name or number)\n"
 	"      --group GROUP  after set-up, run with GROUP (name or number;\n"
 	"                     default: the primary group of USER, required for\n"
@@ -94,6 +114,7 @@ static const char help_text[] =
 	"  WG_PROCESS_FOREGROUND  1: same as --foreground\n"
 	"  WGD_BIND               same as --bind, when --bind is not given (for\n"
 	"                         wg-quick, which passes only INTERFACE)\n"
+	"  WGD_METRICS            same as --metrics, when --metrics is not given\n"
 	"  WG_TUN_FD              use this inherited TUN descriptor\n"
 	"  WG_UAPI_FD             use this inherited listening UAPI socket\n"
 	"  WG_TUN_NAME_FILE       macOS, INTERFACE utun: file that receives the\n"
@@ -120,6 +141,8 @@ struct daemon {
 	const char *ifname_arg;
 	const char *user, *group; /* --user, --group; NULL when not given */
 	const char *bind_arg;	  /* --bind; NULL when not given */
+	const char *metrics;	  /* --metrics or WGD_METRICS; NULL: off */
+	struct wg_metrics_http *http;
 	struct wg_addr_pair bind; /* --bind or WGD_BIND */
 	struct wg_privs privs;
 	char ifname[IFNAME_MAX];
@@ -154,11 +177,11 @@ static void usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr,
-		"\nUsage: wgd [-f|--foreground] [--bind ADDRS] [--user USER] [--group GROUP]"
-		" INTERFACE (see wgd --help)\n");
+		"\nUsage: wgd [-f|--foreground] [--bind ADDRS] [--metrics ADDR:PORT] [--user USER]"
+		" [--group GROUP] INTERFACE (see wgd --help)\n");
 }
 
-/* --user/--group/--bind: "--opt VALUE" or "--opt=VALUE". Returns the value (NULL
+/* --user/--group/--bind/--metrics: "--opt VALUE" or "--opt=VALUE". Returns the value (NULL
  * if arg is not opt) and advances *i past a separate value. */
 static const char *option_value(const char *opt, int argc, char **argv, int *i, bool *missing)
 {
@@ -195,7 +218,7 @@ static int parse_option(const char *arg, struct daemon *d)
 	return 1;
 }
 
-/* 1 if argv[*i] was --user/--group/--bind (taken), 0 if it is another option,
+/* 1 if argv[*i] was --user/--group/--bind/--metrics (taken), 0 if it is another option,
  * -1 after a usage error. */
 static int take_value_option(int argc, char **argv, int *i, struct daemon *d)
 {
@@ -208,6 +231,8 @@ static int take_value_option(int argc, char **argv, int *i, struct daemon *d)
 		d->group = v;
 	else if (!missing && (v = option_value("--bind", argc, argv, i, &missing)))
 		d->bind_arg = v;
+	else if (!missing && (v = option_value("--metrics", argc, argv, i, &missing)))
+		d->metrics = v;
 	if (missing || (v && !*v)) {
 		usage_error("option '%s' needs a value", argv[*i]);
 		return -1;
@@ -232,6 +257,28 @@ static int parse_bind(struct daemon *d)
 	usage_error("invalid %s '%s' (an address, or an IPv4 and an IPv6 address separated by "
 		    "a comma, numeric; or none)",
 		    from, v);
+	return 1;
+}
+
+/* --metrics, else WGD_METRICS: a numeric address and a port. -1 to go on,
+ * 1 after a usage error. */
+static int parse_metrics(struct daemon *d)
+{
+	const char *from = d->metrics ? "--metrics" : "WGD_METRICS";
+	union wg_sockaddr sa;
+
+	if (!d->metrics) {
+		d->metrics = getenv("WGD_METRICS");
+		if (!d->metrics || !*d->metrics) {
+			d->metrics = NULL;
+			return -1;
+		}
+	}
+	if (!wg_sockaddr_parse(&sa, d->metrics) &&
+	    (sa.sa.sa_family == AF_INET ? sa.in4.sin_port : sa.in6.sin6_port))
+		return -1;
+	usage_error("invalid %s '%s' (ADDR:PORT, numeric: 127.0.0.1:9586 or [::1]:9586)", from,
+		    d->metrics);
 	return 1;
 }
 
@@ -265,7 +312,7 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 			    d->ifname_arg);
 		return 1;
 	}
-	return parse_bind(d);
+	return parse_bind(d) < 0 ? parse_metrics(d) : 1;
 }
 
 /* The data path's environment; a malformed value means the default. */
@@ -471,6 +518,28 @@ static int open_tun(struct daemon *d)
 	return ret;
 }
 
+/* The metrics endpoint listens only once the device runs, in the detached
+ * daemon, whose errors nobody may see: a trial bind here, while the
+ * launcher's stderr is still there, says at once that the address is not
+ * on this host or its port is taken. */
+static int check_metrics_addr(const struct daemon *d)
+{
+	union wg_sockaddr sa;
+	int fd, one = 1, ret = 0;
+
+	if (!d->metrics || wg_sockaddr_parse(&sa, d->metrics))
+		return 0;
+	fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, &sa.sa, (socklen_t)wg_sockaddr_len(&sa)) < 0)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (ret)
+		wg_log_error("cannot serve metrics on %s: %s", d->metrics, strerror(-ret));
+	return ret;
+}
+
 static int open_uapi(struct daemon *d)
 {
 	int fd = env_fd("WG_UAPI_FD");
@@ -652,6 +721,21 @@ static int add_events(struct daemon *d)
 	return add_watchdog(d);
 }
 
+/* --metrics: HTTP on the device that now runs. */
+static int start_metrics(struct daemon *d)
+{
+	int ret;
+
+	if (!d->metrics)
+		return 0;
+	ret = wg_metrics_http_start(d->base, d->dev, d->ifname, d->metrics, &d->http);
+	if (ret)
+		wg_log_error("cannot serve metrics on %s: %s", d->metrics, strerror(-ret));
+	else
+		wg_log_info("metrics at http://%s/metrics", d->metrics);
+	return ret;
+}
+
 static int start(struct daemon *d)
 {
 	struct wg_device_params p = {.clock = NULL};
@@ -686,12 +770,13 @@ static int start(struct daemon *d)
 	}
 	d->tun = NULL;
 	wg_device_on_fatal(d->dev, on_fatal, d);
-	ret = wg_control_start(d->base, d->sock.fd, d->dev, &d->ctl);
+	ret = wg_control_start_named(d->base, d->sock.fd, d->dev, d->ifname, &d->ctl);
 	if (ret) {
 		wg_log_error("failed to start UAPI server: %s", strerror(-ret));
 		return ret;
 	}
-	return add_events(d);
+	ret = start_metrics(d);
+	return ret ? ret : add_events(d);
 }
 
 static void cleanup(struct daemon *d)
@@ -704,6 +789,7 @@ static void cleanup(struct daemon *d)
 		event_free(d->ev_watch);
 	if (d->ev_watchdog)
 		event_free(d->ev_watchdog);
+	wg_metrics_http_stop(d->http); /* scrapes read the device */
 	wg_control_stop(d->ctl);
 	wg_exit_watch_close(d->watch);
 	if (d->dev)
@@ -751,6 +837,8 @@ int main(int argc, char **argv)
 	/* Companion subcommands; an interface named so: wgd -- set */
 	if (argc >= 2 && (!strcmp(argv[1], "set") || !strcmp(argv[1], "show")))
 		return wg_ctl_main(argc - 1, argv + 1);
+	if (argc >= 2 && (!strcmp(argv[1], "metrics") || !strcmp(argv[1], "diagnose")))
+		return wg_diag_main(argc - 1, argv + 1);
 	ret = parse_args(argc, argv, &d);
 	if (ret >= 0)
 		return ret;
@@ -763,7 +851,7 @@ int main(int argc, char **argv)
 		wg_log_error("libsodium initialisation failed");
 		return 1;
 	}
-	if (open_tun(&d) || open_uapi(&d)) {
+	if (check_metrics_addr(&d) || open_tun(&d) || open_uapi(&d)) {
 		cleanup(&d);
 		return 1;
 	}
