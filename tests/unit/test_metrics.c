@@ -711,6 +711,24 @@ static char *http(struct event_base *base, uint16_t port, const char *request, s
 	return resp;
 }
 
+/* GET /metrics to [::1]:port; the response read to its last chunk. */
+static char *http6_status(struct event_base *base, uint16_t port)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	size_t len;
+	char *resp;
+
+	sin6.sin6_addr = in6addr_loopback;
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
+	resp = read_until(base, fd, "\r\n0\r\n\r\n", 1, &len);
+	close(fd);
+	return resp;
+}
+
 /* The body of a chunked response, decoded. */
 static char *dechunk(const char *resp)
 {
@@ -767,6 +785,12 @@ static void test_http(void **state)
 	assert_memory_equal(resp, "HTTP/1.1 405 ", 13);
 	assert_non_null(strstr(resp, "Allow: GET\r\n"));
 	free(resp);
+	/* IPv6 */
+	assert_int_equal(wg_metrics_http_start(e->a.base, e->a.dev, "wg0", "[::1]:0", &h2), 0);
+	resp = http6_status(e->a.base, wg_metrics_http_port(h2));
+	assert_memory_equal(resp, "HTTP/1.1 200 OK\r\n", 17);
+	free(resp);
+	wg_metrics_http_stop(h2);
 	/* the port taken: the bind error */
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", wg_metrics_http_port(h));
 	assert_int_equal(wg_metrics_http_start(e->a.base, e->a.dev, NULL, addr, &h2), -EADDRINUSE);
