@@ -719,8 +719,7 @@ static size_t data_path(const struct wg_diag_peer *p, double now, struct wg_diag
 	    (p->last_data_receive <= 0 || p->last_data_receive < p->last_handshake))
 		add(out, &n, WG_DIAG_NO_DATA, ago(now, p->last_handshake),
 		    "handshake works but no data: AllowedIPs or routing (nothing received since "
-		    "the handshake %.0f s ago while we sent)",
-		    ago(now, p->last_handshake));
+		    "the last handshake while we sent)");
 	return n;
 }
 
