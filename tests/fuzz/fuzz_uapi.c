@@ -218,7 +218,7 @@ static int feed(struct wg_uapi_reader *r, const struct wg_uapi_budget *b, const 
 			FUZZ_CHECK(b->used == 0);
 			return op;
 		}
-		FUZZ_CHECK(op == WG_UAPI_GET || op == WG_UAPI_SET);
+		FUZZ_CHECK(op == WG_UAPI_GET || op == WG_UAPI_SET || op == WG_UAPI_METRICS);
 		FUZZ_CHECK(err == 0 || err == -EPROTO || err == -EINVAL ||
 			   err == -EPROTONOSUPPORT || err == -ENOBUFS || err == -ENOMEM);
 		FUZZ_CHECK(op == WG_UAPI_SET || err == 0 || err == -EINVAL);

@@ -301,6 +301,10 @@ def text_seeds():
         "update_only": f"set=1\npublic_key={k1}\nupdate_only=true\nendpoint=1.2.3.4:5\n\n",
         "bad_first_line": "hello=1\nx=y\n\n",
         "bad_value": "set=1\nlisten_port=65536\n\n",
+        "metrics": "wgd_metrics=1\n\n",
+        "wgd_source": f"set=1\nwgd_bind=127.0.0.1,::1\npublic_key={k1}\n"
+        "wgd_source=127.0.0.1\nwgd_egress=lo\npublic_key={k2}\nwgd_source=none\n"
+        "wgd_egress=none\n\n",
     }
     config = {
         "identity_and_peer": f"private_key={priv}\npublic_key={k4}\nallowed_ip=10.4.0.0/16\n"
@@ -323,6 +327,10 @@ def text_seeds():
         "fails_late": f"listen_port=1\npublic_key={k4}\nallowed_ip=10.6.0.0/16\n"
         f"public_key={k1}\nremove=true\n",
         "fails_late_replace": f"replace_peers=true\nlisten_port=3\npublic_key={k4}\n",
+        # wgd's source keys: a source of a bound family must be the bind address
+        "wgd_source": f"wgd_bind=127.0.0.1\npublic_key={k4}\nwgd_source=127.0.0.2\n"
+        f"public_key={k1}\nwgd_source=127.0.0.1,::1\nwgd_egress=lo\nwgd_bind=none\n",
+        "wgd_egress_absent": f"public_key={k4}\nendpoint=127.0.0.1:9\nwgd_egress=nosuch9\n",
     }
     return uapi, config
 
