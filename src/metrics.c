@@ -24,6 +24,7 @@ struct wg_device_metrics {
 	bool in_family;		     /* its HELP and TYPE are out */
 	uint64_t mono_now, unix_now; /* one clock reading for the whole scrape */
 	uint64_t staged;	     /* sum of the wgd_peer_staged_packets walk */
+	bool basic;		     /* leave out the wgd_peer_* families */
 	char *dev_label;	     /* `device="..."`, escaped */
 	char peer_label[64];	     /* `,public_key="..."` of the peer being written */
 };
@@ -634,6 +635,8 @@ bool wg_device_metrics_next(struct wg_device_metrics *m, struct wg_uapi_writer *
 		return false; /* the device went away */
 	for (; m->family < ARRAY_LEN(families); m->family++, m->in_family = false) {
 		f = &families[m->family];
+		if (m->basic && f->per_peer && !strncmp(f->name, "wgd_", 4))
+			continue;
 		if (!m->in_family) {
 			header(w, f);
 			m->in_family = true;
@@ -647,8 +650,8 @@ bool wg_device_metrics_next(struct wg_device_metrics *m, struct wg_uapi_writer *
 	return false;
 }
 
-int wg_device_metrics_begin(struct wg_device *dev, const char *device, struct wg_uapi_writer *w,
-			    struct wg_device_metrics **out)
+static int metrics_begin(struct wg_device *dev, const char *device, bool basic,
+			 struct wg_uapi_writer *w, struct wg_device_metrics **out)
 {
 	struct wg_device_metrics *m = calloc(1, sizeof(*m));
 	const char *name = device ? device : "wg";
@@ -666,9 +669,22 @@ int wg_device_metrics_begin(struct wg_device *dev, const char *device, struct wg
 	m->mono_now = wg_dev_now(dev);
 	m->unix_now = wg_dev_unix_now(dev);
 	wg_peer_cursor_open(&m->peers, dev);
+	m->basic = basic;
 	wg_device_metrics_next(m, w, 0); /* the device's families */
 	*out = m;
 	return 0;
+}
+
+int wg_device_metrics_begin(struct wg_device *dev, const char *device, struct wg_uapi_writer *w,
+			    struct wg_device_metrics **out)
+{
+	return metrics_begin(dev, device, false, w, out);
+}
+
+int wg_device_metrics_begin_basic(struct wg_device *dev, const char *device,
+				  struct wg_uapi_writer *w, struct wg_device_metrics **out)
+{
+	return metrics_begin(dev, device, true, w, out);
 }
 
 void wg_device_metrics_end(struct wg_device_metrics *m)

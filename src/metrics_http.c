@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -155,11 +156,32 @@ static struct scrape *scrape_new(struct wg_metrics_http *h, struct evhttp_reques
 	return s;
 }
 
+/* "?peers=basic" asks for the basic form (wg_device_metrics_begin_basic). */
+static bool wants_basic(struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq args;
+	const char *v;
+	bool basic;
+
+	if (!q || evhttp_parse_query_str(q, &args))
+		return false;
+	v = evhttp_find_header(&args, "peers");
+	basic = v && !strcmp(v, "basic");
+	evhttp_clear_headers(&args);
+	return basic;
+}
+
 static void scrape_start(struct wg_metrics_http *h, struct evhttp_request *req)
 {
 	struct scrape *s = scrape_new(h, req);
+	int ret = !s ? -ENOMEM
+		  : wants_basic(req)
+			  ? wg_device_metrics_begin_basic(h->dev, h->device, &s->w, &s->m)
+			  : wg_device_metrics_begin(h->dev, h->device, &s->w, &s->m);
 
-	if (!s || wg_device_metrics_begin(h->dev, h->device, &s->w, &s->m) || s->w.failed) {
+	if (ret || s->w.failed) {
 		if (s)
 			scrape_free(s);
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);

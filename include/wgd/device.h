@@ -170,6 +170,11 @@ int wg_device_metrics_begin(struct wg_device *dev, const char *device, struct wg
 			    struct wg_device_metrics **out);
 bool wg_device_metrics_next(struct wg_device_metrics *m, struct wg_uapi_writer *w,
 			    size_t max_peers);
+/* The same without the wgd_peer_* families (about 35 series a peer): the
+ * exporter-compatible peer families and every device family, for hubs
+ * whose scrapes would otherwise carry millions of series. */
+int wg_device_metrics_begin_basic(struct wg_device *dev, const char *device,
+				  struct wg_uapi_writer *w, struct wg_device_metrics **out);
 void wg_device_metrics_end(struct wg_device_metrics *m);
 /* Earliest pending protocol timer on the monotonic clock (ns), UINT64_MAX
  * when none is pending: an idle device arms no timer at all. */

@@ -772,6 +772,25 @@ static void test_http(void **state)
 	want = exposition(e->a.dev, "wg0", SIZE_MAX);
 	assert_string_equal(body, want);
 	free(body);
+	/* ?peers=basic: every family but the wgd_peer_* ones, same values */
+	resp = http(e->a.base, wg_metrics_http_port(h),
+		    "GET /metrics?peers=basic HTTP/1.1\r\nHost: x\r\n\r\n", &len);
+	body = dechunk(resp);
+	assert_null(strstr(body, "\nwgd_peer_"));
+	assert_non_null(strstr(body, "\nwireguard_peer_info{"));
+	assert_non_null(strstr(body, "\nwgd_handshake_messages_total{"));
+	for (const char *l = want; *l; l += strcspn(l, "\n") + 1) {
+		char line[512];
+		size_t n = strcspn(l, "\n") + 1;
+		if (!strncmp(l, "wgd_peer_", 9) || !strncmp(l, "# HELP wgd_peer_", 16) ||
+		    !strncmp(l, "# TYPE wgd_peer_", 16))
+			continue;
+		assert_true(n < sizeof(line));
+		memcpy(line, l, n);
+		line[n] = '\0';
+		assert_non_null(strstr(body, line));
+	}
+	free(body);
 	free(want);
 	free(resp);
 	resp = http(e->a.base, wg_metrics_http_port(h),
