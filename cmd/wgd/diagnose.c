@@ -444,6 +444,13 @@ static int reject_sample(struct wg_diag_device *d, const struct sample *s)
 	return 0;
 }
 
+static bool has_prefix(const struct sample *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return s->nlen >= n && !memcmp(s->name, prefix, n);
+}
+
 static int use_sample(struct wg_diag_device *d, const struct sample *s)
 {
 	const struct label *l;
@@ -454,8 +461,7 @@ static int use_sample(struct wg_diag_device *d, const struct sample *s)
 		return -ENOMEM;
 	if (eq(s->name, s->nlen, REJECT_LAST) || eq(s->name, s->nlen, REJECT_COUNT))
 		return reject_sample(d, s);
-	if (s->nlen < 5 ||
-	    (memcmp(s->name, "wireguard_peer_", 15) && memcmp(s->name, "wgd_peer_", 9)))
+	if (!has_prefix(s, "wireguard_peer_") && !has_prefix(s, "wgd_peer_"))
 		return 0;
 	if (eq(s->name, s->nlen, "wireguard_peer_allowed_ips_info") ||
 	    !(l = find_label(s, "public_key")))
