@@ -1,7 +1,8 @@
 /* UDP socket buffers on FreeBSD and macOS: no privileged "force" variant as
  * on Linux, and kern.ipc.maxsockbuf (2 MiB by default on FreeBSD) caps what
  * SO_RCVBUF/SO_SNDBUF accept, failing with ENOBUFS above it: start where
- * wireguard-go does and halve until the kernel agrees. */
+ * wireguard-go does and halve until the kernel agrees. ICMP errors: none
+ * reach our unconnected sockets (below). */
 #include <sys/socket.h>
 
 #include "wg_posix.h"
@@ -29,4 +30,27 @@ void wg_os_udp_set_buffers(int fd)
 bool wg_udp_can_pin_egress(void)
 {
 	return false;
+}
+
+/* ICMP errors: FreeBSD and macOS pass them to connected sockets only (as
+ * ECONNREFUSED and the like), and ours are unconnected: nothing is queued,
+ * so wg_udp_take_icmp stays empty and no failure is mistaken for one. */
+int wg_os_udp_recverr_enable(int fd, int family)
+{
+	(void)fd;
+	(void)family;
+	return 0;
+}
+
+bool wg_os_udp_icmp_errno(int err)
+{
+	(void)err;
+	return false;
+}
+
+int wg_os_udp_drain_errors(struct wg_udp *udp, int fd)
+{
+	(void)udp;
+	(void)fd;
+	return 0;
 }

@@ -3,7 +3,8 @@
  * UDP_SEGMENT (a train leaves as one super-datagram, cut by the kernel or
  * the NIC). Every message carries its own packet info, so the sticky
  * source survives batching; a refused source is forgotten and that message
- * resent, as wg_udp_send does. */
+ * resent, as wg_udp_send does. A pending ICMP error met on the way is taken
+ * off the socket (udp_errqueue.c) and the call made again. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -101,9 +102,12 @@ int wg_udp_recv_batch(struct wg_udp *udp, int fd, struct wg_udp_msg *msgs, int n
 		mh[i].msg_hdr.msg_control = cb[i].buf;
 		mh[i].msg_hdr.msg_controllen = sizeof(cb[i].buf);
 	}
-	r = recvmmsg(fd, mh, (unsigned int)n, 0, NULL);
-	if (r < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	for (int tries = 0; (r = recvmmsg(fd, mh, (unsigned int)n, 0, NULL)) < 0; tries++) {
+		int err = wg_posix_udp_recv_error(udp, fd, errno == EWOULDBLOCK ? -EAGAIN : -errno,
+						  tries);
+		if (err)
+			return err;
+	}
 	for (int i = 0; i < r; i++) {
 		msgs[i].seg = 0;
 		/* A truncated datagram is garbage: length 0 drops it. */
@@ -256,6 +260,11 @@ static int send_entries(struct wg_udp *udp, struct send_ctx *sc, int fd, int *re
 			continue;
 		}
 		err = r == 0 ? -EIO : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+		/* Only met an ICMP error's pending error: the same entries again. */
+		if (*retries < 4 && r < 0 && !wg_posix_udp_send_error(udp, fd, err)) {
+			(*retries)++;
+			continue;
+		}
 		if (fixable(udp, sc->owner[i], err, retries))
 			return i;
 		err = send_oversized(udp, sc, i, fd, err);

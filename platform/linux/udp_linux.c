@@ -1,6 +1,7 @@
 /* Linux parts of the UDP transport: IP_PKTINFO for the IPv4 sticky source
  * and the egress interface, forced socket buffers, no local fragmentation,
- * SO_MARK and binding to absent addresses. */
+ * SO_MARK, binding to absent addresses and queued ICMP errors (read in
+ * udp_errqueue.c). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -118,6 +119,23 @@ int wg_os_udp_bind_absent(int fd, int family)
 	if (setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof(on)) < 0)
 		return -errno;
 	return 0;
+}
+
+/* Without it an unconnected socket never hears of an ICMP error. With it
+ * each one sets the socket's pending error (the next receive or send
+ * fails with it once) and waits on the error queue with the destination it
+ * answered; local send errors (EMSGSIZE) are queued too, and a qdisc drop
+ * fails the send with ENOBUFS instead of passing for sent. IPV6_V6ONLY
+ * sockets need only the IPv6 option. */
+int wg_os_udp_recverr_enable(int fd, int family)
+{
+	int on = 1, ret;
+
+	if (family == AF_INET)
+		ret = setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on));
+	else
+		ret = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof(on));
+	return ret < 0 ? -errno : 0;
 }
 
 /* IP_PKTINFO's ipi_ifindex and IPV6_PKTINFO's ipi6_ifindex both restrict

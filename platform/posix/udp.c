@@ -28,6 +28,8 @@ static int family_options(int fd, int family)
 		ret = -errno;
 	else
 		ret = wg_posix_pktinfo6_enable(fd);
+	if (!ret)
+		ret = wg_os_udp_recverr_enable(fd, family);
 	return ret ? ret : wg_os_udp_local_fragments(fd, family, false);
 }
 
@@ -281,7 +283,9 @@ static void parse_control(struct msghdr *msg, struct wg_endpoint *ep)
 	}
 }
 
-ssize_t wg_udp_recv(struct wg_udp *udp, int fd, uint8_t *buf, size_t len, struct wg_endpoint *from)
+/* One recvmsg: the length, or -errno of the call; *trunc for a datagram
+ * larger than buf. */
+static ssize_t recv_once(int fd, uint8_t *buf, size_t len, struct wg_endpoint *from, bool *trunc)
 {
 	union wg_cmsg_buf cb;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
@@ -295,20 +299,90 @@ ssize_t wg_udp_recv(struct wg_udp *udp, int fd, uint8_t *buf, size_t len, struct
 	};
 	ssize_t n;
 
-	(void)udp;
 	memset(from, 0, sizeof(*from));
 	n = recvmsg(fd, &msg, 0);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (msg.msg_flags & MSG_TRUNC)
-		return -EMSGSIZE;
+	*trunc = msg.msg_flags & MSG_TRUNC;
 	if (!(msg.msg_flags & MSG_CTRUNC))
 		parse_control(&msg, from);
 	return n;
 }
 
-static int send_once(const struct wg_udp *udp, int fd, const struct wg_endpoint *to,
-		     const uint8_t *buf, size_t len)
+ssize_t wg_udp_recv(struct wg_udp *udp, int fd, uint8_t *buf, size_t len, struct wg_endpoint *from)
+{
+	bool trunc = false;
+	ssize_t n;
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		n = recv_once(fd, buf, len, from, &trunc);
+		if (n >= 0)
+			return trunc ? -EMSGSIZE : n;
+		ret = wg_posix_udp_recv_error(udp, fd, (int)n, tries);
+		if (ret)
+			return ret;
+	}
+}
+
+/* --- ICMP errors (wgd/platform/udp.h) --- */
+
+/* A pending ICMP error answered a few times in a row: an ICMP flood keeps
+ * re-arming it between the drain and the retry. */
+#define PENDING_RETRIES 8
+
+void wg_posix_icmp_push(struct wg_udp *udp, const struct wg_udp_icmp *e)
+{
+	if (udp->icmp_n == WG_UDP_ICMP_QUEUE) {
+		udp->icmp_dropped++;
+		return;
+	}
+	udp->icmp[(udp->icmp_head + udp->icmp_n++) % WG_UDP_ICMP_QUEUE] = *e;
+}
+
+int wg_udp_take_icmp(struct wg_udp *udp, struct wg_udp_icmp *out, int max)
+{
+	int n = 0;
+
+	while (n < max && udp->icmp_n) {
+		out[n++] = udp->icmp[udp->icmp_head];
+		udp->icmp_head = (udp->icmp_head + 1) % WG_UDP_ICMP_QUEUE;
+		udp->icmp_n--;
+	}
+	return n;
+}
+
+uint64_t wg_udp_icmp_dropped(const struct wg_udp *udp)
+{
+	return udp->icmp_dropped;
+}
+
+int wg_posix_udp_recv_error(struct wg_udp *udp, int fd, int err, int tries)
+{
+	if (err == -EAGAIN) {
+		(void)wg_os_udp_drain_errors(udp, fd);
+		return err;
+	}
+	if (!wg_os_udp_icmp_errno(err))
+		return err;
+	/* The kernel cleared the pending error as it reported it: whatever
+	 * the queue holds, the next receive finds the datagrams. */
+	(void)wg_os_udp_drain_errors(udp, fd);
+	return tries < PENDING_RETRIES ? 0 : -EAGAIN;
+}
+
+/* A send may fail for itself with the same errors (no route: ENETUNREACH,
+ * too large: EMSGSIZE), queued as local errors: sent again only when ICMP
+ * errors were waiting. */
+int wg_posix_udp_send_error(struct wg_udp *udp, int fd, int err)
+{
+	if (!wg_os_udp_icmp_errno(err))
+		return err;
+	return wg_os_udp_drain_errors(udp, fd) > 0 ? 0 : err;
+}
+
+static int send_msg(const struct wg_udp *udp, int fd, const struct wg_endpoint *to,
+		    const uint8_t *buf, size_t len)
 {
 	union wg_cmsg_buf cb;
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
@@ -325,6 +399,17 @@ static int send_once(const struct wg_udp *udp, int fd, const struct wg_endpoint 
 	if (sendmsg(fd, &msg, 0) < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	return 0;
+}
+
+/* Once more after meeting the pending error of an ICMP error. */
+static int send_once(struct wg_udp *udp, int fd, const struct wg_endpoint *to, const uint8_t *buf,
+		     size_t len)
+{
+	int ret = send_msg(udp, fd, to, buf, len);
+
+	if (ret && !wg_posix_udp_send_error(udp, fd, ret))
+		ret = send_msg(udp, fd, to, buf, len);
+	return ret;
 }
 
 int wg_posix_send_fragmented(struct wg_udp *udp, int fd, const struct wg_endpoint *to,

@@ -14,6 +14,7 @@
 
 #include "offload.h"
 #include "wgd/addr.h"
+#include "wgd/platform/udp.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* macOS: SIGPIPE is ignored by the daemon anyway */
@@ -62,6 +63,11 @@ struct wg_udp {
 	struct wg_route_watch *routes; /* NULL where the OS has none */
 	struct wg_addr_pair bind;      /* bound addresses; unset: wildcards */
 	bool shared;		       /* SO_REUSEADDR on: see wg_udp_set_shared */
+	/* ICMP errors taken off the sockets, not yet taken by the engine: a
+	 * ring of icmp_n entries from icmp_head (wg_udp_take_icmp). */
+	struct wg_udp_icmp icmp[WG_UDP_ICMP_QUEUE];
+	unsigned int icmp_head, icmp_n;
+	uint64_t icmp_dropped;
 };
 
 /* Room for one IPv4 or IPv6 packet-info control message, aligned. */
@@ -134,6 +140,17 @@ int wg_posix_udp_fd_for(const struct wg_udp *udp, const struct wg_endpoint *to);
 size_t wg_posix_pktinfo_build(const struct wg_udp *udp, const struct wg_endpoint *ep,
 			      union wg_cmsg_buf *cb);
 bool wg_posix_pktinfo_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
+/* Queues an ICMP error for wg_udp_take_icmp, or counts it dropped. */
+void wg_posix_icmp_push(struct wg_udp *udp, const struct wg_udp_icmp *e);
+/* A receive from fd failed with err (-EAGAIN included), the tries-th time
+ * in this call (from 0): errors queued on fd are taken (an errors-only
+ * wakeup leaves nothing behind). Returns 0 to receive again (a pending
+ * ICMP error), -EAGAIN after too many of them in a row (the descriptor
+ * stays readable), else err. */
+int wg_posix_udp_recv_error(struct wg_udp *udp, int fd, int err, int tries);
+/* A send on fd failed with err: 0 to send again when it met only the
+ * pending error of ICMP errors now taken off fd, else err. */
+int wg_posix_udp_send_error(struct wg_udp *udp, int fd, int err);
 /* A learned (not pinned) source the kernel refused: forget it and retry. */
 bool wg_posix_source_refused(const struct wg_endpoint *to, int err);
 void wg_posix_forget_source(struct wg_endpoint *to);
@@ -173,6 +190,16 @@ int wg_os_pktinfo4_enable(int fd);
 bool wg_os_pktinfo4_parse(const struct cmsghdr *c, struct wg_endpoint *ep);
 size_t wg_os_pktinfo4_build(const struct wg_endpoint *ep, union wg_cmsg_buf *cb);
 int wg_os_set_fwmark(int fd, uint32_t mark);
+/* ICMP errors (wgd/platform/udp.h). recverr_enable asks the OS to queue
+ * them on fd with their details (Linux IP_RECVERR/IPV6_RECVERR; elsewhere
+ * nothing, 0). icmp_errno: whether a failed receive or send on such a
+ * socket may have met the pending error of a queued ICMP error rather than
+ * a failure of its own. drain_errors takes what is queued on fd into the
+ * pair's ring, dropping errors of local origin; returns the number of ICMP
+ * errors taken (dropped ones included), 0 where the OS queues none. */
+int wg_os_udp_recverr_enable(int fd, int family);
+bool wg_os_udp_icmp_errno(int err);
+int wg_os_udp_drain_errors(struct wg_udp *udp, int fd);
 /* Lets fd bind to an address the host does not have (yet): Linux
  * IP_FREEBIND, FreeBSD IP_BINDANY. 0 or -errno; 0 and nothing done where
  * the OS cannot (bind then fails with EADDRNOTAVAIL). */

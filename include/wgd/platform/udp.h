@@ -63,4 +63,54 @@ int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, 
 int wg_udp_route_fd(const struct wg_udp *udp);
 void wg_udp_route_update(struct wg_udp *udp);
 
+/* ICMP errors drawn by our datagrams (Linux: IP_RECVERR/IPV6_RECVERR and
+ * the socket's error queue). When a destination answers a datagram we sent
+ * with an ICMP error, the receive and send functions above take it off the
+ * socket into a bounded queue of the pair, instead of failing with the
+ * socket's pending error (ECONNREFUSED, EHOSTUNREACH, ...): an ICMP error
+ * never ends a read turn nor counts as a read error, and a send that only
+ * met a pending error is sent again. The queue is filled only while the
+ * pair is being read (wg_udp_recv, wg_udp_recv_batch) or written to: a
+ * wakeup that finds nothing but errors takes them too, so the descriptor
+ * does not stay readable. FreeBSD and macOS report no ICMP errors to
+ * unconnected sockets: nothing is ever queued there, and wg_udp_take_icmp
+ * returns 0.
+ *
+ * An ICMP error is a hint, not proof: anyone on the path (or who guesses
+ * the ports) can forge one, and the kernel checks only that it quotes a
+ * datagram header of this socket. Use them to explain silence, never to
+ * change a peer's state. */
+enum {
+	/* The destination host answered that nothing listens on that UDP
+	 * port (ICMP type 3 code 3; ICMPv6 type 1 code 4). */
+	WG_UDP_ICMP_PORT_UNREACHABLE = 1,
+	/* The destination cannot be reached, or a firewall refused it: net
+	 * or host unreachable or unknown, administratively prohibited (ICMP
+	 * type 3 codes 0, 1, 6, 7, 9-13; ICMPv6 type 1 codes 0-3, 5, 6). */
+	WG_UDP_ICMP_HOST_UNREACHABLE,
+	/* Anything else: fragmentation needed / packet too big (mtu set),
+	 * time exceeded, parameter problem, protocol unreachable, ... */
+	WG_UDP_ICMP_OTHER,
+};
+
+struct wg_udp_icmp {
+	union wg_sockaddr dest; /* our datagram's destination: address and port */
+	union wg_sockaddr from; /* the host that sent the ICMP error (AF_UNSPEC: unknown);
+				 * the destination itself, or a router on the way */
+	int kind;		/* WG_UDP_ICMP_* */
+	uint8_t type, code;	/* as in the ICMP or ICMPv6 header (family of dest) */
+	uint32_t mtu;		/* fragmentation needed / packet too big: the next
+				 * hop's MTU; 0 otherwise */
+};
+
+/* Number of errors kept between two wg_udp_take_icmp calls; more are
+ * counted (wg_udp_icmp_dropped) and forgotten, the oldest kept. */
+#define WG_UDP_ICMP_QUEUE 64
+
+/* Takes up to max ICMP errors reported since the last call, oldest first;
+ * returns how many (0..max). Same thread as the receive and send calls. */
+int wg_udp_take_icmp(struct wg_udp *udp, struct wg_udp_icmp *out, int max);
+/* ICMP errors forgotten because the queue was full, since the pair opened. */
+uint64_t wg_udp_icmp_dropped(const struct wg_udp *udp);
+
 #endif
