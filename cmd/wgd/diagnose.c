@@ -945,7 +945,8 @@ struct reply {
 	line_fn fn;
 	void *ctx;
 	bool got_errno, done;
-	int err; /* the daemon's N (sign dropped: get-style replies are positive) */
+	int err;      /* the daemon's N (sign dropped: get-style replies are positive) */
+	size_t lines; /* exposition lines passed on */
 };
 
 /* -EPROTO for text that is no reply, the callback's nonzero, or 0. */
@@ -973,6 +974,7 @@ static int reply_line(struct reply *r, const char *line, size_t len)
 	}
 	if (!len)
 		return -EPROTO; /* the exposition has no empty line */
+	r->lines++;
 	return r->fn(r->ctx, line, len);
 }
 
@@ -1040,7 +1042,10 @@ static int fetch_metrics(const char *cmd, const char *ifname, line_fn fn, void *
 	if (!ret)
 		ret = read_reply(fd, &r);
 	close(fd);
-	if (ret == -EPROTO || ret == -ECONNRESET)
+	if (ret == -ECONNRESET && r.lines)
+		fprintf(stderr, "wgd %s: %s: the daemon closed the connection mid-reply\n", cmd,
+			ifname);
+	else if (ret == -EPROTO || ret == -ECONNRESET)
 		fprintf(stderr,
 			"wgd %s: %s: %s (is the daemon a wgd with metrics? wireguard-go and "
 			"older wgd do not answer this request)\n",
