@@ -111,6 +111,15 @@ bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *ud
 	return true;
 }
 
+bool wg_os_route_via_egress(struct wg_route_watch *rw, const struct wg_udp *udp,
+			    const struct wg_endpoint *to)
+{
+	(void)rw;
+	(void)udp;
+	(void)to;
+	return true;
+}
+
 bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to)
 {

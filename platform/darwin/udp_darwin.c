@@ -63,9 +63,10 @@ int wg_os_set_fwmark(int fd, uint32_t mark)
 
 /* macOS has no way to bind an address the host lacks: bind then fails
  * with EADDRNOTAVAIL, which the caller reports. */
-int wg_os_udp_bind_absent(int fd, int family)
+int wg_os_udp_bind_absent(int fd, int family, bool on)
 {
 	(void)fd;
 	(void)family;
+	(void)on;
 	return 0;
 }

@@ -52,11 +52,11 @@ int wg_os_set_fwmark(int fd, uint32_t mark)
 }
 
 /* IP_BINDANY/IPV6_BINDANY need the PRIV_NETINET_BINDANY privilege (root). */
-int wg_os_udp_bind_absent(int fd, int family)
+int wg_os_udp_bind_absent(int fd, int family, bool on)
 {
-	int on = 1;
-	int ret = family == AF_INET ? setsockopt(fd, IPPROTO_IP, IP_BINDANY, &on, sizeof(on))
-				    : setsockopt(fd, IPPROTO_IPV6, IPV6_BINDANY, &on, sizeof(on));
+	int v = on;
+	int ret = family == AF_INET ? setsockopt(fd, IPPROTO_IP, IP_BINDANY, &v, sizeof(v))
+				    : setsockopt(fd, IPPROTO_IPV6, IPV6_BINDANY, &v, sizeof(v));
 
 	return ret < 0 ? -errno : 0;
 }

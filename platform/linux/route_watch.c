@@ -25,6 +25,7 @@
 enum question {
 	KEEP_SOURCE,  /* does the route leave through ifindex? */
 	MAY_FRAGMENT, /* is its egress device not a tunnel? */
+	EGRESS_ROUTE, /* is there a route through ifindex (a pinned egress)? */
 };
 
 /* The route question, and its answer once judged. */
@@ -187,6 +188,13 @@ static void build_query(union nl_buf *req, const struct wg_route_watch *rw, cons
 	add_attr(&req->h, RTA_DPORT, &dp, sizeof(dp));
 	if (k->mark)
 		add_attr(&req->h, RTA_MARK, &k->mark, sizeof(k->mark));
+	if (k->question == EGRESS_ROUTE) {
+		/* The route itself (FIB_MATCH), not the one an output lookup
+		 * would make up: given an interface and no route through it,
+		 * that lookup assumes the destination is on its link. */
+		rtm->rtm_flags |= RTM_F_FIB_MATCH;
+		add_attr(&req->h, RTA_OIF, &k->ifindex, sizeof(k->ifindex));
+	}
 }
 
 /* RTA_OIF of an RTM_NEWROUTE answer of n bytes, or -errno. */
@@ -426,6 +434,29 @@ bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *ud
 	if (!answered || tunnel < 0)
 		return false; /* unknown: no fragments, this time */
 	k.yes = oif > 0 && !tunnel;
+	remember(rw, k);
+	return k.yes;
+}
+
+bool wg_os_route_via_egress(struct wg_route_watch *rw, const struct wg_udp *udp,
+			    const struct wg_endpoint *to)
+{
+	struct verdict k, *v;
+	bool answered;
+	int oif;
+
+	/* IPv6 refuses a send it has no route for through the interface. */
+	if (to->addr.sa.sa_family != AF_INET || !to->pinned || !to->src_ifindex)
+		return true;
+	ask_ipv4(&k, udp, to, EGRESS_ROUTE);
+	k.ifindex = to->src_ifindex;
+	v = find(rw, &k);
+	if (v->gen == rw->gen)
+		return v->yes;
+	oif = route_oif(rw, &k, udp->port, &answered);
+	if (!answered)
+		return true; /* no verdict: let the send try */
+	k.yes = oif != -ENETUNREACH && oif != -EHOSTUNREACH && oif != -ENOENT;
 	remember(rw, k);
 	return k.yes;
 }

@@ -183,8 +183,8 @@ static void build(struct send_ctx *sc, struct wg_udp *udp, struct wg_udp_msg *ms
 		size_t segs = is_train(m) ? (m->len + m->seg - 1) / m->seg : 1;
 		m->err = 0;
 		wg_posix_source_check(udp, m->to);
-		if (m->to->pinned && m->to->egress_down) {
-			m->err = -ENODEV; /* its interface is gone: not sent at all */
+		if ((m->err = wg_posix_pin_check(udp, m->to))) {
+			/* its egress interface is gone or has no route to it */
 		} else if (!is_train(m) || (gso && segs <= GSO_MAX_SEG)) {
 			if (sc->n == BATCH_MAX)
 				break;

@@ -109,14 +109,15 @@ int wg_os_set_fwmark(int fd, uint32_t mark)
 }
 
 /* IP_FREEBIND covers IPv6 sockets too (the flag is the socket's, read by
- * both families' bind); IPV6_FREEBIND needs Linux 4.15. Sending from the
- * address while it is absent still fails: freebind is not transparency. */
-int wg_os_udp_bind_absent(int fd, int family)
+ * both families' bind); IPV6_FREEBIND needs Linux 4.15. IPv4 refuses to
+ * send from an absent address either way; IPv6 allows it while the flag
+ * is on (ipv6_can_nonlocal_bind), hence off once bound. */
+int wg_os_udp_bind_absent(int fd, int family, bool on)
 {
-	int on = 1;
+	int v = on;
 
 	(void)family;
-	if (setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof(on)) < 0)
+	if (setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &v, sizeof(v)) < 0)
 		return -errno;
 	return 0;
 }

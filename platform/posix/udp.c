@@ -65,11 +65,14 @@ static int bind_local(int fd, int family, uint16_t port, const struct wg_addr_pa
 	int ret;
 
 	local_addr(&sa, family, port, addrs);
-	if (bound_family(addrs, family) && (ret = wg_os_udp_bind_absent(fd, family)))
+	if (!bound_family(addrs, family))
+		return bind(fd, &sa.sa, (socklen_t)wg_sockaddr_len(&sa)) < 0 ? -errno : 0;
+	if ((ret = wg_os_udp_bind_absent(fd, family, true)))
 		return ret;
 	if (bind(fd, &sa.sa, (socklen_t)wg_sockaddr_len(&sa)) < 0)
 		return -errno;
-	return 0;
+	/* Bound: an absent address must not be sent from. */
+	return wg_os_udp_bind_absent(fd, family, false);
 }
 
 static int bound_port(int fd, uint16_t *port)
@@ -440,6 +443,17 @@ void wg_posix_forget_source(struct wg_endpoint *to)
 	memset(&to->src6, 0, sizeof(to->src6));
 }
 
+int wg_posix_pin_check(struct wg_udp *udp, const struct wg_endpoint *to)
+{
+	if (!to->pinned)
+		return 0;
+	if (to->egress_down)
+		return -ENODEV;
+	if (udp->routes && !wg_os_route_via_egress(udp->routes, udp, to))
+		return -ENETUNREACH;
+	return 0;
+}
+
 void wg_posix_source_check(struct wg_udp *udp, struct wg_endpoint *to)
 {
 	if (udp->routes && to->has_src && !to->pinned &&
@@ -513,8 +527,8 @@ int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, 
 
 	if (fd < 0)
 		return fd;
-	if (to->pinned && to->egress_down)
-		return -ENODEV;
+	if ((ret = wg_posix_pin_check(udp, to)))
+		return ret;
 	wg_posix_source_check(udp, to);
 	ret = send_once(udp, fd, to, buf, len);
 	if (ret && wg_posix_source_refused(to, ret)) {

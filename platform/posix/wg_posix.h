@@ -153,6 +153,9 @@ int wg_posix_udp_recv_error(struct wg_udp *udp, int fd, int err, int tries);
 int wg_posix_udp_send_error(struct wg_udp *udp, int fd, int err);
 /* A learned (not pinned) source the kernel refused: forget it and retry. */
 bool wg_posix_source_refused(const struct wg_endpoint *to, int err);
+/* What a pinned endpoint's egress allows: 0, -ENODEV (the interface does
+ * not exist) or -ENETUNREACH (no route to it through the interface). */
+int wg_posix_pin_check(struct wg_udp *udp, const struct wg_endpoint *to);
 void wg_posix_forget_source(struct wg_endpoint *to);
 /* Forgets a sticky source the routes no longer keep (see the route watch
  * hooks below); call before building a datagram's packet info. */
@@ -201,9 +204,11 @@ int wg_os_udp_recverr_enable(int fd, int family);
 bool wg_os_udp_icmp_errno(int err);
 int wg_os_udp_drain_errors(struct wg_udp *udp, int fd);
 /* Lets fd bind to an address the host does not have (yet): Linux
- * IP_FREEBIND, FreeBSD IP_BINDANY. 0 or -errno; 0 and nothing done where
- * the OS cannot (bind then fails with EADDRNOTAVAIL). */
-int wg_os_udp_bind_absent(int fd, int family);
+ * IP_FREEBIND, FreeBSD IP_BINDANY; turned off again once bound (on
+ * false), since Linux lets an IPv6 socket with the option also SEND from
+ * the absent address. 0 or -errno; 0 and nothing done where the OS
+ * cannot (bind then fails with EADDRNOTAVAIL). */
+int wg_os_udp_bind_absent(int fd, int family, bool on);
 /* Whether our own outer datagrams may be fragmented here (Linux, IPv4:
  * not by default, so one larger than the egress interface's MTU is refused
  * with EMSGSIZE, as a tunnel routed into a tunnel would otherwise fragment
@@ -236,6 +241,11 @@ bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *ud
 /* Whether a datagram to `to` too large for the egress interface may be
  * fragmented here: not when the route leaves through a TUN or WireGuard
  * device (an encapsulation loop, or a tunnel into a tunnel). */
+/* A pinned endpoint's egress interface has a route to it (IPv4: Linux
+ * would otherwise take the endpoint for on-link there and send into the
+ * void). True where unknown. */
+bool wg_os_route_via_egress(struct wg_route_watch *rw, const struct wg_udp *udp,
+			    const struct wg_endpoint *to);
 bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to);
 
