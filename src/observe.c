@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "wgd/platform/udp.h"
+
 void wg_obs_initiation_sent(struct wg_peer *peer)
 {
 	struct wg_peer_stats *st = &peer->st;
@@ -120,4 +122,19 @@ void wg_obs_icmp(struct wg_device *dev, const union wg_sockaddr *dest, int kind)
 		peer->st.icmp_host_unreachable++;
 	peer->st.last_icmp_mono_ns = dev->now_ns;
 	peer->st.last_icmp_kind = kind;
+}
+
+void wg_obs_take_icmp(struct wg_device *dev)
+{
+	struct wg_udp_icmp e[16];
+	int n;
+
+	while (dev->udp && (n = wg_udp_take_icmp(dev->udp, e, 16)) > 0)
+		for (int i = 0; i < n; i++)
+			wg_obs_icmp(dev, &e[i].dest,
+				    e[i].kind == WG_UDP_ICMP_PORT_UNREACHABLE
+					    ? WG_ICMP_PORT_UNREACHABLE
+				    : e[i].kind == WG_UDP_ICMP_HOST_UNREACHABLE
+					    ? WG_ICMP_HOST_UNREACHABLE
+					    : WG_ICMP_OTHER);
 }

@@ -28,5 +28,8 @@ void wg_obs_reject(struct wg_device *dev, const union wg_sockaddr *from, int rea
 /* An ICMP error (kind WG_ICMP_*) about a datagram we sent to dest: counted
  * for the device, and for the peer whose endpoint that is. */
 void wg_obs_icmp(struct wg_device *dev, const union wg_sockaddr *dest, int kind);
+/* Takes the ICMP errors the UDP sockets collected (after receiving and
+ * sending, which both empty the kernel's error queue) into wg_obs_icmp. */
+void wg_obs_take_icmp(struct wg_device *dev);
 
 #endif

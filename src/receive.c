@@ -662,6 +662,7 @@ int wg_receive_batch(struct wg_device *dev, int fd)
 			break; /* drained */
 	}
 	dp->in_batch--;
+	wg_obs_take_icmp(dev);
 	wg_dp_busy(dev);
 	return r < 0 && r != -EAGAIN ? r : 0;
 }

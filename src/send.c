@@ -93,6 +93,8 @@ int wg_send_to_peer(struct wg_peer *peer, const uint8_t *msg, size_t len)
 	struct wg_device *dev = peer->dev;
 	int ret = dev->udp ? wg_udp_send(dev->udp, &peer->endpoint, msg, len) : -ENOTCONN;
 
+	wg_obs_take_icmp(dev);
+
 	if (ret == 0) {
 		peer->tx_bytes += len;
 		return 0;
@@ -506,6 +508,7 @@ void wg_send_flush(struct wg_device *dev)
 		wg_udp_send_batch(dev->udp, dp->tx_msgs, n);
 	/* Reset first: a rekey check may send (directly, not by train). */
 	wg_dp_tx_reset(dp);
+	wg_obs_take_icmp(dev);
 	for (int i = 0; i < n; i++)
 		train_done(dev, &dp->trains[i], dp->tx_msgs[i].err);
 }
