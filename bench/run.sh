@@ -18,8 +18,10 @@
 # medians with min..max and the ratios wgd/peer.
 #
 # Usage: bench/run.sh [-r REPS] [-t SECONDS] [-i "IMPLS"] [-o DIR]
-#   IMPLS from: wgd wgd-portable wgd-1thread wgd-base wggo wggo-latest
-#   boringtun veth (default: wgd, the peers found, veth; crypto always).
+#   IMPLS from: wgd wgd-portable wgd-1thread wgd-metrics wgd-base wggo
+#   wggo-latest boringtun veth (default: wgd, the peers found, veth; crypto
+#   always). wgd-metrics is wgd with its metrics endpoint on
+#   (WGD_METRICS), scraped every second through the run.
 #   wgd-portable is wgd with WGD_PORTABLE=1, wgd-1thread with
 #   WGD_THREADS=1 (no crypto threads); wgd-base is a second wgd binary ($WGD_BASE_BIN), to
 #   compare two builds in one run.
@@ -72,7 +74,7 @@ done
 
 impl_bin() {
 	case $1 in
-	wgd | wgd-portable | wgd-1thread) echo "$WGD_BIN" ;;
+	wgd | wgd-portable | wgd-1thread | wgd-metrics) echo "$WGD_BIN" ;;
 	wgd-base) echo "$WGD_BASE_BIN" ;;
 	wggo) echo "$WGGO_DEBIAN_BIN" ;;
 	wggo-latest) echo "$WGGO_LATEST_BIN" ;;
@@ -141,6 +143,7 @@ start_daemon() {
 		extra=($WGD_ENV)
 		[ "$impl" = wgd-portable ] && extra+=(WGD_PORTABLE=1)
 		[ "$impl" = wgd-1thread ] && extra+=(WGD_THREADS=1)
+		[ "$impl" = wgd-metrics ] && extra+=(WGD_METRICS=127.0.0.1:9586)
 		ip netns exec "$ns" env LOG_LEVEL=error WG_PROCESS_FOREGROUND=1 "${extra[@]}" \
 			"$bin" -f "$ifc" </dev/null >>"$log" 2>&1 &
 		;;
@@ -299,6 +302,16 @@ ping_rtt() {
 	ina ping -n -q -c 40 -i 0.05 "$DST" | awk -F'/' '/^rtt|^round-trip/ {print $5}'
 }
 
+# wgd-metrics: the sending daemon's metrics endpoint scraped every second
+# for the whole run, as a Prometheus server would (more often than most).
+scraper() {
+	ip netns exec "$NSA" python3 -c 'import time, urllib.request
+while True:
+    urllib.request.urlopen("http://127.0.0.1:9586/metrics", timeout=5).read()
+    time.sleep(1)' >/dev/null 2>&1 &
+	PIDS+=("$!")
+}
+
 one_run() {
 	local rep=$1 impl=$2 srv
 	underlay
@@ -309,6 +322,7 @@ one_run() {
 		sleep 1
 		record "$rep" "$impl" idle_rss_kb "$(rss_kb "$PIDA")"
 	fi
+	[ "$impl" = wgd-metrics ] && scraper
 	# Not through inb: a backgrounded function is a subshell, and $! would
 	# not be iperf3 (ip netns exec execs it).
 	ip netns exec "$NSB" iperf3 -s >/dev/null 2>&1 &
