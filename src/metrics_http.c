@@ -3,7 +3,7 @@
  * has left (the connection's write callback), so the loop runs in between
  * and at most one step is held. A client that goes away mid-scrape closes
  * its connection, which ends the scrape and frees the cursor. */
-#include "metrics_http.h"
+#include "wgd/metrics_http.h"
 
 #include <errno.h>
 #include <event2/buffer.h>

@@ -39,7 +39,7 @@
 #include "wgd/platform/uapi_sock.h"
 #include "wgd/secret.h"
 
-#include "../../src/metrics_http.h"
+#include "wgd/metrics_http.h"
 #include "ctl.h"
 #include "diagnose.h"
 

@@ -24,7 +24,7 @@
 
 #include "dev.h"
 #include "helpers/devpair.h"
-#include "metrics_http.h"
+#include "wgd/metrics_http.h"
 #include "wgd/control.h"
 #include "wgd/crypto.h"
 #include "wgd/device.h"

@@ -1,7 +1,8 @@
 /* The metrics over HTTP (wgd --metrics ADDR:PORT): GET /metrics answers
  * the device's exposition (metrics.c) on libevent's evhttp, streamed in
  * chunks a step of peers at a time, so a scrape of a large device neither
- * blocks the event loop for long nor builds one large buffer. */
+ * blocks the event loop for long nor builds one large buffer.
+ * "?peers=basic" leaves out the wgd_peer_* families. */
 #ifndef WGD_METRICS_HTTP_H
 #define WGD_METRICS_HTTP_H
 
