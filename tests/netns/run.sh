@@ -8,7 +8,7 @@ set -u -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export IMPL_UNDER_TEST=${IMPL_UNDER_TEST:-$root/build/wgd}
-scripts=${WGDT_SCRIPTS:-interop wgshow roaming wgquick uapi_malformed instances notify scale privs keys dos faults kernel_src kernel_loop kernel_keychange kernel_mtu_netns kernel_icmp_nat source}
+scripts=${WGDT_SCRIPTS:-interop wgshow roaming wgquick uapi_malformed instances notify scale privs keys dos faults kernel_src kernel_loop kernel_keychange kernel_mtu_netns kernel_icmp_nat source diagnose metrics}
 
 if [ ! -x "$IMPL_UNDER_TEST" ]; then
 	echo "FAIL: IMPL_UNDER_TEST=$IMPL_UNDER_TEST is not an executable (build wgd first)" >&2
