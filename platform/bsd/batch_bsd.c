@@ -111,6 +111,13 @@ bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *ud
 	return true;
 }
 
+bool wg_os_route_bind6_present(struct wg_route_watch *rw, const struct wg_udp *udp)
+{
+	(void)rw;
+	(void)udp;
+	return true;
+}
+
 bool wg_os_route_via_egress(struct wg_route_watch *rw, const struct wg_udp *udp,
 			    const struct wg_endpoint *to)
 {

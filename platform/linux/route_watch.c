@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "wg_posix.h"
+#include "wgd/platform/udp.h"
 
 #define TABLE_MIN 64
 #define TABLE_MAX (1u << 18) /* 7 MiB of verdicts; past it the table starts over */
@@ -43,6 +44,11 @@ struct wg_route_watch {
 	int events; /* multicast groups: any message is a change */
 	int query;  /* RTM_GETROUTE requests and their answers */
 	uint32_t gen, seq;
+	/* IPv6 address changes, counted apart (router advertisements must
+	 * not age the IPv4 verdicts): whether the IPv6 bind address is on
+	 * the host, as of addr6_gen (0: not asked yet). */
+	uint32_t addr6_gen, bind6_gen;
+	bool bind6_present;
 	uid_t uid; /* the UDP sockets' owner, for uid rules */
 	struct verdict *table;
 	size_t cap, used; /* slots; verdicts of this generation */
@@ -63,12 +69,15 @@ static int nl_socket(uint32_t groups)
 	return fd;
 }
 
-/* Rules (wg-quick's fwmark policy) have no legacy group bit. */
-static void join_rule_group(int fd)
+/* Rules (wg-quick's fwmark policy) have no legacy group bit; nor do IPv6
+ * addresses in the groups asked for below. */
+static void join_groups(int fd)
 {
-	int group = RTNLGRP_IPV4_RULE;
+	int groups[] = {RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_IFADDR};
 
-	(void)setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group));
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		(void)setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
+				 sizeof(groups[i]));
 }
 
 struct wg_route_watch *wg_os_route_watch_open(void)
@@ -78,6 +87,7 @@ struct wg_route_watch *wg_os_route_watch_open(void)
 	if (!rw)
 		return NULL;
 	rw->gen = 1;
+	rw->addr6_gen = 1;
 	rw->uid = geteuid();
 	rw->cap = TABLE_MIN;
 	rw->table = calloc(rw->cap, sizeof(*rw->table));
@@ -89,7 +99,7 @@ struct wg_route_watch *wg_os_route_watch_open(void)
 		wg_os_route_watch_close(rw);
 		return NULL;
 	}
-	join_rule_group(rw->events);
+	join_groups(rw->events);
 	return rw;
 }
 
@@ -121,7 +131,23 @@ static void new_generation(struct wg_route_watch *rw)
 	rw->gen = 1;
 }
 
-/* Any message, or an overrun (ENOBUFS: changes were lost), is a change. */
+/* Whether a batch of n bytes holds only IPv6 address messages. */
+static bool only_addr6(const char *buf, size_t n)
+{
+	const struct nlmsghdr *h = (const void *)buf;
+	size_t left = n;
+
+	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+		const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+		if ((h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR) ||
+		    h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) || ifa->ifa_family != AF_INET6)
+			return false;
+	}
+	return true;
+}
+
+/* Any message, or an overrun (ENOBUFS: changes were lost), is a change;
+ * IPv6 address messages only change what IPv6 addresses the host has. */
 void wg_os_route_watch_drain(struct wg_route_watch *rw)
 {
 	char buf[8192];
@@ -129,14 +155,32 @@ void wg_os_route_watch_drain(struct wg_route_watch *rw)
 
 	for (;;) {
 		ssize_t n = recv(rw->events, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0 && only_addr6(buf, (size_t)n)) {
+			rw->addr6_gen++;
+			continue;
+		}
 		if (n > 0 || (n < 0 && (errno == ENOBUFS || errno == EINTR))) {
 			changed = true;
 			continue;
 		}
 		break;
 	}
-	if (changed)
+	if (changed) {
 		new_generation(rw);
+		rw->addr6_gen++;
+	}
+}
+
+bool wg_os_route_bind6_present(struct wg_route_watch *rw, const struct wg_udp *udp)
+{
+	struct wg_addr_pair one = {.v6 = udp->bind.v6, .has_v6 = true};
+
+	if (rw->bind6_gen != rw->addr6_gen) {
+		int ret = wg_udp_addr_present(&one);
+		rw->bind6_present = ret != 0; /* unknown: let the send try */
+		rw->bind6_gen = rw->addr6_gen;
+	}
+	return rw->bind6_present;
 }
 
 static void add_attr(struct nlmsghdr *h, unsigned short type, const void *data, size_t len)

@@ -445,6 +445,9 @@ void wg_posix_forget_source(struct wg_endpoint *to)
 
 int wg_posix_pin_check(struct wg_udp *udp, const struct wg_endpoint *to)
 {
+	if (to->addr.sa.sa_family == AF_INET6 && udp->bind.has_v6 && udp->routes &&
+	    !(to->pinned && to->has_src) && !wg_os_route_bind6_present(udp->routes, udp))
+		return -EADDRNOTAVAIL;
 	if (!to->pinned)
 		return 0;
 	if (to->egress_down)

@@ -153,8 +153,9 @@ int wg_posix_udp_recv_error(struct wg_udp *udp, int fd, int err, int tries);
 int wg_posix_udp_send_error(struct wg_udp *udp, int fd, int err);
 /* A learned (not pinned) source the kernel refused: forget it and retry. */
 bool wg_posix_source_refused(const struct wg_endpoint *to, int err);
-/* What a pinned endpoint's egress allows: 0, -ENODEV (the interface does
- * not exist) or -ENETUNREACH (no route to it through the interface). */
+/* Whether a send to `to` may go: 0, -EADDRNOTAVAIL (the IPv6 bind address
+ * is absent), -ENODEV (a pinned egress interface does not exist) or
+ * -ENETUNREACH (no route to it through that interface). */
 int wg_posix_pin_check(struct wg_udp *udp, const struct wg_endpoint *to);
 void wg_posix_forget_source(struct wg_endpoint *to);
 /* Forgets a sticky source the routes no longer keep (see the route watch
@@ -246,6 +247,10 @@ bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *ud
  * void). True where unknown. */
 bool wg_os_route_via_egress(struct wg_route_watch *rw, const struct wg_udp *udp,
 			    const struct wg_endpoint *to);
+/* The IPv6 bind address is on the host (Linux would send from it while
+ * absent: it checks the address at bind only). Asked again only after an
+ * address change. True where unknown. */
+bool wg_os_route_bind6_present(struct wg_route_watch *rw, const struct wg_udp *udp);
 bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to);
 

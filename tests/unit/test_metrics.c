@@ -923,6 +923,17 @@ static void test_scale_100k(void **state)
 	print_message("metrics of 100,001 peers: %zu bytes in %zu steps (largest %zu bytes, "
 		      "%.2f ms) in %.3f s\n",
 		      bytes, steps, max_step, max_t * 1e3, now_s() - t0);
+	/* the basic form (?peers=basic) of the same device */
+	t0 = now_s();
+	assert_int_equal(wg_device_metrics_begin_basic(e->a.dev, "wg0", &w, &m), 0);
+	got = 0;
+	for (bool more = true; more; w.len = 0) {
+		more = wg_device_metrics_next(m, &w, WG_CONTROL_GET_STEP);
+		got += w.len;
+	}
+	wg_device_metrics_end(m);
+	print_message("basic form: %zu bytes in %.3f s\n", got, now_s() - t0);
+	assert_true(got < bytes / 2);
 	wg_uapi_writer_free(&w);
 	assert_int_equal(wg_metrics_http_start(e->a.base, e->a.dev, "wg0", "127.0.0.1:0", &h), 0);
 	t0 = now_s();
