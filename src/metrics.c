@@ -56,20 +56,6 @@ static void put(struct wg_uapi_writer *w, const char *s)
 	wg_uapi_put_bytes(w, s, strlen(s));
 }
 
-static void put_u64(struct wg_uapi_writer *w, uint64_t v)
-{
-	char rev[20], out[20];
-	size_t n = 0;
-
-	do {
-		rev[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = rev[n - 1 - i];
-	wg_uapi_put_bytes(w, out, n);
-}
-
 /* A label value as the format escapes it (backslash, quote, newline) into
  * dst, which has room for twice strlen(src) plus one; returns dst. */
 static char *escape(char *dst, const char *src)
@@ -120,7 +106,7 @@ static void sample_open(struct wg_device_metrics *m, struct wg_uapi_writer *w, c
 static void sample_value(struct wg_uapi_writer *w, uint64_t v)
 {
 	put(w, "} ");
-	put_u64(w, v);
+	wg_uapi_put_dec(w, v);
 	put(w, "\n");
 }
 
@@ -471,7 +457,7 @@ static void peer_unanswered(struct wg_device_metrics *m, const struct wg_peer *p
 
 	sample_open(m, w, "wgd_peer_unanswered_seconds", p);
 	put(w, "} ");
-	put_u64(w, ms / 1000);
+	wg_uapi_put_dec(w, ms / 1000);
 	put(w, frac);
 	put(w, "\n");
 }

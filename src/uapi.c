@@ -765,6 +765,13 @@ void wg_uapi_put_u64(struct wg_uapi_writer *w, const char *key, uint64_t value)
 	put_line(w, key, num, format_u64(num, value));
 }
 
+void wg_uapi_put_dec(struct wg_uapi_writer *w, uint64_t value)
+{
+	char num[20];
+
+	wg_uapi_put_bytes(w, num, format_u64(num, value));
+}
+
 void wg_uapi_put_key(struct wg_uapi_writer *w, const char *key, const uint8_t k[WG_KEY_LEN])
 {
 	static const char digits[] = "0123456789abcdef";

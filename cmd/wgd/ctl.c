@@ -520,9 +520,7 @@ static int get_device(const char *cmd, const char *ifname, struct wg_uapi_writer
 	return ret;
 }
 
-static int usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int usage(const char *cmd, const char *fmt, ...)
+int wg_ctl_usage(const char *cmd, const char *usage_text, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -530,7 +528,7 @@ static int usage(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n%s", USAGE);
+	fprintf(stderr, "\n%s", usage_text);
 	return 1;
 }
 
@@ -604,14 +602,14 @@ static int run_set(int argc, char **argv)
 	int ret;
 
 	if (argc < 2)
-		return usage("set", "missing INTERFACE");
+		return wg_ctl_usage("set", USAGE, "missing INTERFACE");
 	if (!wg_ctl_valid_ifname(argv[1]))
-		return usage("set", "invalid interface name '%s'", argv[1]);
+		return wg_ctl_usage("set", USAGE, "invalid interface name '%s'", argv[1]);
 	ret = wg_ctl_build_set(argc - 2, argv + 2, &r, err, sizeof(err));
 	if (ret) {
 		wg_ctl_request_free(&r);
-		return ret == -EINVAL ? usage("set", "%s", err)
-				      : usage("set", "%s", strerror(-ret));
+		return ret == -EINVAL ? wg_ctl_usage("set", USAGE, "%s", err)
+				      : wg_ctl_usage("set", USAGE, "%s", strerror(-ret));
 	}
 	wg_ctl_resolve_ifname(argv[1], ifname);
 	ret = r.n_peers ? check_peers(ifname, &r) : 0;
@@ -628,11 +626,11 @@ static int run_show(int argc, char **argv)
 	int ret;
 
 	if (argc < 2)
-		return usage("show", "missing INTERFACE");
+		return wg_ctl_usage("show", USAGE, "missing INTERFACE");
 	if (argc > 2)
-		return usage("show", "unexpected argument '%s'", argv[2]);
+		return wg_ctl_usage("show", USAGE, "unexpected argument '%s'", argv[2]);
 	if (!wg_ctl_valid_ifname(argv[1]))
-		return usage("show", "invalid interface name '%s'", argv[1]);
+		return wg_ctl_usage("show", USAGE, "invalid interface name '%s'", argv[1]);
 	wg_ctl_resolve_ifname(argv[1], ifname);
 	wg_uapi_writer_init(&reply);
 	wg_uapi_writer_init(&out);

@@ -91,4 +91,9 @@ int wg_ctl_send_all(int fd, const char *buf, size_t len);
  * status (0, or 1 after an error printed on stderr). */
 int wg_ctl_main(int argc, char **argv);
 
+/* Prints "wgd CMD: <message>" and then usage_text to stderr; returns 1
+ * (the exit status of a usage error). */
+int wg_ctl_usage(const char *cmd, const char *usage_text, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -1090,20 +1090,6 @@ static int parse_line(void *arg, const char *line, size_t len)
 	return ret ? 1 : 0;
 }
 
-static int usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int usage(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "wgd %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n%s", USAGE);
-	return 1;
-}
-
 /* 0, or 1 after printing why. */
 static int write_out(const struct wg_uapi_writer *out)
 {
@@ -1159,12 +1145,12 @@ int wg_diag_main(int argc, char **argv)
 		else if (!name)
 			name = argv[i];
 		else
-			return usage(cmd, "unexpected argument '%s'", argv[i]);
+			return wg_ctl_usage(cmd, USAGE, "unexpected argument '%s'", argv[i]);
 	}
 	if (!name)
-		return usage(cmd, "missing INTERFACE");
+		return wg_ctl_usage(cmd, USAGE, "missing INTERFACE");
 	if (!wg_ctl_valid_ifname(name))
-		return usage(cmd, "invalid interface name '%s'", name);
+		return wg_ctl_usage(cmd, USAGE, "invalid interface name '%s'", name);
 	wg_ctl_resolve_ifname(name, ifname);
 	if (diagnose)
 		return run_diagnose(ifname, json);

@@ -167,6 +167,8 @@ void wg_uapi_writer_free(struct wg_uapi_writer *w); /* zeroes the buffer */
 void wg_uapi_put_bytes(struct wg_uapi_writer *w, const void *data, size_t len);
 void wg_uapi_put_str(struct wg_uapi_writer *w, const char *key, const char *value);
 void wg_uapi_put_u64(struct wg_uapi_writer *w, const char *key, uint64_t value);
+/* The decimal digits of value alone (no key, no newline). */
+void wg_uapi_put_dec(struct wg_uapi_writer *w, uint64_t value);
 void wg_uapi_put_key(struct wg_uapi_writer *w, const char *key, const uint8_t k[WG_KEY_LEN]);
 /* "key=IPv4:port" or "key=[IPv6]:port"; nothing for AF_UNSPEC. */
 void wg_uapi_put_endpoint(struct wg_uapi_writer *w, const char *key, const union wg_sockaddr *a);

@@ -435,12 +435,33 @@ static void ask_ipv4(struct verdict *k, const struct wg_udp *udp, const struct w
 		k->src = to->src4;
 }
 
+/* k's verdict of this generation (1 or 0) if there is one; else -1,
+ * with the kernel's answer for k in *oif (*answered false if the query
+ * itself failed). */
+static int cached(struct wg_route_watch *rw, const struct verdict *k, const struct wg_udp *udp,
+		  int *oif, bool *answered)
+{
+	const struct verdict *v = find(rw, k);
+
+	if (v->gen == rw->gen)
+		return v->yes;
+	*oif = route_oif(rw, k, udp->port, answered);
+	return -1;
+}
+
+static bool judged(struct wg_route_watch *rw, struct verdict *k, bool yes)
+{
+	k->yes = yes;
+	remember(rw, *k);
+	return yes;
+}
+
 bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to)
 {
-	struct verdict k, *v;
+	struct verdict k;
 	bool answered;
-	int oif;
+	int oif, known;
 
 	/* The kernel checks the interface for IPv4 only; an IPv6 source
 	 * stays while the address exists (a refused send forgets it). */
@@ -448,59 +469,47 @@ bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *ud
 		return true;
 	ask_ipv4(&k, udp, to, KEEP_SOURCE);
 	k.ifindex = to->src_ifindex;
-	v = find(rw, &k);
-	if (v->gen == rw->gen)
-		return v->yes;
-	oif = route_oif(rw, &k, udp->port, &answered);
+	if ((known = cached(rw, &k, udp, &oif, &answered)) >= 0)
+		return known;
 	if (!answered)
 		return true; /* no verdict: the source stays, for now */
-	k.yes = oif > 0 && (unsigned int)oif == k.ifindex;
-	remember(rw, k);
-	return k.yes;
+	return judged(rw, &k, oif > 0 && (unsigned int)oif == k.ifindex);
 }
 
 bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to)
 {
-	struct verdict k, *v;
+	struct verdict k;
 	bool answered;
-	int oif, tunnel = 0;
+	int oif, tunnel = 0, known;
 
 	if (to->addr.sa.sa_family != AF_INET)
 		return true;
 	ask_ipv4(&k, udp, to, MAY_FRAGMENT);
-	v = find(rw, &k);
-	if (v->gen == rw->gen)
-		return v->yes;
-	oif = route_oif(rw, &k, udp->port, &answered);
+	if ((known = cached(rw, &k, udp, &oif, &answered)) >= 0)
+		return known;
 	if (oif > 0)
 		tunnel = is_tunnel(rw, oif);
 	if (!answered || tunnel < 0)
 		return false; /* unknown: no fragments, this time */
-	k.yes = oif > 0 && !tunnel;
-	remember(rw, k);
-	return k.yes;
+	return judged(rw, &k, oif > 0 && !tunnel);
 }
 
 bool wg_os_route_via_egress(struct wg_route_watch *rw, const struct wg_udp *udp,
 			    const struct wg_endpoint *to)
 {
-	struct verdict k, *v;
+	struct verdict k;
 	bool answered;
-	int oif;
+	int oif, known;
 
 	/* IPv6 refuses a send it has no route for through the interface. */
 	if (to->addr.sa.sa_family != AF_INET || !to->pinned || !to->src_ifindex)
 		return true;
 	ask_ipv4(&k, udp, to, EGRESS_ROUTE);
 	k.ifindex = to->src_ifindex;
-	v = find(rw, &k);
-	if (v->gen == rw->gen)
-		return v->yes;
-	oif = route_oif(rw, &k, udp->port, &answered);
+	if ((known = cached(rw, &k, udp, &oif, &answered)) >= 0)
+		return known;
 	if (!answered)
 		return true; /* no verdict: let the send try */
-	k.yes = oif != -ENETUNREACH && oif != -EHOSTUNREACH && oif != -ENOENT;
-	remember(rw, k);
-	return k.yes;
+	return judged(rw, &k, oif != -ENETUNREACH && oif != -EHOSTUNREACH && oif != -ENOENT);
 }
