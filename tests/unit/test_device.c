@@ -30,76 +30,26 @@
 #define SEC  WG_NSEC_PER_SEC
 #define MSEC WG_NSEC_PER_MSEC
 
-struct env {
-	struct fake_clock clk;
-	struct wg_clock clock;
-	struct node a, b;
-};
-
-/* A: initiator with B's endpoint. B learns A's endpoint from the handshake. */
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	assert_int_equal(wg_crypto_init(), 0);
-	e->clk.mono = 1000 * SEC;
-	e->clk.unix_ns = 1700000000 * SEC;
-	e->clock = fake_clock_of(&e->clk);
-	node_init(&e->a, &e->clock, "tunA");
-	node_init(&e->b, &e->clock, "tunB");
-	assert_int_equal(node_apply(&e->a,
-				    "private_key=%s\npublic_key=%s\nendpoint=127.0.0.1:%u\n"
-				    "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n",
-				    e->a.priv_hex, e->b.pub_hex, wg_device_listen_port(e->b.dev)),
-			 0);
-	assert_int_equal(node_apply(&e->b,
-				    "private_key=%s\npublic_key=%s\n"
-				    "allowed_ip=10.0.0.1/32\nallowed_ip=fd00::1/128\n",
-				    e->b.priv_hex, e->a.pub_hex),
-			 0);
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	node_fini(&e->a);
-	node_fini(&e->b);
-	free(e);
-	return 0;
-}
-
-/* Loopback UDP and socketpairs deliver at once: a few rounds settle all. */
-static void pump(struct env *e)
-{
-	for (int i = 0; i < 4; i++) {
-		node_pump(&e->a);
-		node_pump(&e->b);
-	}
-}
-
 /* Tests that call the receive path directly (one loop turn, no hook)
  * start a new turn after moving the clock: the engine reads the clock
  * once per entry. */
-static void new_turn(struct env *e)
+static void new_turn(struct devpair *e)
 {
 	wg_dev_tick(e->a.dev);
 	wg_dev_tick(e->b.dev);
 }
 
-static void advance(struct env *e, uint64_t ns)
+static void advance(struct devpair *e, uint64_t ns)
 {
 	e->clk.mono += ns;
 	e->clk.unix_ns += ns;
 	wg_device_run_timers(e->a.dev);
 	wg_device_run_timers(e->b.dev);
-	pump(e);
+	devpair_pump(e);
 }
 
 /* Advances in 1 s steps (timers fire in order), then by the remainder. */
-static void advance_steps(struct env *e, uint64_t ns)
+static void advance_steps(struct devpair *e, uint64_t ns)
 {
 	while (ns >= SEC) {
 		advance(e, SEC);
@@ -187,13 +137,13 @@ static struct wg_peer *peer_of(struct node *n, const struct node *other)
 }
 
 /* First packet A -> B: handshake, then delivery. */
-static void establish(struct env *e)
+static void establish(struct devpair *e)
 {
 	uint8_t pkt[128];
 	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 20, 0xab);
 
 	tun_inject(&e->a, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->b, pkt, len);
 }
 
@@ -204,7 +154,7 @@ static void expect_line(const char *text, const char *line);
 
 static void test_handshake_on_first_packet(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 0);
 	establish(e);
@@ -221,24 +171,24 @@ static void test_handshake_on_first_packet(void **state)
 
 static void test_ipv4_ipv6_both_ways(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[1500];
 	size_t len;
 
 	establish(e);
 	len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 1, 0x11);
 	tun_inject(&e->b, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->a, pkt, len);
 
 	len = ipv6_packet(pkt, "fd00::1", "fd00::2", 333, 0x22);
 	tun_inject(&e->a, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->b, pkt, len);
 
 	len = ipv6_packet(pkt, "fd00::2", "fd00::1", 1380, 0x33); /* full MTU */
 	tun_inject(&e->b, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->a, pkt, len);
 	/* Still one handshake: the session carried everything. */
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
@@ -247,7 +197,7 @@ static void test_ipv4_ipv6_both_ways(void **state)
 
 static void test_ipv6_underlay(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	char line[128], *t;
 
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nendpoint=[::1]:%u\n", e->b.pub_hex,
@@ -262,7 +212,7 @@ static void test_ipv6_underlay(void **state)
 
 static void test_staged_flushed_in_order(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[5][128];
 	size_t len[5];
 
@@ -273,7 +223,7 @@ static void test_staged_flushed_in_order(void **state)
 	node_pump(&e->a); /* all staged, one initiation */
 	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, 5);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
-	pump(e);
+	devpair_pump(e);
 	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, 0);
 	for (int i = 0; i < 5; i++)
 		expect_delivered(&e->b, pkt[i], len[i]);
@@ -284,7 +234,7 @@ static void test_staged_flushed_in_order(void **state)
 
 static void test_staging_drops_oldest(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[128];
 
 	/* B has no endpoint for A yet: to stage, give A's peer a dead one. */
@@ -303,12 +253,12 @@ static void test_staging_drops_oldest(void **state)
 
 static void test_no_endpoint_dropped(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[128];
 	size_t len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 8, 1);
 
 	tun_inject(&e->b, pkt, len); /* B never heard from A */
-	pump(e);
+	devpair_pump(e);
 	assert_int_equal(stats(&e->b).tun_no_endpoint, 1);
 	assert_int_equal(stats(&e->b).handshake_initiations_sent, 0);
 	assert_int_equal(peer_of(&e->b, &e->a)->n_staged, 0);
@@ -316,13 +266,13 @@ static void test_no_endpoint_dropped(void **state)
 
 static void test_unreachable_icmp(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[128], got[2048];
 	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.7.7.7", 30, 5);
 	ssize_t n;
 
 	tun_inject(&e->a, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	n = tun_take(&e->a, got, sizeof(got));
 	assert_int_equal(n, 20 + 8 + (ssize_t)len);
 	assert_int_equal(got[9], 1);		    /* ICMP */
@@ -335,7 +285,7 @@ static void test_unreachable_icmp(void **state)
 
 	len = ipv6_packet(pkt, "fd00::1", "fd00::99", 16, 6);
 	tun_inject(&e->a, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	n = tun_take(&e->a, got, sizeof(got));
 	assert_int_equal(n, 40 + 8 + (ssize_t)len);
 	assert_int_equal(got[6], 58);
@@ -346,27 +296,27 @@ static void test_unreachable_icmp(void **state)
 	memcpy(pkt + 24, got + 8, 16); /* aim it at the unroutable side */
 	pkt[24 + 15] = 0x77;
 	tun_inject(&e->a, pkt, (size_t)n);
-	pump(e);
+	devpair_pump(e);
 	expect_tun_empty(&e->a);
 	assert_int_equal(stats(&e->a).icmp_sent, 2);
 }
 
 static void test_garbage_from_tun(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[64] = {0x45, 0, 0, 200}; /* claims 200 bytes */
 
 	tun_inject(&e->a, pkt, sizeof(pkt));
 	pkt[0] = 0x75;
 	tun_inject(&e->a, pkt, sizeof(pkt));
-	pump(e);
+	devpair_pump(e);
 	assert_int_equal(stats(&e->a).tun_garbage, 2);
 	expect_tun_empty(&e->a);
 }
 
 static void test_source_filter(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[128];
 	size_t len;
 
@@ -374,12 +324,12 @@ static void test_source_filter(void **state)
 	/* A routes by destination; B checks the source belongs to A. */
 	len = ipv4_packet(pkt, "10.9.9.9", "10.0.0.2", 12, 7);
 	tun_inject(&e->a, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_tun_empty(&e->b);
 	assert_int_equal(stats(&e->b).inner_src_mismatch, 1);
 	len = ipv6_packet(pkt, "fd00::5", "fd00::2", 12, 7);
 	tun_inject(&e->a, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_tun_empty(&e->b);
 	assert_int_equal(stats(&e->b).inner_src_mismatch, 2);
 }
@@ -394,7 +344,7 @@ static void on_fatal(void *ctx)
 
 static void test_tun_gone_is_fatal(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device_params p = {0};
 	struct node n = {.base = e->a.base};
 	struct wg_tun *tun;
@@ -438,7 +388,7 @@ static void expect_line(const char *text, const char *line)
 
 static void test_get_fields(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	char line[256], *t;
 
 	t = get_text(&e->a);
@@ -478,7 +428,7 @@ static void test_get_fields(void **state)
 
 static void test_set_fields(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	char *t;
 
 	assert_int_equal(
@@ -510,7 +460,7 @@ static void test_set_fields(void **state)
 
 static void test_set_is_atomic(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t other[WG_KEY_LEN];
 	char other_hex[65], *before, *after;
 	int ret;
@@ -545,7 +495,7 @@ static void test_set_is_atomic(void **state)
  * the request fails whole. Either way the state matches the answer. */
 static void test_fwmark(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	char *before = get_text(&e->a), *after;
 	int ret = node_apply(&e->a, "fwmark=51820\npublic_key=%s\nremove=true\n", e->b.pub_hex);
 
@@ -567,7 +517,7 @@ static void test_fwmark(void **state)
 
 static void test_private_key_change(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 
 	establish(e);
 	/* Same key again (wg setconf): sessions stay. */
@@ -580,7 +530,7 @@ static void test_private_key_change(void **state)
 
 static void test_remove_peer_zeroes_state(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device *a = e->a.dev;
 
 	establish(e);
@@ -596,13 +546,13 @@ static void test_remove_peer_zeroes_state(void **state)
 	uint8_t pkt[64];
 	size_t len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 4, 1);
 	tun_inject(&e->b, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	assert_int_equal(stats(&e->a).data_unknown_index, 1);
 }
 
 static void test_replace_peers(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t k[3][WG_KEY_LEN];
 	char h[3][65];
 
@@ -707,7 +657,7 @@ static const char *expect_scale_peer(const char *p, uint32_t i)
  * changes and a replacement on that device. */
 static void test_scale_set_get(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device_dump *d;
 	struct wg_uapi_writer w;
 	uint8_t k[WG_KEY_LEN];
@@ -770,7 +720,7 @@ static void test_scale_set_get(void **state)
  * it started; a device destroyed under it ends it. */
 static void test_dump_survives_changes(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device_dump *d, *d2;
 	struct wg_uapi_writer w;
 	uint8_t k[WG_KEY_LEN];
@@ -820,7 +770,7 @@ static void test_dump_survives_changes(void **state)
 
 static void test_idle_arms_nothing(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 
 	assert_int_equal(wg_device_next_deadline(e->a.dev), UINT64_MAX);
 	assert_int_equal(wg_device_next_deadline(e->b.dev), UINT64_MAX);
@@ -840,7 +790,7 @@ static void test_idle_arms_nothing(void **state)
 
 static void test_passive_keepalive(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 
 	establish(e);
 	advance(e, WG_KEEPALIVE_TIMEOUT - 1);
@@ -857,7 +807,7 @@ static void test_passive_keepalive(void **state)
 /* A sends; B (whose timers we hold back) never answers. */
 static void test_new_handshake_when_unanswered(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[64];
 	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
 	uint64_t start;
@@ -865,7 +815,7 @@ static void test_new_handshake_when_unanswered(void **state)
 	establish(e);
 	advance_steps(e, 20 * SEC); /* keepalive exchanged, quiet */
 	tun_inject(&e->a, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	start = e->clk.mono;
 	for (uint64_t t = 0; t < WG_NEW_HANDSHAKE_TIMEOUT; t += 500 * MSEC) {
 		e->clk.mono = start + t;
@@ -875,13 +825,13 @@ static void test_new_handshake_when_unanswered(void **state)
 	e->clk.mono = start + WG_NEW_HANDSHAKE_TIMEOUT + WG_REKEY_TIMEOUT_JITTER_MAX;
 	wg_device_run_timers(e->a.dev);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
-	pump(e);
+	devpair_pump(e);
 	assert_int_equal(stats(&e->a).handshakes_completed, 2);
 }
 
 static void test_persistent_keepalive(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 
 	establish(e);
 	advance_steps(e, 20 * SEC);
@@ -889,7 +839,7 @@ static void test_persistent_keepalive(void **state)
 	assert_int_equal(node_apply(&e->a, "public_key=%s\npersistent_keepalive_interval=25\n",
 				    e->b.pub_hex),
 			 0);
-	pump(e);
+	devpair_pump(e);
 	assert_int_equal(stats(&e->a).keepalives_sent, 1); /* at once */
 	advance(e, 25 * SEC - 1);
 	assert_int_equal(stats(&e->a).keepalives_sent, 1);
@@ -907,7 +857,7 @@ static void test_persistent_keepalive(void **state)
 
 static void test_rekey_after_time(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[64];
 	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
 	uint64_t born;
@@ -916,19 +866,19 @@ static void test_rekey_after_time(void **state)
 	born = peer_of(&e->a, &e->b)->kp_current->kp.birthdate_ns;
 	advance_steps(e, WG_REKEY_AFTER_TIME - SEC);
 	tun_inject(&e->a, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->b, pkt, len);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
 	/* The responder never rekeys on time. */
 	len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 4, 1);
 	advance(e, SEC);
 	tun_inject(&e->b, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->a, pkt, len);
 	assert_int_equal(stats(&e->b).handshake_initiations_sent, 0);
 	len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
 	tun_inject(&e->a, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
 	assert_int_equal(peer_of(&e->a, &e->b)->kp_current->kp.birthdate_ns, e->clk.mono);
 	assert_int_equal(peer_of(&e->a, &e->b)->kp_previous->kp.birthdate_ns, born);
@@ -937,7 +887,7 @@ static void test_rekey_after_time(void **state)
 
 static void test_message_limits(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[64];
 	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
 	struct wg_peer *pa;
@@ -951,7 +901,7 @@ static void test_message_limits(void **state)
 	node_pump(&e->a);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
 	assert_int_equal(stats(&e->a).data_packets_sent, 2);
-	pump(e);
+	devpair_pump(e);
 	assert_int_equal(stats(&e->a).handshakes_completed, 2);
 	/* At REJECT_AFTER_MESSAGES the session may not send at all. */
 	advance(e, WG_REKEY_TIMEOUT);
@@ -963,25 +913,25 @@ static void test_message_limits(void **state)
 	node_pump(&e->a);
 	assert_int_equal(pa->n_staged, 1);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 3);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->b, pkt, len);
 }
 
 static void test_rekey_on_receive(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[64];
 	size_t len = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 4, 1);
 
 	establish(e);
 	advance_steps(e, WG_REKEY_ON_RECEIVE_AGE - SEC);
 	tun_inject(&e->b, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->a, pkt, len);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 1);
 	advance(e, SEC);
 	tun_inject(&e->b, pkt, len);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->a, pkt, len);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
 	assert_int_equal(stats(&e->a).handshakes_completed, 2);
@@ -989,7 +939,7 @@ static void test_rekey_on_receive(void **state)
 
 static void test_reject_after_time(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[64];
 	size_t len = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 4, 1);
 
@@ -1001,7 +951,7 @@ static void test_reject_after_time(void **state)
 	node_pump(&e->a);
 	assert_int_equal(stats(&e->a).handshake_initiations_sent, 2);
 	assert_int_equal(peer_of(&e->a, &e->b)->n_staged, 1);
-	pump(e);
+	devpair_pump(e);
 	expect_delivered(&e->b, pkt, len);
 	assert_int_equal(stats(&e->a).handshakes_completed, 2);
 	/* Nor receive: sealed at 179 s, opened after 180 s. */
@@ -1009,7 +959,7 @@ static void test_reject_after_time(void **state)
 	tun_inject(&e->a, pkt, len);
 	node_pump(&e->a);
 	e->clk.mono += 2 * SEC;
-	pump(e);
+	devpair_pump(e);
 	assert_int_equal(stats(&e->b).data_expired_keypair, 1);
 	expect_tun_empty(&e->b);
 }
@@ -1031,7 +981,7 @@ static int open_sink(struct wg_endpoint *ep)
 }
 
 /* B's initiation to A, built by hand so the test can replay it. */
-static void make_initiation(struct env *e, struct wg_handshake *hs, struct wg_cookie *ck,
+static void make_initiation(struct devpair *e, struct wg_handshake *hs, struct wg_cookie *ck,
 			    struct wg_msg_initiation *msg)
 {
 	struct wg_static_identity idb = {.has_identity = true};
@@ -1062,7 +1012,7 @@ static int count_type(int fd, uint8_t type, size_t len, uint8_t *last)
 
 static void test_under_load_demands_cookie(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device *a = e->a.dev;
 	struct wg_msg_cookie_reply reply;
 	struct wg_msg_initiation msg;
@@ -1114,7 +1064,7 @@ static void test_under_load_demands_cookie(void **state)
  * one its mac2 retry needs); and in all, per second. */
 static void test_flood_leaves_peer_its_cookie(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device *a = e->a.dev;
 	struct wg_msg_cookie_reply reply;
 	struct wg_msg_initiation msg, flood;
@@ -1185,7 +1135,7 @@ static void test_flood_leaves_peer_its_cookie(void **state)
  * 3 s in still gets a cookie reply, not Diffie-Hellman work. */
 static void test_steady_flood_keeps_load(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device *a = e->a.dev;
 	struct wg_msg_initiation msg, flood;
 	struct wg_handshake hs, hs2;
@@ -1232,7 +1182,7 @@ static void test_steady_flood_keeps_load(void **state)
 
 static void test_backlog_bounded_and_mac1(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device *a = e->a.dev;
 	struct wg_msg_cookie_reply junk;
 	struct wg_msg_initiation msg;
@@ -1277,7 +1227,7 @@ static void test_backlog_bounded_and_mac1(void **state)
  * as many that end cheaply (a cookie-reply message for no handshake). */
 static void test_backlog_budget_per_turn(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device *a = e->a.dev;
 	struct wg_msg_cookie_reply junk;
 	struct wg_msg_initiation msg;
@@ -1326,7 +1276,7 @@ static void test_backlog_budget_per_turn(void **state)
  * mac2), within its source's rate; nothing else enters its last eighth. */
 static void test_backlog_reserve_for_cookies(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device *a = e->a.dev;
 	struct wg_msg_cookie_reply reply, junk;
 	struct wg_msg_initiation msg;
@@ -1379,7 +1329,7 @@ static void test_backlog_reserve_for_cookies(void **state)
 
 static void test_initiation_rejections(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device *a = e->a.dev;
 	struct wg_msg_initiation msg;
 	struct wg_handshake hs;
@@ -1414,41 +1364,71 @@ static void test_initiation_rejections(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_handshake_on_first_packet, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ipv4_ipv6_both_ways, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ipv6_underlay, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_staged_flushed_in_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_staging_drops_oldest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_endpoint_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unreachable_icmp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_garbage_from_tun, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_source_filter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tun_gone_is_fatal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_get_fields, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_fields, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_is_atomic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fwmark, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_private_key_change, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_peer_zeroes_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replace_peers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scale_set_get, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dump_survives_changes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_idle_arms_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_passive_keepalive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_new_handshake_when_unanswered, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_persistent_keepalive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rekey_after_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_message_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rekey_on_receive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reject_after_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_under_load_demands_cookie, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flood_leaves_peer_its_cookie, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_steady_flood_keeps_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backlog_bounded_and_mac1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backlog_budget_per_turn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backlog_reserve_for_cookies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_initiation_rejections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_on_first_packet, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_ipv4_ipv6_both_ways, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_underlay, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_staged_flushed_in_order, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_staging_drops_oldest, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_no_endpoint_dropped, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable_icmp, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_from_tun, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_source_filter, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_tun_gone_is_fatal, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_get_fields, devpair_setup, devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_set_fields, devpair_setup, devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_set_is_atomic, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_fwmark, devpair_setup, devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_private_key_change, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_peer_zeroes_state, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_replace_peers, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_scale_set_get, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_dump_survives_changes, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_arms_nothing, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_passive_keepalive, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_new_handshake_when_unanswered, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_persistent_keepalive, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_after_time, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_message_limits, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_on_receive, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_reject_after_time, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_under_load_demands_cookie, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_flood_leaves_peer_its_cookie, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_steady_flood_keeps_load, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_bounded_and_mac1, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_budget_per_turn, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_reserve_for_cookies, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_initiation_rejections, devpair_setup,
+						devpair_teardown),
 	};
 	const char *level = getenv("WGD_TEST_LOG");
 

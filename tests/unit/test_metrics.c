@@ -32,60 +32,12 @@
 #include "wgd/uapi.h"
 
 #define SEC	WG_NSEC_PER_SEC
-#define UNIX_S	1700000000u
+#define UNIX_S	DEVPAIR_UNIX_S
 #define SAMPLE	"metrics-sample.prom"
 #define ODD_DEV "wg\"0\\\n" /* a device name every escape applies to */
 
-struct env {
-	struct fake_clock clk;
-	struct wg_clock clock;
-	struct node a, b;
-};
-
-/* A knows B's endpoint; B learns A's from the handshake. */
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	assert_int_equal(wg_crypto_init(), 0);
-	e->clk.mono = 1000 * SEC;
-	e->clk.unix_ns = UNIX_S * SEC;
-	e->clock = fake_clock_of(&e->clk);
-	node_init(&e->a, &e->clock, "tunA");
-	node_init(&e->b, &e->clock, "tunB");
-	assert_int_equal(node_apply(&e->a,
-				    "private_key=%s\npublic_key=%s\nendpoint=127.0.0.1:%u\n"
-				    "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n",
-				    e->a.priv_hex, e->b.pub_hex, wg_device_listen_port(e->b.dev)),
-			 0);
-	assert_int_equal(node_apply(&e->b,
-				    "private_key=%s\npublic_key=%s\nallowed_ip=10.0.0.1/32\n",
-				    e->b.priv_hex, e->a.pub_hex),
-			 0);
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	node_fini(&e->a);
-	node_fini(&e->b);
-	free(e);
-	return 0;
-}
-
-static void pump(struct env *e)
-{
-	for (int i = 0; i < 4; i++) {
-		node_pump(&e->a);
-		node_pump(&e->b);
-	}
-}
-
 /* A packet into A's TUN for B: a handshake, then the packet. */
-static void send_a_to_b(struct env *e)
+static void send_a_to_b(struct devpair *e)
 {
 	uint8_t pkt[40] = {0x45};
 
@@ -95,7 +47,7 @@ static void send_a_to_b(struct env *e)
 	assert_int_equal(inet_pton(AF_INET, "10.0.0.1", pkt + 12), 1);
 	assert_int_equal(inet_pton(AF_INET, "10.0.0.2", pkt + 16), 1);
 	assert_int_equal(write(e->a.tun_fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
-	pump(e);
+	devpair_pump(e);
 }
 
 /* Peers from..from+count-1 in one set: key bytes from i, 10.(i>>16+1).x.y/32,
@@ -270,7 +222,7 @@ static void series(char *out, size_t cap, const char *name, const uint8_t *key, 
 
 /* --- the exposition --- */
 
-static void expect_wireguard_families(struct env *e, const char *t)
+static void expect_wireguard_families(struct devpair *e, const char *t)
 {
 	char s[256], ep[64], b64[45];
 
@@ -298,7 +250,7 @@ static void expect_wireguard_families(struct env *e, const char *t)
 	assert_int_equal(value_of(t, s), get_value(e->a.dev, "last_handshake_time_sec"));
 }
 
-static void expect_wgd_families(struct env *e, const char *t)
+static void expect_wgd_families(struct devpair *e, const char *t)
 {
 	char s[256];
 
@@ -345,7 +297,7 @@ static void write_sample(const char *text)
  * handshake's messages, the shape of the format. */
 static void test_exposition(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	static const char *const wanted[] = {"wireguard_device_info",
 					     "wireguard_peer_info",
 					     "wireguard_peer_allowed_ips_info",
@@ -396,7 +348,7 @@ static void test_exposition(void **state)
  * kept in the ring by its source address with its time and count. */
 static void test_rejects(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint8_t pkt[40] = {0x45};
 	char s[256];
 	char *t;
@@ -411,7 +363,7 @@ static void test_rejects(void **state)
 	assert_int_equal(inet_pton(AF_INET, "10.0.0.2", pkt + 12), 1);
 	assert_int_equal(inet_pton(AF_INET, "10.0.0.1", pkt + 16), 1);
 	assert_int_equal(write(e->b.tun_fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
-	pump(e);
+	devpair_pump(e);
 	t = exposition(e->a.dev, "wg0", SIZE_MAX);
 	check_shape(t);
 	series(s, sizeof(s), "wgd_handshake_failures_total", NULL, ",reason=\"unknown_peer\"");
@@ -434,7 +386,7 @@ static void test_rejects(void **state)
  * key has no wireguard_device_info sample (the family stays). */
 static void test_escaping_and_no_key(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	char *t = exposition(e->a.dev, ODD_DEV, SIZE_MAX);
 
 	assert_non_null(strstr(t, "wgd_peers{device=\"wg\\\"0\\\\\\n\"} 1\n"));
@@ -453,7 +405,7 @@ static void test_escaping_and_no_key(void **state)
  * sample per peer (or per prefix). */
 static void test_steps_same_text(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	char *whole, *t;
 
 	send_a_to_b(e);
@@ -476,7 +428,7 @@ static void test_steps_same_text(void **state)
  * peer is never written twice in a family. */
 static void test_peers_change_mid_stream(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device_metrics *m;
 	struct wg_uapi_writer w;
 	uint8_t k[WG_KEY_LEN];
@@ -507,7 +459,7 @@ static void test_peers_change_mid_stream(void **state)
 /* A device destroyed mid-stream ends the stream; the cursor still frees. */
 static void test_device_gone_mid_stream(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device_metrics *m;
 	struct wg_uapi_writer w;
 
@@ -557,7 +509,7 @@ static char *handle(struct wg_device *dev, const struct wg_control_metrics *mx, 
  * exposition then errno=0; a server without metrics says EOPNOTSUPP. */
 static void test_uapi_op(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_uapi_reader r;
 	struct wg_uapi_set set;
 	char *want, *got;
@@ -657,7 +609,7 @@ static char *read_until(struct event_base *base, int fd, const char *end, int ti
  * a get on the same connection: both replies whole and in order. */
 static void test_control_socket(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct ctl_env c;
 	char *want, *got, *get;
@@ -754,7 +706,7 @@ static char *dechunk(const char *resp)
  * text as the exposition; other paths 404, other methods 405. */
 static void test_http(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_metrics_http *h, *h2;
 	char *resp, *body, *want, addr[32];
 	size_t len;
@@ -824,7 +776,7 @@ static void test_http(void **state)
  * the server goes on serving. */
 static void test_http_client_leaves(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_metrics_http *h;
 	char buf[4096], *resp;
 	size_t len;
@@ -899,7 +851,7 @@ static size_t http_drain(struct event_base *base, uint16_t port)
  * the times are printed (no assertion on them). */
 static void test_scale_100k(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	struct wg_device_metrics *m;
 	struct wg_metrics_http *h;
 	struct wg_uapi_writer w;
@@ -946,7 +898,7 @@ static void test_scale_100k(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+#define T(t) cmocka_unit_test_setup_teardown(t, devpair_setup, devpair_teardown)
 		T(test_exposition),
 		T(test_rejects),
 		T(test_escaping_and_no_key),

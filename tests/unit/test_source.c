@@ -25,56 +25,8 @@
 
 #define SEC WG_NSEC_PER_SEC
 
-struct env {
-	struct fake_clock clk;
-	struct wg_clock clock;
-	struct node a, b;
-};
-
-/* A knows B's endpoint; B learns A's from the handshake. */
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	assert_int_equal(wg_crypto_init(), 0);
-	e->clk.mono = 1000 * SEC;
-	e->clk.unix_ns = 1700000000 * SEC;
-	e->clock = fake_clock_of(&e->clk);
-	node_init(&e->a, &e->clock, "tunA");
-	node_init(&e->b, &e->clock, "tunB");
-	assert_int_equal(node_apply(&e->a,
-				    "private_key=%s\npublic_key=%s\nendpoint=127.0.0.1:%u\n"
-				    "allowed_ip=10.0.0.2/32\n",
-				    e->a.priv_hex, e->b.pub_hex, wg_device_listen_port(e->b.dev)),
-			 0);
-	assert_int_equal(node_apply(&e->b,
-				    "private_key=%s\npublic_key=%s\nallowed_ip=10.0.0.1/32\n",
-				    e->b.priv_hex, e->a.pub_hex),
-			 0);
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	node_fini(&e->a);
-	node_fini(&e->b);
-	free(e);
-	return 0;
-}
-
-static void pump(struct env *e)
-{
-	for (int i = 0; i < 4; i++) {
-		node_pump(&e->a);
-		node_pump(&e->b);
-	}
-}
-
 /* A packet into A's TUN for B: starts a handshake (or is sent at once). */
-static void send_a_to_b(struct env *e)
+static void send_a_to_b(struct devpair *e)
 {
 	uint8_t pkt[40] = {0x45};
 
@@ -84,7 +36,7 @@ static void send_a_to_b(struct env *e)
 	assert_int_equal(inet_pton(AF_INET, "10.0.0.1", pkt + 12), 1);
 	assert_int_equal(inet_pton(AF_INET, "10.0.0.2", pkt + 16), 1);
 	assert_int_equal(write(e->a.tun_fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
-	pump(e);
+	devpair_pump(e);
 }
 
 static char *get_text(struct wg_device *dev)
@@ -100,7 +52,7 @@ static char *get_text(struct wg_device *dev)
 }
 
 /* The address B last heard A from, as text without the port. */
-static const char *seen_from(struct env *e, char *buf, size_t len)
+static const char *seen_from(struct devpair *e, char *buf, size_t len)
 {
 	struct wg_peer *p = wg_peer_lookup(e->b.dev, e->a.pub);
 
@@ -120,7 +72,7 @@ static uint64_t refused(struct wg_device *dev)
 
 static void test_peer_source_used(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	char ip[INET_ADDRSTRLEN];
 
 	assert_int_equal(
@@ -135,7 +87,7 @@ static void test_peer_source_used(void **state)
 /* An absent source: nothing leaves, not even from another address. */
 static void test_peer_source_absent(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nwgd_source=192.0.2.1\n", e->b.pub_hex),
 			 0);
@@ -153,7 +105,7 @@ static void test_peer_source_absent(void **state)
 
 static void test_egress(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint64_t before;
 
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nwgd_egress=nosuch9\n", e->b.pub_hex), 0);
@@ -171,7 +123,7 @@ static void test_egress(void **state)
 
 static void test_get_lines(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	char *t = get_text(e->a.dev);
 
 	assert_null(strstr(t, "wgd_")); /* nothing extra unless set */
@@ -198,7 +150,7 @@ static void test_get_lines(void **state)
 /* Bound to 127.0.0.1: one IPv4 socket on the same port, nothing else. */
 static void test_bind_same_port(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	uint16_t port = wg_device_listen_port(e->a.dev);
 	int fds[2];
 
@@ -226,7 +178,7 @@ static void test_bind_same_port(void **state)
  * a peer source of the bound family other than it is refused. */
 static void test_bind_absent(void **state)
 {
-	struct env *e = *state;
+	struct devpair *e = *state;
 	char *before, *after;
 
 	assert_int_equal(node_apply(&e->a, "wgd_bind=192.0.2.1\n"), 0);
@@ -259,12 +211,15 @@ static void test_addr_present(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_peer_source_used, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_source_absent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_egress, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_get_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_same_port, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_absent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_source_used, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_peer_source_absent, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_egress, devpair_setup, devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_get_lines, devpair_setup, devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_bind_same_port, devpair_setup,
+						devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_bind_absent, devpair_setup, devpair_teardown),
 		cmocka_unit_test(test_addr_present),
 	};
 

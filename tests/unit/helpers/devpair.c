@@ -9,10 +9,12 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "wgd/constants.h"
 #include "wgd/crypto.h"
 #include "wgd/platform/tun.h"
 #include "wgd/uapi.h"
@@ -107,4 +109,47 @@ void node_pump(struct node *n)
 {
 	for (int i = 0; i < 4; i++)
 		event_base_loop(n->base, EVLOOP_NONBLOCK);
+}
+
+int devpair_setup(void **state)
+{
+	struct devpair *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	assert_int_equal(wg_crypto_init(), 0);
+	e->clk.mono = 1000 * WG_NSEC_PER_SEC;
+	e->clk.unix_ns = DEVPAIR_UNIX_S * WG_NSEC_PER_SEC;
+	e->clock = fake_clock_of(&e->clk);
+	node_init(&e->a, &e->clock, "tunA");
+	node_init(&e->b, &e->clock, "tunB");
+	assert_int_equal(node_apply(&e->a,
+				    "private_key=%s\npublic_key=%s\nendpoint=127.0.0.1:%u\n"
+				    "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n",
+				    e->a.priv_hex, e->b.pub_hex, wg_device_listen_port(e->b.dev)),
+			 0);
+	assert_int_equal(node_apply(&e->b,
+				    "private_key=%s\npublic_key=%s\n"
+				    "allowed_ip=10.0.0.1/32\nallowed_ip=fd00::1/128\n",
+				    e->b.priv_hex, e->a.pub_hex),
+			 0);
+	*state = e;
+	return 0;
+}
+
+int devpair_teardown(void **state)
+{
+	struct devpair *e = *state;
+
+	node_fini(&e->a);
+	node_fini(&e->b);
+	free(e);
+	return 0;
+}
+
+void devpair_pump(struct devpair *e)
+{
+	for (int i = 0; i < 4; i++) {
+		node_pump(&e->a);
+		node_pump(&e->b);
+	}
 }

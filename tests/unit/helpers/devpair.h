@@ -35,4 +35,20 @@ int node_apply(struct node *n, const char *fmt, ...) __attribute__((format(print
 /* Runs each loop a few times: loopback and socketpairs deliver at once. */
 void node_pump(struct node *n);
 
+/* The pair most device tests start from (a cmocka fixture: *state is the
+ * struct devpair): A has B's endpoint (127.0.0.1) and allowed IPs
+ * 10.0.0.2/32 and fd00::2/128, B has 10.0.0.1/32 and fd00::1/128 and learns
+ * A's endpoint from the first handshake. The clock starts at 1000 s
+ * monotonic and DEVPAIR_UNIX_S unix. */
+#define DEVPAIR_UNIX_S 1700000000u
+struct devpair {
+	struct fake_clock clk;
+	struct wg_clock clock;
+	struct node a, b;
+};
+int devpair_setup(void **state);
+int devpair_teardown(void **state);
+/* A few rounds of both loops: loopback UDP and socketpairs deliver at once. */
+void devpair_pump(struct devpair *e);
+
 #endif
