@@ -16,27 +16,20 @@
 
 #include "wgd/platform/batch.h"
 #include "wgd/platform/udp.h"
+#include "helpers/udppair.h"
 
 #define SEG  1000
 #define NSEG 11
 #define LAST 500
 #define LEN  (SEG * (NSEG - 1) + LAST)
 
-struct pair {
-	struct wg_udp *a, *b;
-	int fa[2], fb[2];
-};
-
 static uint8_t train[LEN], rx[8][65536];
 
 static int setup(void **state)
 {
-	static struct pair p;
+	static struct udppair p;
 
-	assert_int_equal(wg_udp_open(0, 0, NULL, &p.a), 0);
-	assert_int_equal(wg_udp_open(0, 0, NULL, &p.b), 0);
-	wg_udp_fds(p.a, p.fa);
-	wg_udp_fds(p.b, p.fb);
+	udppair_open(&p);
 	for (size_t i = 0; i < LEN; i++)
 		train[i] = (uint8_t)(i * 7 + i / SEG);
 	*state = &p;
@@ -45,28 +38,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct pair *p = *state;
-
-	wg_udp_close(p->a);
-	wg_udp_close(p->b);
+	udppair_close(*state);
 	return 0;
-}
-
-static struct wg_endpoint to_port(int family, uint16_t port)
-{
-	struct wg_endpoint e;
-
-	memset(&e, 0, sizeof(e));
-	if (family == AF_INET) {
-		e.addr.in4.sin_family = AF_INET;
-		e.addr.in4.sin_port = htons(port);
-		e.addr.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else {
-		e.addr.in6.sin6_family = AF_INET6;
-		e.addr.in6.sin6_port = htons(port);
-		e.addr.in6.sin6_addr = in6addr_loopback;
-	}
-	return e;
 }
 
 static void wait_readable(int fd)
@@ -109,7 +82,7 @@ static size_t drain(struct wg_udp *u, int fd, size_t *nmsg, size_t *seg0, uint16
 
 static void test_offload_flags(void **state)
 {
-	struct pair *p = *state;
+	struct udppair *p = *state;
 
 	assert_true(wg_udp_offloads(p->a) & WG_UDP_MMSG);
 	assert_true(wg_udp_offloads(p->a) & WG_UDP_GSO);
@@ -120,9 +93,9 @@ static void test_offload_flags(void **state)
 	assert_false(wg_udp_offloads(p->b) & WG_UDP_GRO);
 }
 
-static void send_train(struct pair *p, int family)
+static void send_train(struct udppair *p, int family)
 {
-	struct wg_endpoint to = to_port(family, wg_udp_port(p->b));
+	struct wg_endpoint to = loopback_ep(family, wg_udp_port(p->b));
 	struct wg_udp_msg m = {.buf = train, .len = LEN, .seg = SEG, .to = &to};
 
 	assert_int_equal(wg_udp_send_batch(p->a, &m, 1), 1);
@@ -131,7 +104,7 @@ static void send_train(struct pair *p, int family)
 
 static void test_train_with_gro(void **state)
 {
-	struct pair *p = *state;
+	struct udppair *p = *state;
 	size_t nmsg, seg0 = 0;
 
 	assert_int_equal(wg_udp_set_gro(p->b, true), 0);
@@ -147,7 +120,7 @@ static void test_train_with_gro(void **state)
 
 static void test_train_without_gro(void **state)
 {
-	struct pair *p = *state;
+	struct udppair *p = *state;
 	size_t nmsg, seg0 = 1;
 
 	send_train(p, AF_INET);
@@ -159,9 +132,9 @@ static void test_train_without_gro(void **state)
 /* Single datagrams and trains, both families, one call. */
 static void test_mixed_batch(void **state)
 {
-	struct pair *p = *state;
-	struct wg_endpoint t4 = to_port(AF_INET, wg_udp_port(p->b));
-	struct wg_endpoint t6 = to_port(AF_INET6, wg_udp_port(p->b));
+	struct udppair *p = *state;
+	struct wg_endpoint t4 = loopback_ep(AF_INET, wg_udp_port(p->b));
+	struct wg_endpoint t6 = loopback_ep(AF_INET6, wg_udp_port(p->b));
 	struct wg_udp_msg m[4] = {
 		{.buf = train, .len = 3 * SEG, .seg = SEG, .to = &t4},
 		{.buf = train + 3 * SEG, .len = SEG, .to = &t4},
@@ -180,8 +153,8 @@ static void test_mixed_batch(void **state)
 /* The source address left the host: the batch forgets it and sends. */
 static void test_refused_source(void **state)
 {
-	struct pair *p = *state;
-	struct wg_endpoint to = to_port(AF_INET, wg_udp_port(p->b));
+	struct udppair *p = *state;
+	struct wg_endpoint to = loopback_ep(AF_INET, wg_udp_port(p->b));
 	struct wg_udp_msg m = {.buf = train, .len = 2 * SEG, .seg = SEG, .to = &to};
 	size_t nmsg, seg0;
 
@@ -196,7 +169,7 @@ static void test_refused_source(void **state)
 /* Nothing queued: -EAGAIN; no socket for the family: per-message error. */
 static void test_errors(void **state)
 {
-	struct pair *p = *state;
+	struct udppair *p = *state;
 	struct wg_endpoint none;
 	struct wg_udp_msg m = {.buf = rx[0], .len = sizeof(rx[0])};
 

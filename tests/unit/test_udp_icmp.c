@@ -20,59 +20,31 @@
 
 #include "wgd/platform/batch.h"
 #include "wgd/platform/udp.h"
+#include "helpers/udppair.h"
 
 #define FAM(i) ((i) == 0 ? AF_INET : AF_INET6)
-
-struct pair {
-	struct wg_udp *a, *b; /* a sends to closed ports; b is a live peer */
-	int fa[2], fb[2];
-};
 
 static uint8_t rx[8][2048];
 
 static int setup(void **state)
 {
-	static struct pair p;
+	static struct udppair p;
 
-	assert_int_equal(wg_udp_open(0, 0, NULL, &p.a), 0);
-	assert_int_equal(wg_udp_open(0, 0, NULL, &p.b), 0);
-	wg_udp_fds(p.a, p.fa);
-	wg_udp_fds(p.b, p.fb);
-	/* The tests need both families on loopback: fail, not skip. */
-	assert_true(p.fa[0] >= 0 && p.fa[1] >= 0);
+	udppair_open(&p);
 	*state = &p;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct pair *p = *state;
-
-	wg_udp_close(p->a);
-	wg_udp_close(p->b);
+	udppair_close(*state);
 	return 0;
-}
-
-static struct wg_endpoint loopback(int family, uint16_t port)
-{
-	struct wg_endpoint e;
-
-	memset(&e, 0, sizeof(e));
-	e.addr.sa.sa_family = (sa_family_t)family;
-	if (family == AF_INET) {
-		e.addr.in4.sin_port = htons(port);
-		e.addr.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else {
-		e.addr.in6.sin6_port = htons(port);
-		e.addr.in6.sin6_addr = in6addr_loopback;
-	}
-	return e;
 }
 
 /* A loopback port that was just free: bound, noted, closed. */
 static uint16_t closed_port(int family)
 {
-	struct wg_endpoint e = loopback(family, 0);
+	struct wg_endpoint e = loopback_ep(family, 0);
 	socklen_t len = sizeof(e.addr);
 	int fd = socket(family, SOCK_DGRAM, 0);
 
@@ -105,10 +77,10 @@ static bool readable(int fd)
 }
 
 /* One datagram to a closed port, and its ICMP error arrived at a. */
-static uint16_t provoke(struct pair *p, int i)
+static uint16_t provoke(struct udppair *p, int i)
 {
 	uint16_t port = closed_port(FAM(i));
-	struct wg_endpoint to = loopback(FAM(i), port);
+	struct wg_endpoint to = loopback_ep(FAM(i), port);
 
 	assert_int_equal(wg_udp_send(p->a, &to, (const uint8_t *)"x", 1), 0);
 	wait_for(p->fa[i], POLLERR);
@@ -126,7 +98,7 @@ static int recv_batch(struct wg_udp *u, int fd, struct wg_udp_msg *m)
 
 static void check_entry(const struct wg_udp_icmp *e, int i, uint16_t port)
 {
-	struct wg_endpoint want = loopback(FAM(i), port);
+	struct wg_endpoint want = loopback_ep(FAM(i), port);
 
 	assert_true(wg_sockaddr_equal(&e->dest, &want.addr));
 	assert_int_equal(e->kind, WG_UDP_ICMP_PORT_UNREACHABLE);
@@ -151,7 +123,7 @@ static void expect_one(struct wg_udp *u, int i, uint16_t port)
 
 /* The receive finds only the error: -EAGAIN, no read error, and nothing
  * left to wake the loop again. */
-static void errors_only(struct pair *p, bool portable)
+static void errors_only(struct udppair *p, bool portable)
 {
 	uint64_t dropped = wg_udp_icmp_dropped(p->a);
 	struct wg_udp_msg m[8];
@@ -181,11 +153,11 @@ static void test_errors_only_batch(void **state)
 /* Datagrams waiting behind the error are received in the same call. */
 static void test_data_behind_error(void **state)
 {
-	struct pair *p = *state;
+	struct udppair *p = *state;
 	struct wg_udp_msg m[8];
 
 	for (int i = 0; i < 2; i++) {
-		struct wg_endpoint to_a = loopback(FAM(i), wg_udp_port(p->a));
+		struct wg_endpoint to_a = loopback_ep(FAM(i), wg_udp_port(p->a));
 		uint16_t port = provoke(p, i);
 		assert_int_equal(wg_udp_send(p->b, &to_a, (const uint8_t *)"data", 4), 0);
 		wait_for(p->fa[i], POLLIN);
@@ -200,11 +172,11 @@ static void test_data_behind_error(void **state)
 /* A send after the error leaves (the pending error is not its own). */
 static void test_send_after_error(void **state)
 {
-	struct pair *p = *state;
+	struct udppair *p = *state;
 	struct wg_udp_msg m[8];
 
 	for (int i = 0; i < 2; i++) {
-		struct wg_endpoint to_b = loopback(FAM(i), wg_udp_port(p->b));
+		struct wg_endpoint to_b = loopback_ep(FAM(i), wg_udp_port(p->b));
 		struct wg_udp_msg out = {.buf = (uint8_t *)"batch", .len = 5, .to = &to_b};
 		uint16_t port = provoke(p, i);
 		assert_int_equal(wg_udp_send(p->a, &to_b, (const uint8_t *)"one", 3), 0);
@@ -224,7 +196,7 @@ static void test_send_after_error(void **state)
  * stays portable). */
 static void test_errors_only_portable(void **state)
 {
-	struct pair *p = *state;
+	struct udppair *p = *state;
 
 	wg_udp_set_portable(p->a);
 	errors_only(p, true);
@@ -236,7 +208,7 @@ static void test_errors_only_portable(void **state)
 static void test_overflow(void **state)
 {
 	enum { N = WG_UDP_ICMP_QUEUE + 6 };
-	struct pair *p = *state;
+	struct udppair *p = *state;
 	struct wg_udp_icmp e[N];
 	struct wg_udp_msg m[8];
 	uint16_t ports[N];
