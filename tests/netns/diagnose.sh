@@ -256,19 +256,100 @@ test_unknown_key()
 	pair_down
 }
 
+# unreached DESC: b's side of a tunnel a cannot reach: b (no endpoint for
+# a) never got an initiation and says the peer never connected.
+unreached()
+{
+	eq "$1: b never received an initiation" \
+		"$(mnum b wgd_handshake_messages_total event=initiation_received)" 0
+	diag_check "$1: b" b "${PUB[a]}" no_endpoint
+}
+
+# endpoint_port NODE UL PORT: NODE's address with another port.
+endpoint_port()
+{
+	if [ "$2" = 6 ]; then echo "[$(u6 "$1")]:$3"; else echo "$(u4 "$1"):$3"; fi
+}
+
 test_wrong_port()
 {
-	local tag="wrong endpoint port"
-	pair_up wgd wgd 4 a
-	peer_set a "${PUB[b]}" b "$(u4 b):$((PORT[b] + 7))"
+	local ul tag
+	for ul in 4 6; do
+		tag="wrong endpoint port (IPv$ul)"
+		pair_up wgd wgd "$ul" a
+		peer_set a "${PUB[b]}" b "$(endpoint_port b "$ul" $((PORT[b] + 7)))"
+		check "$tag: a cannot reach b" ping_fails a "$(t4 b)"
+		count_check "$tag" a 1 wgd_icmp_errors_total kind=port_unreachable
+		count_check "$tag (per peer)" a 1 wgd_peer_icmp_errors_total public_key="${PUB[b]}" kind=port_unreachable
+		eq "$tag: a: no host unreachable" "$(mnum a wgd_icmp_errors_total kind=host_unreachable)" 0
+		diag_check "$tag: a" a "${PUB[b]}" no_packets_port_unreachable
+		unreached "$tag"
+		pair_down
+	done
+}
+
+# host_gone UL: b's underlay address of family UL is removed. No ARP/ND
+# answer: after its 3 probes the kernel of a reports the failed neighbour
+# to the sending socket (ICMP host unreachable, ICMPv6 address
+# unreachable), which wgd reads off the error queue.
+host_gone()
+{
+	local ul=$1 tag="endpoint host down: address gone (IPv$1)"
+	pair_up wgd wgd "$ul" a
+	if [ "$ul" = 6 ]; then
+		nsx b ip addr del "$(u6 b)/64" dev u0 || die "ip addr del in b"
+	else
+		nsx b ip addr del "$(u4 b)/24" dev u0 || die "ip addr del in b"
+	fi
 	check "$tag: a cannot reach b" ping_fails a "$(t4 b)"
-	count_check "$tag" a 1 wgd_icmp_errors_total kind=port_unreachable
-	count_check "$tag (per peer)" a 1 wgd_peer_icmp_errors_total public_key="${PUB[b]}" kind=port_unreachable
-	eq "$tag: a: no host unreachable" "$(mnum a wgd_icmp_errors_total kind=host_unreachable)" 0
-	diag_check "$tag: a" a "${PUB[b]}" no_packets_port_unreachable
-	eq "$tag: b never received an initiation" \
-		"$(mnum b wgd_handshake_messages_total event=initiation_received)" 0
+	count_check "$tag" a 1 wgd_icmp_errors_total kind=host_unreachable
+	count_check "$tag (per peer)" a 1 wgd_peer_icmp_errors_total public_key="${PUB[b]}" kind=host_unreachable
+	eq "$tag: a: no port unreachable" "$(mnum a wgd_icmp_errors_total kind=port_unreachable)" 0
+	diag_check "$tag: a" a "${PUB[b]}" no_packets_host_unreachable
+	unreached "$tag"
 	pair_down
+}
+
+# link_gone: b's end of the veth goes down (a's loses its carrier). The
+# kernel of a drops the datagrams on the carrier-less device without any
+# error to the socket: no ICMP, "no answer at all".
+link_gone()
+{
+	local tag="endpoint host down: link down" d0 d1
+	pair_up wgd wgd 4 a
+	nsx b ip link set u0 down || die "ip link set down in b"
+	d0=$(nsx a cat /sys/class/net/u0/statistics/tx_dropped)
+	check "$tag: a cannot reach b" ping_fails a "$(t4 b)"
+	diag_check "$tag: a" a "${PUB[b]}" no_packets_no_answer
+	d1=$(nsx a cat /sys/class/net/u0/statistics/tx_dropped)
+	log "   a's u0 (no carrier): tx_dropped $d0 -> $d1"
+	eq "$tag: a: no ICMP error of any kind" "$(mnum a wgd_icmp_errors_total kind=port_unreachable) \
+$(mnum a wgd_icmp_errors_total kind=host_unreachable) $(mnum a wgd_icmp_errors_total kind=other)" "0 0 0"
+	pair_down
+}
+
+# route_gone: a's route to b is "unreachable": every send fails at once
+# with EHOSTUNREACH (no datagram, no ICMP): wgd counts socket errors; its
+# diagnosis can only say "no answer" (the send errors are device-wide).
+route_gone()
+{
+	local tag="endpoint unreachable by route"
+	pair_up wgd wgd 4 a
+	nsx a ip route add unreachable "$(u4 b)/32" || die "ip route add unreachable in a"
+	check "$tag: a cannot reach b" ping_fails a "$(t4 b)"
+	count_check "$tag" a 1 wgd_socket_errors_total op=udp_send
+	eq "$tag: a: no ICMP error" "$(mnum a wgd_icmp_errors_total kind=host_unreachable)" 0
+	diag_check "$tag: a" a "${PUB[b]}" no_packets_no_answer
+	unreached "$tag"
+	pair_down
+}
+
+test_host_down()
+{
+	host_gone 4
+	host_gone 6
+	link_gone
+	route_gone
 }
 
 # unanswered_log NODE: the largest N of the log's "unanswered for N s".
@@ -309,21 +390,7 @@ test_firewall()
 	bg_wait "$ping_pid"
 	v=$(unanswered_log a)
 	check "$tag: a's log says 'unanswered for ${v:-?} s' with N > 5" test "${v:-0}" -gt 5
-	pair_down
-}
-
-test_host_down()
-{
-	local tag="endpoint host down (address gone)"
-	pair_up wgd wgd 4 a
-	nsx b ip addr del "$(u4 b)/24" dev u0 || die "ip addr del in b"
-	check "$tag: a cannot reach b" ping_fails a "$(t4 b)"
-	# No ARP answer: after its 3 probes the kernel of a reports the failed
-	# neighbour to the sending socket as ICMP host unreachable.
-	count_check "$tag" a 1 wgd_icmp_errors_total kind=host_unreachable
-	count_check "$tag (per peer)" a 1 wgd_peer_icmp_errors_total public_key="${PUB[b]}" kind=host_unreachable
-	eq "$tag: a: no port unreachable" "$(mnum a wgd_icmp_errors_total kind=port_unreachable)" 0
-	diag_check "$tag: a" a "${PUB[b]}" no_packets_host_unreachable
+	unreached "$tag"
 	pair_down
 }
 
@@ -337,6 +404,7 @@ test_inner_src()
 	count_check "$tag" a 3 wgd_dropped_packets_total reason=inner_src_mismatch
 	count_check "$tag (per peer)" a 3 wgd_peer_dropped_packets_total public_key="${PUB[b]}" reason=inner_src_mismatch
 	diag_check "$tag: a" a "${PUB[b]}" inner_source_outside_allowed_ips
+	diag b; log "   b about a: $(codes b "${PUB[a]}")"
 	pair_down
 }
 
@@ -353,6 +421,7 @@ test_roaming()
 	eq "$tag: a: wgd_endpoint_changes_total +1" "$(mnum a wgd_endpoint_changes_total)" $((d0 + 1))
 	eq "$tag: a: wgd_peer_endpoint_changes_total +1" \
 		"$(mnum a wgd_peer_endpoint_changes_total public_key="${PUB[b]}")" $((p0 + 1))
+	diag b; log "   b about a: $(codes b "${PUB[a]}")"
 	pair_down
 }
 
@@ -408,6 +477,7 @@ test_replay()
 	eq "$tag: a: exactly one replay (peer)" \
 		"$(mnum a wgd_peer_dropped_packets_total public_key="${PUB[b]}" reason=replayed)" $((p0 + 1))
 	check "$tag: the tunnel still works" ping_ok b "$(t4 a)"
+	diag b; log "   b about a: $(codes b "${PUB[a]}")"
 	pair_down
 }
 
