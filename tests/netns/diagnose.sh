@@ -283,6 +283,8 @@ test_wrong_port()
 		count_check "$tag (per peer)" a 1 wgd_peer_icmp_errors_total public_key="${PUB[b]}" kind=port_unreachable
 		eq "$tag: a: no host unreachable" "$(mnum a wgd_icmp_errors_total kind=host_unreachable)" 0
 		diag_check "$tag: a" a "${PUB[b]}" no_packets_port_unreachable
+		check "$tag: a: the text form says it for people" \
+			grep -q 'nothing listens on that port' <<<"$(wgdx a diagnose wgta)"
 		unreached "$tag"
 		pair_down
 	done
@@ -388,6 +390,7 @@ test_firewall()
 	v=$(nsx b nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 	check "$tag: the initiations reached b and were dropped there (nft counter $v)" test "${v:-0}" -ge 2
 	bg_wait "$ping_pid"
+	log "   a's log, 'unanswered for N s' during 12 s of traffic: N = $(sed -n 's/.*unanswered for \([0-9]*\) s.*/\1/p' "$(dlog a)" | tr '\n' ' ')"
 	v=$(unanswered_log a)
 	check "$tag: a's log says 'unanswered for ${v:-?} s' with N > 5" test "${v:-0}" -gt 5
 	unreached "$tag"

@@ -153,6 +153,9 @@ test_local()
 	x=$(comm -3 <(families "$h" | grep -v '^wgd_peer_') <(families "$b") | tr -d '\t' | tr '\n' ' ')
 	eq "local: ?peers=basic keeps every other family" "$x" ""
 	check "local: the full form has wgd_peer_* families" grep -q '^# TYPE wgd_peer_' "$h"
+	x=$(nsx a "$IMPL_UNDER_TEST" metrics wgtnone 2>&1)
+	check "local: wgd metrics of no interface fails with a message ($x)" \
+		test $? -eq 1 -a -n "$x"
 }
 
 test_stock()
