@@ -341,6 +341,8 @@ route_gone()
 	check "$tag: a cannot reach b" ping_fails a "$(t4 b)"
 	count_check "$tag" a 1 wgd_socket_errors_total op=udp_send
 	eq "$tag: a: no ICMP error" "$(mnum a wgd_icmp_errors_total kind=host_unreachable)" 0
+	check "$tag: a's log names the failed send" \
+		grep -q "send to $(u4 b):${PORT[b]} failed: No route to host" "$(dlog a)"
 	diag_check "$tag: a" a "${PUB[b]}" no_packets_no_answer
 	unreached "$tag"
 	pair_down
