@@ -445,6 +445,17 @@ static void peer_last_icmp(struct wg_device_metrics *m, const struct wg_peer *p,
 	sample_value(w, unix_seconds(m, MONO_NS, p->st.last_icmp_mono_ns));
 }
 
+/* Labelled with the system's words for the last refusal ("" if none). */
+static void peer_last_send_error(struct wg_device_metrics *m, const struct wg_peer *p,
+				 struct wg_uapi_writer *w)
+{
+	int e = p->st.last_send_errno;
+
+	sample_open(m, w, "wgd_peer_last_send_error_seconds", p);
+	put_label(w, "error", e > 0 ? strerror(e) : "");
+	sample_value(w, unix_seconds(m, MONO_NS, p->st.last_send_error_mono_ns));
+}
+
 /* In seconds with milliseconds: how long our initiations have gone
  * unanswered, however often new traffic restarted the retries. */
 static void peer_unanswered(struct wg_device_metrics *m, const struct wg_peer *p,
@@ -574,6 +585,14 @@ static const struct family families[] = {
 		"Unix time of the last ICMP error about a peer's endpoint, labelled with its "
 		"kind (0: never).",
 		true, peer_last_icmp),
+	PEER_FIELD("wgd_peer_send_errors_total", COUNTER,
+		   "Sends to a peer the host refused (no route, source or interface absent): "
+		   "nothing left.",
+		   st.send_errors, RAW),
+	WRITTEN("wgd_peer_last_send_error_seconds", GAUGE,
+		"Unix time of the last send to a peer the host refused, labelled with the "
+		"system's error (0: never).",
+		true, peer_last_send_error),
 	WRITTEN("wgd_peer_unanswered_seconds", GAUGE,
 		"How long our handshake initiations to a peer have gone unanswered (0: none "
 		"outstanding).",

@@ -64,6 +64,13 @@ void wg_obs_endpoint_changed(struct wg_peer *peer)
 	peer->st.endpoint_changes++;
 }
 
+void wg_obs_send_failed(struct wg_peer *peer, int err)
+{
+	peer->st.send_errors++;
+	peer->st.last_send_error_mono_ns = peer->dev->now_ns;
+	peer->st.last_send_errno = -err;
+}
+
 void wg_obs_reject(struct wg_device *dev, const union wg_sockaddr *from, int reason)
 {
 	struct wg_reject *r = NULL;

@@ -22,6 +22,8 @@ void wg_obs_handshake_complete(struct wg_peer *peer);
 /* An authenticated message from the peer; data says it carried a packet. */
 void wg_obs_rx(struct wg_peer *peer, bool data);
 void wg_obs_endpoint_changed(struct wg_peer *peer);
+/* The host refused a send to the peer (err: -errno): nothing left. */
+void wg_obs_send_failed(struct wg_peer *peer, int err);
 /* A handshake message from `from` refused for reason (enum
  * wg_reject_reason): kept by (address, reason) in the device's ring. */
 void wg_obs_reject(struct wg_device *dev, const union wg_sockaddr *from, int reason);

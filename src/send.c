@@ -80,6 +80,7 @@ static void send_failed(struct wg_peer *peer, int err)
 	char ep[WG_SOCKADDR_STRLEN];
 	uint64_t refused = peer->dev->stats.udp_send_source_refused;
 
+	wg_obs_send_failed(peer, err);
 	wg_source_send_failed(peer, err);
 	if (peer->dev->stats.udp_send_source_refused == refused &&
 	    wg_dev_log_ok(peer->dev, WG_LOGR_SEND))
@@ -553,6 +554,11 @@ void wg_send_handshake_initiation(struct wg_peer *peer, bool is_retry)
 	peer->has_sent_handshake = true;
 	if (!is_retry)
 		peer->timers.attempts_start_ns = now;
+	/* New traffic restarts the retries before their timer says it: the
+	 * line that timer would write, from here. */
+	if (!is_retry && peer->st.unanswered_since_mono_ns &&
+	    now - peer->st.unanswered_since_mono_ns >= WG_REKEY_TIMEOUT)
+		wg_timers_log_unanswered(peer, 1);
 	wg_send_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
 	dev->stats.handshake_initiations_sent++;
 	wg_obs_initiation_sent(peer);

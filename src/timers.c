@@ -179,7 +179,7 @@ static uint64_t now(const struct wg_peer *peer)
 
 /* The time since our initiations started going unanswered, which new
  * traffic (each restarting the retry count) does not reset. */
-static void log_unanswered(struct wg_peer *peer, unsigned int attempt)
+void wg_timers_log_unanswered(struct wg_peer *peer, unsigned int attempt)
 {
 	char ep[WG_SOCKADDR_STRLEN], name[WG_LOG_KEY_LEN];
 	uint64_t since = peer->st.unanswered_since_mono_ns;
@@ -220,7 +220,7 @@ static void expired_retransmit_handshake(struct wg_peer *peer)
 {
 	struct wg_peer_timers *pt = &peer->timers;
 
-	log_unanswered(peer, pt->handshake_attempts + 1);
+	wg_timers_log_unanswered(peer, pt->handshake_attempts + 1);
 	if (pt->handshake_attempts > WG_MAX_TIMER_HANDSHAKES) {
 		give_up_handshake(peer);
 		return;

@@ -69,6 +69,9 @@ void wg_timers_any_authenticated_packet_sent(struct wg_peer *peer);
 void wg_timers_any_authenticated_packet_received(struct wg_peer *peer);
 void wg_timers_any_authenticated_packet_traversal(struct wg_peer *peer);
 void wg_timers_handshake_initiated(struct wg_peer *peer);
+/* "handshake to ... unanswered for N s (attempt n)", N counted from the
+ * first unanswered initiation (rate-limited, verbose). */
+void wg_timers_log_unanswered(struct wg_peer *peer, unsigned int attempt);
 void wg_timers_handshake_complete(struct wg_peer *peer);
 void wg_timers_session_derived(struct wg_peer *peer);
 /* Persistent keepalive interval changed: re-arm or cancel. */

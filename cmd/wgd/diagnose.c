@@ -368,6 +368,7 @@ static const struct {
 	 offsetof(struct wg_diag_peer, icmp_host_unreachable)},
 	{"wgd_peer_dropped_packets_total", "reason", "inner_src_mismatch",
 	 offsetof(struct wg_diag_peer, inner_src_mismatch)},
+	{"wgd_peer_send_errors_total", NULL, NULL, offsetof(struct wg_diag_peer, send_errors)},
 };
 
 static int peer_sample(struct wg_diag_peer *p, const struct sample *s)
@@ -387,6 +388,13 @@ static int peer_sample(struct wg_diag_peer *p, const struct sample *s)
 		p->last_icmp = s->value;
 		snprintf(p->last_icmp_kind, sizeof(p->last_icmp_kind), "%.*s", (int)l->vlen,
 			 l->val);
+		return 0;
+	}
+	if (eq(s->name, s->nlen, "wgd_peer_last_send_error_seconds") &&
+	    (l = find_label(s, "error"))) {
+		p->last_send_error = s->value;
+		snprintf(p->last_send_error_text, sizeof(p->last_send_error_text), "%.*s",
+			 (int)l->vlen, l->val);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(peer_fields) / sizeof(peer_fields[0]); i++)
@@ -519,6 +527,7 @@ static const char *const code_names[WG_DIAG_CODE_COUNT] = {
 	[WG_DIAG_WRONG_KEY_FOR_US] = "wrong_key_for_us",
 	[WG_DIAG_STALE_INITIATION] = "stale_initiation",
 	[WG_DIAG_HANDSHAKE_DECRYPT_FAILED] = "handshake_decrypt_failed",
+	[WG_DIAG_SEND_FAILED] = "send_failed",
 	[WG_DIAG_UNANSWERED] = "unanswered",
 	[WG_DIAG_NO_DATA] = "no_data",
 	[WG_DIAG_INNER_SOURCE_OUTSIDE_ALLOWED_IPS] = "inner_source_outside_allowed_ips",
@@ -755,8 +764,15 @@ size_t wg_diag_peer_findings(const struct wg_diag_device *d, size_t i, double no
 	const struct wg_diag_peer *p = &d->peers[i];
 	bool tried = p->initiations_sent > 0 || p->last_initiation_sent > 0 || p->unanswered_s > 0;
 	size_t n = refusals(d, p, now, out, 0);
+	/* Nothing left the host since the peer was last heard: not silence. */
+	bool refused = p->send_errors > 0 && p->last_send_error > p->last_receive;
 
-	if (!n && p->endpoint[0] && (tried || p->last_receive > 0))
+	if (refused)
+		add(out, &n, WG_DIAG_SEND_FAILED, ago(now, p->last_send_error),
+		    "this host refuses to send to the peer: %s (%.0f sends; a route, source "
+		    "address or interface is missing: see the log)",
+		    p->last_send_error_text[0] ? p->last_send_error_text : "error", p->send_errors);
+	else if (!n && p->endpoint[0] && (tried || p->last_receive > 0))
 		n = silence(p, now, out, n);
 	if (p->unanswered_s > 0)
 		add(out, &n, WG_DIAG_UNANSWERED, ago(now, p->last_initiation_sent),

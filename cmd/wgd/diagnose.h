@@ -32,6 +32,9 @@ struct wg_diag_peer {
 	double last_icmp; /* the last ICMP error about its endpoint */
 	char last_icmp_kind[24];
 	double inner_src_mismatch; /* data dropped: inner source outside AllowedIPs */
+	double send_errors;	   /* sends the host refused */
+	double last_send_error;	   /* unix s of the last one */
+	char last_send_error_text[64];
 };
 
 /* An "ip:port" / "[ip]:port" as compared (IPv4-mapped IPv6 as IPv4);
@@ -99,6 +102,7 @@ enum wg_diag_code {
 	WG_DIAG_UNANSWERED,
 	WG_DIAG_NO_DATA,
 	WG_DIAG_INNER_SOURCE_OUTSIDE_ALLOWED_IPS,
+	WG_DIAG_SEND_FAILED,
 	WG_DIAG_CODE_COUNT,
 };
 

@@ -729,10 +729,8 @@ static int start_metrics(struct daemon *d)
 	if (!d->metrics)
 		return 0;
 	ret = wg_metrics_http_start(d->base, d->dev, d->ifname, d->metrics, &d->http);
-	if (ret)
+	if (ret) /* success is logged by the server, with the port it got */
 		wg_log_error("cannot serve metrics on %s: %s", d->metrics, strerror(-ret));
-	else
-		wg_log_info("metrics at http://%s/metrics", d->metrics);
 	return ret;
 }
 

@@ -138,6 +138,8 @@ struct spec {
 	double icmp_port, icmp_host, last_icmp;
 	const char *icmp_kind;
 	double inner;
+	double send_errors, last_send_error;
+	const char *send_error;
 };
 
 static void put(char **p, size_t *left, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -194,6 +196,9 @@ static char *exposition(const struct spec *s, const char *rejects)
 	put(&p, &left, "wgd_peer_last_initiation_sent_seconds" PEER "} %.0f\n", s->last_init);
 	put(&p, &left, "wgd_peer_last_icmp_error_seconds" PEER ",kind=\"%s\"} %.0f\n",
 	    s->icmp_kind ? s->icmp_kind : "none", s->last_icmp);
+	put(&p, &left, "wgd_peer_send_errors_total" PEER "} %.0f\n", s->send_errors);
+	put(&p, &left, "wgd_peer_last_send_error_seconds" PEER ",error=\"%s\"} %.0f\n",
+	    s->send_error ? s->send_error : "", s->last_send_error);
 	put(&p, &left, "wgd_peer_unanswered_seconds" PEER "} %.3f\n", s->unanswered);
 	return text;
 }
@@ -474,6 +479,34 @@ static void test_data_path(void **state)
 	       AGO(-1));
 }
 
+/* Sends the host refused since the peer was last heard: that, not
+ * "no answer" (nothing left); older refusals do not count. */
+static void test_send_failed(void **state)
+{
+	(void)state;
+	expect(&(struct spec){.ep = "192.0.2.2:51820",
+			      .init_sent = 3,
+			      .last_init = NOW - 2,
+			      .unanswered = 12,
+			      .send_errors = 40,
+			      .last_send_error = NOW - 1,
+			      .send_error = "No route to host"},
+	       "", "send_failed,unanswered",
+	       MSGS("this host refuses to send to the peer: No route to host (40 sends; a route, "
+		    "source address or interface is missing: see the log)",
+		    "our handshake initiations unanswered for 12 s"),
+	       AGO(1, 2));
+	expect(&(struct spec){.ep = "192.0.2.2:51820",
+			      .hs = NOW - 10,
+			      .rx = NOW - 5,
+			      .rx_data = NOW - 5,
+			      .tx = 5000,
+			      .send_errors = 2,
+			      .last_send_error = NOW - 50,
+			      .send_error = "No route to host"},
+	       "", "ok", MSGS("ok: last handshake 10 s ago, last packet received 5 s ago"), AGO(5));
+}
+
 static void test_code_names(void **state)
 {
 	static const char *const want[] = {"ok",
@@ -488,7 +521,8 @@ static void test_code_names(void **state)
 					   "handshake_decrypt_failed",
 					   "unanswered",
 					   "no_data",
-					   "inner_source_outside_allowed_ips"};
+					   "inner_source_outside_allowed_ips",
+					   "send_failed"};
 
 	(void)state;
 	assert_int_equal(sizeof(want) / sizeof(want[0]), WG_DIAG_CODE_COUNT);
@@ -655,12 +689,13 @@ static void test_same_host(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_labels),  cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_many_peers),    cmocka_unit_test(test_ok_idle_no_endpoint),
-		cmocka_unit_test(test_no_packets),    cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_data_path),     cmocka_unit_test(test_code_names),
-		cmocka_unit_test(test_text),	      cmocka_unit_test(test_json),
-		cmocka_unit_test(test_reject_counts), cmocka_unit_test(test_same_host),
+		cmocka_unit_test(test_parse_labels), cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_many_peers),   cmocka_unit_test(test_ok_idle_no_endpoint),
+		cmocka_unit_test(test_no_packets),   cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_send_failed),  cmocka_unit_test(test_data_path),
+		cmocka_unit_test(test_code_names),   cmocka_unit_test(test_text),
+		cmocka_unit_test(test_json),	     cmocka_unit_test(test_reject_counts),
+		cmocka_unit_test(test_same_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
