@@ -34,7 +34,7 @@ CRYPTO = [
     ("seal_gbps", "seal 1420 B, Gbit/s per core"),
     ("open_gbps", "open 1420 B, Gbit/s per core"),
     ("bound_gbit_per_cpu_s", "bound: Gbit per CPU-s (seal+open)"),
-    ("wgd_seal_gbps", "wgd AEAD (AVX2 ChaCha20): seal, Gbit/s"),
+    ("wgd_seal_gbps", "wgd AEAD (libgcrypt): seal, Gbit/s"),
     ("wgd_open_gbps", "wgd AEAD: open, Gbit/s"),
     ("wgd_bound_gbit_per_cpu_s", "wgd AEAD bound: Gbit per CPU-s"),
 ]
