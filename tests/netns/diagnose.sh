@@ -331,8 +331,9 @@ $(mnum a wgd_icmp_errors_total kind=host_unreachable) $(mnum a wgd_icmp_errors_t
 }
 
 # route_gone: a's route to b is "unreachable": every send fails at once
-# with EHOSTUNREACH (no datagram, no ICMP): wgd counts socket errors; its
-# diagnosis can only say "no answer" (the send errors are device-wide).
+# with EHOSTUNREACH (no datagram, no ICMP): wgd counts the socket errors,
+# for the device and for the peer, and diagnoses send_failed (nothing
+# left the host: not silence on b's side).
 route_gone()
 {
 	local tag="endpoint unreachable by route"
@@ -340,10 +341,11 @@ route_gone()
 	nsx a ip route add unreachable "$(u4 b)/32" || die "ip route add unreachable in a"
 	check "$tag: a cannot reach b" ping_fails a "$(t4 b)"
 	count_check "$tag" a 1 wgd_socket_errors_total op=udp_send
+	count_check "$tag" a 1 wgd_peer_send_errors_total
 	eq "$tag: a: no ICMP error" "$(mnum a wgd_icmp_errors_total kind=host_unreachable)" 0
 	check "$tag: a's log names the failed send" \
 		grep -q "send to $(u4 b):${PORT[b]} failed: No route to host" "$(dlog a)"
-	diag_check "$tag: a" a "${PUB[b]}" no_packets_no_answer
+	diag_check "$tag: a" a "${PUB[b]}" send_failed
 	unreached "$tag"
 	pair_down
 }
