@@ -23,7 +23,6 @@ struct wg_device_metrics {
 	size_t family;		     /* index in families[] of the one being written */
 	bool in_family;		     /* its HELP and TYPE are out */
 	uint64_t mono_now, unix_now; /* one clock reading for the whole scrape */
-	uint64_t staged;	     /* sum of the wgd_peer_staged_packets walk */
 	bool basic;		     /* leave out the wgd_peer_* families */
 	char *dev_label;	     /* `device="..."`, escaped */
 	char peer_label[64];	     /* `,public_key="..."` of the peer being written */
@@ -199,9 +198,12 @@ static void dev_under_load(struct wg_device_metrics *m, const struct wg_peer *p,
 	v[0] = last && m->mono_now - last < WG_UNDER_LOAD_LINGER;
 }
 
+/* One walk per scrape (the per-peer family may be left out: basic). */
 static void dev_staged(struct wg_device_metrics *m, const struct wg_peer *p, uint64_t *v)
 {
-	v[0] = m->staged;
+	v[0] = 0;
+	for (const struct wg_peer *q = m->peers.dev->peers_head; q; q = q->list_next)
+		v[0] += q->n_staged;
 }
 
 static const char *const hs_events[] = {"initiation_sent",   "initiation_received",
@@ -413,7 +415,6 @@ static void peer_hs_messages(struct wg_device_metrics *m, const struct wg_peer *
 static void peer_staged(struct wg_device_metrics *m, const struct wg_peer *p, uint64_t *v)
 {
 	v[0] = p->n_staged;
-	m->staged += p->n_staged;
 }
 
 static const char *const peer_drop_reasons[] = {"replayed", "bad_tag", "inner_src_mismatch",
@@ -431,6 +432,7 @@ static void peer_icmp(struct wg_device_metrics *m, const struct wg_peer *p, uint
 {
 	v[0] = p->st.icmp_port_unreachable;
 	v[1] = p->st.icmp_host_unreachable;
+	v[2] = p->st.icmp_other;
 }
 
 static void peer_last_icmp(struct wg_device_metrics *m, const struct wg_peer *p,

@@ -25,6 +25,7 @@
 #include "wgd/log.h"
 #include "wgd/uapi.h"
 
+#define MAX_HEADERS  8192 /* bytes of a request's start line and headers */
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define TIMEOUT_S    30 /* a client that reads nothing for this long is dropped */
 
@@ -261,6 +262,10 @@ static int http_init(struct wg_metrics_http *h, struct event_base *base, const c
 						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_timeout(h->http, TIMEOUT_S);
+	/* evhttp buffers a request whole before on_request sees it, with no
+	 * limit by default: a scrape has a short header and no body. */
+	evhttp_set_max_headers_size(h->http, MAX_HEADERS);
+	evhttp_set_max_body_size(h->http, 0);
 	evhttp_set_gencb(h->http, on_request, h);
 	return 0;
 }

@@ -127,6 +127,8 @@ void wg_obs_icmp(struct wg_device *dev, const union wg_sockaddr *dest, int kind)
 		peer->st.icmp_port_unreachable++;
 	else if (kind == WG_ICMP_HOST_UNREACHABLE)
 		peer->st.icmp_host_unreachable++;
+	else
+		peer->st.icmp_other++;
 	peer->st.last_icmp_mono_ns = dev->now_ns;
 	peer->st.last_icmp_kind = kind;
 }

@@ -43,7 +43,7 @@ struct wg_peer_stats {
 	uint64_t sessions_created;
 	uint64_t endpoint_changes;
 	uint64_t data_replayed, data_auth_failed, inner_src_mismatch, staged_overflow;
-	uint64_t icmp_port_unreachable, icmp_host_unreachable;
+	uint64_t icmp_port_unreachable, icmp_host_unreachable, icmp_other;
 	uint64_t send_errors; /* the host refused a send to it */
 	uint64_t last_send_error_mono_ns;
 	int last_send_errno;		       /* positive errno of that one */

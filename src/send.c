@@ -80,6 +80,10 @@ static void send_failed(struct wg_peer *peer, int err)
 	char ep[WG_SOCKADDR_STRLEN];
 	uint64_t refused = peer->dev->stats.udp_send_source_refused;
 
+	/* A full device queue (with IP_RECVERR on, Linux reports its drops):
+	 * congestion, counted for the device only, not a refused peer. */
+	if (err == -ENOBUFS)
+		return;
 	wg_obs_send_failed(peer, err);
 	wg_source_send_failed(peer, err);
 	if (peer->dev->stats.udp_send_source_refused == refused &&

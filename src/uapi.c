@@ -385,7 +385,9 @@ static int peer_wgd_source(struct wg_uapi_set *set, struct wg_uapi_peer *p, cons
 }
 
 /* An interface name as the systems accept it: 1-15 bytes, no '/', no
- * space or control character, not "." or "..". "none" clears. */
+ * space or control character, not "." or ".."; and no '=', which Linux
+ * allows but a get line must not hold (wgctrl-go splits lines on every
+ * '='). "none" clears. */
 static int peer_wgd_egress(struct wg_uapi_set *set, struct wg_uapi_peer *p, const char *v)
 {
 	size_t n = strcmp(v, "none") ? strlen(v) : 0;
@@ -395,7 +397,7 @@ static int peer_wgd_egress(struct wg_uapi_set *set, struct wg_uapi_peer *p, cons
 	    !strcmp(v, ".."))
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
-		if (v[i] == '/' || (unsigned char)v[i] <= ' ' || v[i] == 0x7f)
+		if (v[i] == '/' || v[i] == '=' || (unsigned char)v[i] <= ' ' || v[i] == 0x7f)
 			return -EINVAL;
 	if ((ret = peer_ext(set, p)))
 		return ret;

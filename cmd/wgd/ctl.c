@@ -36,7 +36,7 @@ bool wg_ctl_valid_ifname(const char *s)
 	if (n == 0 || n >= WG_IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
 		return false;
 	for (; *s; s++)
-		if (*s == '/' || *s == ':' || (unsigned char)*s <= ' ' || *s == 0x7f)
+		if (*s == '/' || *s == ':' || *s == '=' || (unsigned char)*s <= ' ' || *s == 0x7f)
 			return false;
 	return true;
 }

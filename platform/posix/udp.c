@@ -360,12 +360,12 @@ uint64_t wg_udp_icmp_dropped(const struct wg_udp *udp)
 	return udp->icmp_dropped;
 }
 
+/* An ICMP error queued with IP_RECVERR also sets the socket's pending
+ * error, which fails the next receive or send: the queue is drained then,
+ * not on every receive that found the socket empty (most wakeups under
+ * load). */
 int wg_posix_udp_recv_error(struct wg_udp *udp, int fd, int err, int tries)
 {
-	if (err == -EAGAIN) {
-		(void)wg_os_udp_drain_errors(udp, fd);
-		return err;
-	}
 	if (!wg_os_udp_icmp_errno(err))
 		return err;
 	/* The kernel cleared the pending error as it reported it: whatever

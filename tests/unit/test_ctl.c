@@ -200,6 +200,7 @@ static void test_ifname(void **state)
 	assert_false(wg_ctl_valid_ifname("wg 0"));
 	assert_false(wg_ctl_valid_ifname("wg0\n"));
 	assert_false(wg_ctl_valid_ifname("wg:0"));
+	assert_false(wg_ctl_valid_ifname("wg=0"));
 	assert_false(wg_ctl_valid_ifname("wg\x7f"));
 }
 

@@ -756,6 +756,20 @@ static void test_http(void **state)
 	assert_memory_equal(resp, "HTTP/1.1 405 ", 13);
 	assert_non_null(strstr(resp, "Allow: GET\r\n"));
 	free(resp);
+	/* a header or a body past the limits is refused, not buffered */
+	{
+		char big[12000];
+		snprintf(big, sizeof(big), "GET /metrics HTTP/1.1\r\nHost: x\r\nX: %0*d\r\n\r\n",
+			 10000, 0);
+		resp = http(e->a.base, wg_metrics_http_port(h), big, &len);
+		assert_memory_equal(resp, "HTTP/1.1 400 ", 13);
+		free(resp);
+		resp = http(e->a.base, wg_metrics_http_port(h),
+			    "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n",
+			    &len);
+		assert_memory_equal(resp, "HTTP/1.1 413 ", 13);
+		free(resp);
+	}
 	/* IPv6 */
 	assert_int_equal(wg_metrics_http_start(e->a.base, e->a.dev, "wg0", "[::1]:0", &h2), 0);
 	resp = http6_status(e->a.base, wg_metrics_http_port(h2));

@@ -527,6 +527,7 @@ static void test_set_wgd_extensions(void **state)
 	expect_fail("public_key=" K1 "\nwgd_egress=\n", -EINVAL);
 	expect_fail("public_key=" K1 "\nwgd_egress=sixteen-chars-xx\n", -EINVAL);
 	expect_fail("public_key=" K1 "\nwgd_egress=a/b\n", -EINVAL);
+	expect_fail("public_key=" K1 "\nwgd_egress=a=b\n", -EINVAL);
 	expect_fail("public_key=" K1 "\nwgd_egress=a b\n", -EINVAL);
 	expect_fail("public_key=" K1 "\nwgd_egress=..\n", -EINVAL);
 }
