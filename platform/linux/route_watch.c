@@ -13,6 +13,7 @@
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -171,12 +172,83 @@ void wg_os_route_watch_drain(struct wg_route_watch *rw)
 	}
 }
 
+union nl_buf {
+	struct nlmsghdr h;
+	char buf[512];
+};
+
+/* A link answer carries every attribute of the device (stats skipped). */
+union nl_big {
+	struct nlmsghdr h;
+	char buf[16384];
+};
+
+/* Whether one RTM_NEWADDR message holds addr, usable (not tentative:
+ * duplicate address detection still running, nor failed). */
+static bool addr_msg_has(const struct nlmsghdr *h, const struct in6_addr *addr)
+{
+	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+	const struct rtattr *a;
+	int len;
+
+	if (h->nlmsg_type != RTM_NEWADDR || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) ||
+	    ifa->ifa_family != AF_INET6 || (ifa->ifa_flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)))
+		return false;
+	len = (int)IFA_PAYLOAD(h);
+	for (a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if ((a->rta_type == IFA_ADDRESS || a->rta_type == IFA_LOCAL) &&
+		    RTA_PAYLOAD(a) == sizeof(*addr) && !memcmp(RTA_DATA(a), addr, sizeof(*addr)))
+			return true;
+	return false;
+}
+
+/* The host's IPv6 addresses, dumped: 1 if addr is one of them and usable,
+ * 0 if not, -errno if the dump failed. Asked of the kernel's table, not
+ * by a trial bind, which net.ipv6.ip_nonlocal_bind (common on HA nodes)
+ * lets succeed for any address. */
+static int addr6_present(struct wg_route_watch *rw, const struct in6_addr *addr)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifaddrmsg ifa;
+	} req = {.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)),
+		       .nlmsg_type = RTM_GETADDR,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		       .nlmsg_seq = ++rw->seq},
+		 .ifa = {.ifa_family = AF_INET6}};
+	union nl_big ans;
+	int found = 0;
+
+	if (send(rw->query, &req, req.h.nlmsg_len, 0) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = recv(rw->query, &ans, sizeof(ans), 0);
+		size_t left = n > 0 ? (size_t)n : 0;
+		struct pollfd pfd = {.fd = rw->query, .events = POLLIN};
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* the kernel makes each part of a dump as the last is read:
+		 * never a wait in practice, bounded should it happen */
+		if (n < 0 && errno == EAGAIN && poll(&pfd, 1, 100) == 1)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		for (struct nlmsghdr *h = &ans.h; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+			if (h->nlmsg_seq != rw->seq)
+				continue; /* an abandoned query's answer */
+			if (h->nlmsg_type == NLMSG_DONE)
+				return found;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -EIO;
+			found |= addr_msg_has(h, addr);
+		}
+	}
+}
+
 bool wg_os_route_bind6_present(struct wg_route_watch *rw, const struct wg_udp *udp)
 {
-	struct wg_addr_pair one = {.v6 = udp->bind.v6, .has_v6 = true};
-
 	if (rw->bind6_gen != rw->addr6_gen) {
-		int ret = wg_udp_addr_present(&one);
+		int ret = addr6_present(rw, &udp->bind.v6);
 		rw->bind6_present = ret != 0; /* unknown: let the send try */
 		rw->bind6_gen = rw->addr6_gen;
 	}
@@ -192,17 +264,6 @@ static void add_attr(struct nlmsghdr *h, unsigned short type, const void *data, 
 	memcpy(RTA_DATA(a), data, len);
 	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
 }
-
-union nl_buf {
-	struct nlmsghdr h;
-	char buf[512];
-};
-
-/* A link answer carries every attribute of the device (stats skipped). */
-union nl_big {
-	struct nlmsghdr h;
-	char buf[16384];
-};
 
 /* The flow the kernel would route one of our datagrams by: addresses,
  * mark, uid, protocol and ports (for rules that match on them). */
