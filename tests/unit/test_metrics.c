@@ -724,6 +724,7 @@ static void test_http(void **state)
 	want = exposition(e->a.dev, "wg0", SIZE_MAX);
 	assert_string_equal(body, want);
 	free(body);
+	free(resp);
 	/* ?peers=basic: every family but the wgd_peer_* ones, same values */
 	resp = http(e->a.base, wg_metrics_http_port(h),
 		    "GET /metrics?peers=basic HTTP/1.1\r\nHost: x\r\n\r\n", &len);
