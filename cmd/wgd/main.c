@@ -529,7 +529,7 @@ static int check_metrics_addr(const struct daemon *d)
 
 	if (!d->metrics || wg_sockaddr_parse(&sa, d->metrics))
 		return 0;
-	fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(sa.sa.sa_family, SOCK_STREAM, 0); /* closed at once: no CLOEXEC needed */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, &sa.sa, (socklen_t)wg_sockaddr_len(&sa)) < 0)
 		ret = -errno;
