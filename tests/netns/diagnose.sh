@@ -146,14 +146,7 @@ count_check()
 # pair_bare: nodes a and b running wgd, linked, keys and ports set, no peer.
 pair_bare()
 {
-	T_CASE_FAILS=0
-	node_add a
-	node_add b
-	link_nodes a b
-	PORT[a]=51821
-	PORT[b]=51822
-	keygen a
-	keygen b
+	pair_nodes
 	daemon_start a wgd
 	daemon_start b wgd
 	wgx a set wgta private-key "$T_STATE/a.key" listen-port "${PORT[a]}" || die "wg set a"

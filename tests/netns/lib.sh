@@ -354,9 +354,10 @@ wg_config()
 # pair_up IMPL_A IMPL_B UL INITIATOR: fresh nodes a and b, linked, each
 # running its implementation; only the initiator knows the other's
 # endpoint ("both" gives each side an endpoint).
-pair_up()
+# pair_nodes: a new case with nodes a and b, linked, ports 51821/51822
+# and key pairs chosen; no daemon yet.
+pair_nodes()
 {
-	local ia=$1 ib=$2 ul=$3 init=$4
 	T_CASE_FAILS=0
 	node_add a
 	node_add b
@@ -365,6 +366,12 @@ pair_up()
 	PORT[b]=51822
 	keygen a
 	keygen b
+}
+
+pair_up()
+{
+	local ia=$1 ib=$2 ul=$3 init=$4
+	pair_nodes
 	daemon_start a "$ia"
 	daemon_start b "$ib"
 	wg_config a b "$ul" "$([ "$init" = a ] || [ "$init" = both ] && echo 1 || echo 0)"

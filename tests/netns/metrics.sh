@@ -65,14 +65,7 @@ valid()
 
 pair_metrics()
 {
-	T_CASE_FAILS=0
-	node_add a
-	node_add b
-	link_nodes a b
-	PORT[a]=51821
-	PORT[b]=51822
-	keygen a
-	keygen b
+	pair_nodes
 	START_ENV=()
 	wgd_start a wgta --metrics "127.0.0.1:$PORT_A"
 	START_ENV=(WGD_METRICS="[::1]:$PORT_B")

@@ -87,14 +87,7 @@ wgd_start()
 # pair NODE_A_ARGS...: a = wgd with ARGS (initiator), b = reference.
 pair()
 {
-	T_CASE_FAILS=0
-	node_add a
-	node_add b
-	link_nodes a b
-	PORT[a]=51821
-	PORT[b]=51822
-	keygen a
-	keygen b
+	pair_nodes
 	wgd_start a wgta "$@"
 	daemon_start b "$REF"
 	wg_config a b 4 1

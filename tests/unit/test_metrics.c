@@ -36,20 +36,6 @@
 #define SAMPLE	"metrics-sample.prom"
 #define ODD_DEV "wg\"0\\\n" /* a device name every escape applies to */
 
-/* A packet into A's TUN for B: a handshake, then the packet. */
-static void send_a_to_b(struct devpair *e)
-{
-	uint8_t pkt[40] = {0x45};
-
-	pkt[3] = sizeof(pkt);
-	pkt[8] = 64;
-	pkt[9] = 17;
-	assert_int_equal(inet_pton(AF_INET, "10.0.0.1", pkt + 12), 1);
-	assert_int_equal(inet_pton(AF_INET, "10.0.0.2", pkt + 16), 1);
-	assert_int_equal(write(e->a.tun_fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
-	devpair_pump(e);
-}
-
 /* Peers from..from+count-1 in one set: key bytes from i, 10.(i>>16+1).x.y/32,
  * an endpoint for even i. */
 static void add_peers(struct wg_device *dev, uint32_t from, uint32_t count)
@@ -320,7 +306,7 @@ static void test_exposition(void **state)
 
 	e->clk.mono += 5 * SEC;
 	e->clk.unix_ns += 5 * SEC;
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	t = exposition(e->a.dev, "wg0", SIZE_MAX);
 	sh = check_shape(t);
 	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
@@ -408,7 +394,7 @@ static void test_steps_same_text(void **state)
 	struct devpair *e = *state;
 	char *whole, *t;
 
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	add_peers(e->a.dev, 0, 300);
 	whole = exposition(e->a.dev, "wg0", SIZE_MAX);
 	check_shape(whole);
@@ -711,7 +697,7 @@ static void test_http(void **state)
 	char *resp, *body, *want, addr[32];
 	size_t len;
 
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	add_peers(e->a.dev, 0, 700);
 	assert_int_equal(wg_metrics_http_start(e->a.base, e->a.dev, "wg0", "127.0.0.1:0", &h), 0);
 	assert_true(wg_metrics_http_port(h) > 0);

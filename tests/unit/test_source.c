@@ -25,20 +25,6 @@
 
 #define SEC WG_NSEC_PER_SEC
 
-/* A packet into A's TUN for B: starts a handshake (or is sent at once). */
-static void send_a_to_b(struct devpair *e)
-{
-	uint8_t pkt[40] = {0x45};
-
-	pkt[3] = sizeof(pkt);
-	pkt[8] = 64;
-	pkt[9] = 17;
-	assert_int_equal(inet_pton(AF_INET, "10.0.0.1", pkt + 12), 1);
-	assert_int_equal(inet_pton(AF_INET, "10.0.0.2", pkt + 16), 1);
-	assert_int_equal(write(e->a.tun_fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
-	devpair_pump(e);
-}
-
 static char *get_text(struct wg_device *dev)
 {
 	struct wg_uapi_writer w;
@@ -77,7 +63,7 @@ static void test_peer_source_used(void **state)
 
 	assert_int_equal(
 		node_apply(&e->a, "public_key=%s\nwgd_source=127.0.0.2,::1\n", e->b.pub_hex), 0);
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	assert_string_equal(seen_from(e, ip, sizeof(ip)), "127.0.0.2");
 	assert_int_equal(refused(e->a.dev), 0);
 	/* A reply from another local address does not move the pin. */
@@ -91,7 +77,7 @@ static void test_peer_source_absent(void **state)
 
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nwgd_source=192.0.2.1\n", e->b.pub_hex),
 			 0);
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	assert_null(wg_peer_lookup(e->b.dev, e->a.pub)->kp_next);
 	assert_int_equal(wg_peer_lookup(e->b.dev, e->a.pub)->endpoint.addr.sa.sa_family, AF_UNSPEC);
 	assert_true(refused(e->a.dev) >= 1);
@@ -99,7 +85,7 @@ static void test_peer_source_absent(void **state)
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nwgd_source=none\n", e->b.pub_hex), 0);
 	assert_false(wg_peer_lookup(e->a.dev, e->b.pub)->endpoint.pinned);
 	e->clk.mono += 6 * SEC; /* past REKEY_TIMEOUT */
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	assert_non_null(wg_peer_lookup(e->a.dev, e->b.pub)->kp_current);
 }
 
@@ -109,14 +95,14 @@ static void test_egress(void **state)
 	uint64_t before;
 
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nwgd_egress=nosuch9\n", e->b.pub_hex), 0);
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	before = refused(e->a.dev);
 	assert_true(before >= 1);
 	assert_null(wg_peer_lookup(e->a.dev, e->b.pub)->kp_current);
 	/* The loopback interface reaches B. */
 	assert_int_equal(node_apply(&e->a, "public_key=%s\nwgd_egress=lo\n", e->b.pub_hex), 0);
 	e->clk.mono += 6 * SEC;
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	assert_non_null(wg_peer_lookup(e->a.dev, e->b.pub)->kp_current);
 	assert_int_equal(refused(e->a.dev), before);
 }
@@ -160,7 +146,7 @@ static void test_bind_same_port(void **state)
 	wg_udp_fds(e->a.dev->udp, fds);
 	assert_true(fds[0] >= 0);
 	assert_int_equal(fds[1], -1);
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	assert_non_null(wg_peer_lookup(e->a.dev, e->b.pub)->kp_current);
 	/* The port is exclusive again: another socket cannot share it. */
 	struct wg_udp *other;
@@ -182,7 +168,7 @@ static void test_bind_absent(void **state)
 	char *before, *after;
 
 	assert_int_equal(node_apply(&e->a, "wgd_bind=192.0.2.1\n"), 0);
-	send_a_to_b(e);
+	devpair_send_a_to_b(e);
 	assert_true(refused(e->a.dev) >= 1);
 	assert_int_equal(wg_peer_lookup(e->b.dev, e->a.pub)->endpoint.addr.sa.sa_family, AF_UNSPEC);
 	before = get_text(e->a.dev);

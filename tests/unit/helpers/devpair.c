@@ -153,3 +153,15 @@ void devpair_pump(struct devpair *e)
 		node_pump(&e->b);
 	}
 }
+
+void devpair_send_a_to_b(struct devpair *e)
+{
+	uint8_t pkt[40] = {0x45};
+
+	pkt[3] = sizeof(pkt);
+	pkt[8] = 64;
+	pkt[9] = 17; /* UDP, 10.0.0.1 -> 10.0.0.2 */
+	memcpy(pkt + 12, (const uint8_t[]){10, 0, 0, 1, 10, 0, 0, 2}, 8);
+	assert_int_equal(write(e->a.tun_fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
+	devpair_pump(e);
+}

@@ -50,5 +50,8 @@ int devpair_setup(void **state);
 int devpair_teardown(void **state);
 /* A few rounds of both loops: loopback UDP and socketpairs deliver at once. */
 void devpair_pump(struct devpair *e);
+/* A 40-byte UDP packet 10.0.0.1 -> 10.0.0.2 into A's TUN, then pumped: a
+ * handshake first if A has no session. */
+void devpair_send_a_to_b(struct devpair *e);
 
 #endif
