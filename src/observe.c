@@ -115,17 +115,17 @@ void wg_obs_icmp(struct wg_device *dev, const union wg_sockaddr *dest, int kind)
 {
 	struct wg_peer *peer = peer_at(dev, dest);
 
-	if (kind == WG_ICMP_PORT_UNREACHABLE)
+	if (kind == WG_UDP_ICMP_PORT_UNREACHABLE)
 		dev->stats.icmp_port_unreachable++;
-	else if (kind == WG_ICMP_HOST_UNREACHABLE)
+	else if (kind == WG_UDP_ICMP_HOST_UNREACHABLE)
 		dev->stats.icmp_host_unreachable++;
 	else
 		dev->stats.icmp_other++;
 	if (!peer)
 		return;
-	if (kind == WG_ICMP_PORT_UNREACHABLE)
+	if (kind == WG_UDP_ICMP_PORT_UNREACHABLE)
 		peer->st.icmp_port_unreachable++;
-	else if (kind == WG_ICMP_HOST_UNREACHABLE)
+	else if (kind == WG_UDP_ICMP_HOST_UNREACHABLE)
 		peer->st.icmp_host_unreachable++;
 	else
 		peer->st.icmp_other++;
@@ -140,10 +140,5 @@ void wg_obs_take_icmp(struct wg_device *dev)
 
 	while (dev->udp && (n = wg_udp_take_icmp(dev->udp, e, 16)) > 0)
 		for (int i = 0; i < n; i++)
-			wg_obs_icmp(dev, &e[i].dest,
-				    e[i].kind == WG_UDP_ICMP_PORT_UNREACHABLE
-					    ? WG_ICMP_PORT_UNREACHABLE
-				    : e[i].kind == WG_UDP_ICMP_HOST_UNREACHABLE
-					    ? WG_ICMP_HOST_UNREACHABLE
-					    : WG_ICMP_OTHER);
+			wg_obs_icmp(dev, &e[i].dest, e[i].kind);
 }

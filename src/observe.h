@@ -27,7 +27,7 @@ void wg_obs_send_failed(struct wg_peer *peer, int err);
 /* A handshake message from `from` refused for reason (enum
  * wg_reject_reason): kept by (address, reason) in the device's ring. */
 void wg_obs_reject(struct wg_device *dev, const union wg_sockaddr *from, int reason);
-/* An ICMP error (kind WG_ICMP_*) about a datagram we sent to dest: counted
+/* An ICMP error (kind WG_UDP_ICMP_*, wgd/platform/udp.h) about a datagram we sent to dest: counted
  * for the device, and for the peer whose endpoint that is. */
 void wg_obs_icmp(struct wg_device *dev, const union wg_sockaddr *dest, int kind);
 /* Takes the ICMP errors the UDP sockets collected (after receiving and

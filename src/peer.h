@@ -53,16 +53,13 @@ struct wg_peer_stats {
 	uint64_t last_response_rx_mono_ns;     /* to one of ours */
 	uint64_t last_data_rx_mono_ns;	       /* data (not keepalive) received */
 	uint64_t last_icmp_mono_ns;	       /* an ICMP error about its endpoint */
-	int last_icmp_kind;		       /* WG_ICMP_* of that one */
+	int last_icmp_kind;		       /* WG_UDP_ICMP_* of that one, 0 none */
 	/* When our handshake attempts started going unanswered (the first
 	 * initiation after the last completed handshake), 0 when none is
 	 * outstanding: unlike the retry counter, new traffic does not reset
 	 * it. */
 	uint64_t unanswered_since_mono_ns;
 };
-
-/* Kinds of ICMP errors reported on the UDP sockets. */
-enum { WG_ICMP_NONE = 0, WG_ICMP_PORT_UNREACHABLE, WG_ICMP_HOST_UNREACHABLE, WG_ICMP_OTHER };
 
 struct wg_peer {
 	struct wg_device *dev;		       /* not owned */
