@@ -78,16 +78,13 @@ static void send_unreachable(struct wg_device *dev, int family, const uint8_t *p
 static void send_failed(struct wg_peer *peer, int err)
 {
 	char ep[WG_SOCKADDR_STRLEN];
-	uint64_t refused = peer->dev->stats.udp_send_source_refused;
 
 	/* A full device queue (with IP_RECVERR on, Linux reports its drops):
 	 * congestion, counted for the device only, not a refused peer. */
 	if (err == -ENOBUFS)
 		return;
 	wg_obs_send_failed(peer, err);
-	wg_source_send_failed(peer, err);
-	if (peer->dev->stats.udp_send_source_refused == refused &&
-	    wg_dev_log_ok(peer->dev, WG_LOGR_SEND))
+	if (!wg_source_send_failed(peer, err) && wg_dev_log_ok(peer->dev, WG_LOGR_SEND))
 		wg_log_verbose("send to %s failed: %s",
 			       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)),
 			       strerror(-err));

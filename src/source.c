@@ -107,17 +107,23 @@ static bool source_absent(struct wg_peer *peer, const struct wg_addr_pair *one)
 	uint64_t now = wg_dev_now(peer->dev);
 
 	if (!s->absent_looked_ns || now - s->absent_looked_ns >= WG_NSEC_PER_SEC) {
-		s->absent = wg_udp_addr_present(one) == 0;
+		s->absent = wg_udp_addr_present(peer->dev->udp, one) == 0;
 		s->absent_looked_ns = now;
 	}
 	return s->absent;
 }
 
-/* Which setting made the send impossible, as a reason code and its
- * explanation; NULL when the failure is not theirs. Linux refuses an
- * absent source with ENETUNREACH (no route from it) as well as EINVAL or
- * EADDRNOTAVAIL, so the address itself is checked. */
-static const char *refusal(struct wg_peer *peer, int err, char *why, size_t len)
+/* Reason codes of refusals; each has its own log limiter, so a missing
+ * interface cannot hide a missing address. */
+enum reason { EGRESS_ABSENT, BIND_ABSENT, SOURCE_ABSENT, EGRESS_UNREACHABLE, NOT_OURS };
+static const char *const reason_code[WG_SOURCE_REASONS] = {"egress-absent", "bind-absent",
+							   "source-absent", "egress-unreachable"};
+
+/* Which setting made the send impossible, with its explanation; NOT_OURS
+ * when the failure is not theirs. Linux refuses an absent source with
+ * ENETUNREACH (no route from it) as well as EINVAL or EADDRNOTAVAIL, so
+ * the address itself is checked. */
+static enum reason refusal(struct wg_peer *peer, int err, char *why, size_t len)
 {
 	const struct wg_endpoint *ep = &peer->endpoint;
 	const char *egress = peer->src_cfg.egress;
@@ -127,53 +133,42 @@ static const char *refusal(struct wg_peer *peer, int err, char *why, size_t len)
 
 	if (ep->pinned && (ep->egress_down || err == -ENODEV || err == -ENXIO)) {
 		snprintf(why, len, "interface %s does not exist", egress);
-		return "egress-absent";
+		return EGRESS_ABSENT;
 	}
 	if (err != -EADDRNOTAVAIL && err != -EINVAL && err != -ENETUNREACH)
-		return NULL;
+		return NOT_OURS;
 	if (chosen_source(peer, &one, &is_bind) && source_absent(peer, &one)) {
 		snprintf(why, len, "%s%s is not an address of this host",
 			 is_bind ? "bind address " : "", wg_addr_pair_format(&one, a, sizeof(a)));
-		return is_bind ? "bind-absent" : "source-absent";
+		return is_bind ? BIND_ABSENT : SOURCE_ABSENT;
 	}
 	if (ep->pinned && ep->src_ifindex && err == -ENETUNREACH) {
 		snprintf(why, len, "no route to it through %s", egress);
-		return "egress-unreachable";
+		return EGRESS_UNREACHABLE;
 	}
-	return NULL;
+	return NOT_OURS;
 }
 
-/* One limiter per reason: a missing interface must not hide a missing
- * address. */
-static size_t reason_index(const char *code)
-{
-	static const char *const codes[WG_SOURCE_REASONS] = {"egress-absent", "bind-absent",
-							     "source-absent"};
-
-	for (size_t i = 0; i < WG_SOURCE_REASONS - 1; i++)
-		if (!strcmp(code, codes[i]))
-			return i;
-	return WG_SOURCE_REASONS - 1; /* egress-unreachable */
-}
-
-void wg_source_send_failed(struct wg_peer *peer, int err)
+bool wg_source_send_failed(struct wg_peer *peer, int err)
 {
 	struct wg_device *dev = peer->dev;
 	char why[WG_ADDR_PAIR_STRLEN + WG_IFNAMSIZ + 64], ep[WG_SOCKADDR_STRLEN];
 	char name[WG_LOG_KEY_LEN];
-	const char *code = refusal(peer, err, why, sizeof(why));
+	enum reason r = refusal(peer, err, why, sizeof(why));
 
-	if (!code)
-		return;
+	if (r == NOT_OURS)
+		return false;
 	dev->stats.udp_send_source_refused++;
-	if (!strcmp(code, "egress-absent") &&
+	if (r == EGRESS_ABSENT &&
 	    wg_dev_now(dev) - peer->src_cfg.egress_looked_ns >= EGRESS_LOOKUP_NS) {
 		egress_lookup(peer);
 		wg_source_apply(peer);
 	}
-	if (wg_log_limit_allow(&dev->source_limits[reason_index(code)], dev->now_ns))
+	if (wg_log_limit_allow(&dev->source_limits[r], dev->now_ns))
 		wg_log_warning("peer %s: not sent to %s: [%s] %s", wg_peer_name(peer, name),
-			       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)), code, why);
+			       wg_sockaddr_format(&peer->endpoint.addr, ep, sizeof(ep)),
+			       reason_code[r], why);
+	return true;
 }
 
 void wg_source_put(const struct wg_peer *peer, struct wg_uapi_writer *w)

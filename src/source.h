@@ -44,8 +44,9 @@ void wg_source_forget_learned(struct wg_peer *peer);
 /* A send to the peer failed with err: counts and reports (rate-limited
  * warning with a reason code) a refusal caused by a configured source,
  * egress interface or bind address, and looks the egress interface up
- * again (at most once a second) when it may have come back. */
-void wg_source_send_failed(struct wg_peer *peer, int err);
+ * again (at most once a second) when it may have come back. True if the
+ * refusal was one of those (reported here). */
+bool wg_source_send_failed(struct wg_peer *peer, int err);
 /* Whether a set's section may be applied with the device bound to bind
  * (after the set): 0, -EINVAL for a source of a bound family other than
  * the bind address, -EOPNOTSUPP for an egress interface this OS cannot

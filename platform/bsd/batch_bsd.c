@@ -111,6 +111,13 @@ bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *ud
 	return true;
 }
 
+int wg_os_route_addr_present(struct wg_route_watch *rw, const struct wg_addr_pair *one)
+{
+	(void)rw;
+	(void)one;
+	return -EOPNOTSUPP;
+}
+
 bool wg_os_route_bind6_present(struct wg_route_watch *rw, const struct wg_udp *udp)
 {
 	(void)rw;

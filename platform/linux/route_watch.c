@@ -183,31 +183,33 @@ union nl_big {
 	char buf[16384];
 };
 
-/* Whether one RTM_NEWADDR message holds addr, usable (not tentative:
- * duplicate address detection still running, nor failed). */
-static bool addr_msg_has(const struct nlmsghdr *h, const struct in6_addr *addr)
+/* Whether one RTM_NEWADDR message holds addr (alen bytes of family),
+ * usable (IPv6: not tentative, duplicate address detection still running,
+ * nor failed). IFA_LOCAL is the local address of a point-to-point link. */
+static bool addr_msg_has(const struct nlmsghdr *h, int family, const void *addr, size_t alen)
 {
 	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
 	const struct rtattr *a;
 	int len;
 
 	if (h->nlmsg_type != RTM_NEWADDR || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) ||
-	    ifa->ifa_family != AF_INET6 || (ifa->ifa_flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)))
+	    ifa->ifa_family != family || (ifa->ifa_flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)))
 		return false;
 	len = (int)IFA_PAYLOAD(h);
 	for (a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len))
 		if ((a->rta_type == IFA_ADDRESS || a->rta_type == IFA_LOCAL) &&
-		    RTA_PAYLOAD(a) == sizeof(*addr) && !memcmp(RTA_DATA(a), addr, sizeof(*addr)))
+		    RTA_PAYLOAD(a) == alen && !memcmp(RTA_DATA(a), addr, alen))
 			return true;
 	return false;
 }
 
-/* The host's IPv6 addresses, dumped: 1 if addr is one of them and usable,
- * 0 if not, -errno if the dump failed. Asked of the kernel's table, not
- * by a trial bind, which net.ipv6.ip_nonlocal_bind (common on HA nodes)
- * lets succeed for any address. */
-static int addr6_present(struct wg_route_watch *rw, const struct in6_addr *addr)
+/* The host's addresses of the family, dumped: 1 if addr is one of them
+ * and usable, 0 if not, -errno if the dump failed. Asked of the kernel's
+ * table, not by a trial bind, which net.ipv{4,6}.ip_nonlocal_bind (common
+ * on HA nodes) lets succeed for any address. */
+static int addr_present(struct wg_route_watch *rw, int family, const void *addr)
 {
+	size_t alen = family == AF_INET ? 4 : 16;
 	struct {
 		struct nlmsghdr h;
 		struct ifaddrmsg ifa;
@@ -215,7 +217,7 @@ static int addr6_present(struct wg_route_watch *rw, const struct in6_addr *addr)
 		       .nlmsg_type = RTM_GETADDR,
 		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
 		       .nlmsg_seq = ++rw->seq},
-		 .ifa = {.ifa_family = AF_INET6}};
+		 .ifa = {.ifa_family = (unsigned char)family}};
 	union nl_big ans;
 	int found = 0;
 
@@ -240,15 +242,21 @@ static int addr6_present(struct wg_route_watch *rw, const struct in6_addr *addr)
 				return found;
 			if (h->nlmsg_type == NLMSG_ERROR)
 				return -EIO;
-			found |= addr_msg_has(h, addr);
+			found |= addr_msg_has(h, family, addr, alen);
 		}
 	}
+}
+
+int wg_os_route_addr_present(struct wg_route_watch *rw, const struct wg_addr_pair *one)
+{
+	return one->has_v4 ? addr_present(rw, AF_INET, &one->v4)
+			   : addr_present(rw, AF_INET6, &one->v6);
 }
 
 bool wg_os_route_bind6_present(struct wg_route_watch *rw, const struct wg_udp *udp)
 {
 	if (rw->bind6_gen != rw->addr6_gen) {
-		int ret = addr6_present(rw, &udp->bind.v6);
+		int ret = addr_present(rw, AF_INET6, &udp->bind.v6);
 		rw->bind6_present = ret != 0; /* unknown: let the send try */
 		rw->bind6_gen = rw->addr6_gen;
 	}

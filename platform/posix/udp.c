@@ -234,15 +234,21 @@ void wg_udp_bind_addrs(const struct wg_udp *udp, struct wg_addr_pair *out)
 	*out = udp->bind;
 }
 
-/* Binding a throwaway socket to the address (any port) is the portable
- * test: it fails with EADDRNOTAVAIL while the address is absent, or still
- * tentative (IPv6 duplicate address detection). */
-int wg_udp_addr_present(const struct wg_addr_pair *one)
+/* The route watch's answer (the kernel's address table) where there is
+ * one; else binding a throwaway socket to the address (any port), the
+ * portable test: it fails with EADDRNOTAVAIL while the address is absent,
+ * or still tentative (IPv6 duplicate address detection), unless
+ * ip_nonlocal_bind lets it pass. */
+int wg_udp_addr_present(const struct wg_udp *udp, const struct wg_addr_pair *one)
 {
 	int family = one->has_v4 ? AF_INET : AF_INET6;
-	int fd = socket(family, SOCK_DGRAM, 0), ret = 1;
+	int fd, ret = udp && udp->routes ? wg_os_route_addr_present(udp->routes, one) : -EOPNOTSUPP;
 	union wg_sockaddr sa;
 
+	if (ret >= 0)
+		return ret;
+	fd = socket(family, SOCK_DGRAM, 0);
+	ret = 1;
 	if (fd < 0)
 		return -errno;
 	local_addr(&sa, family, 0, one);

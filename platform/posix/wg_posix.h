@@ -251,6 +251,9 @@ bool wg_os_route_via_egress(struct wg_route_watch *rw, const struct wg_udp *udp,
  * absent: it checks the address at bind only). Asked again only after an
  * address change. True where unknown. */
 bool wg_os_route_bind6_present(struct wg_route_watch *rw, const struct wg_udp *udp);
+/* The single address of one is on the host and usable: 1, 0, or -errno
+ * (-EOPNOTSUPP where the OS has no route watch to ask). */
+int wg_os_route_addr_present(struct wg_route_watch *rw, const struct wg_addr_pair *one);
 bool wg_os_route_may_fragment(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to);
 

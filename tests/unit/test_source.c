@@ -183,15 +183,28 @@ static void test_bind_absent(void **state)
 			 0);
 }
 
+/* Without a socket pair: the trial bind, which any local address passes
+ * (all of 127/8 on Linux). With one: the kernel's address table through
+ * its route watch, where 127.0.0.1 is an address and ::1 too. */
 static void test_addr_present(void **state)
 {
-	struct wg_addr_pair p = {.has_v4 = true};
+	struct wg_addr_pair p = {.has_v4 = true}, p6 = {.has_v6 = true};
+	struct wg_udp *udp;
 
 	(void)state;
 	assert_int_equal(inet_pton(AF_INET, "127.0.0.2", &p.v4), 1);
-	assert_int_equal(wg_udp_addr_present(&p), 1);
+	assert_int_equal(wg_udp_addr_present(NULL, &p), 1);
 	assert_int_equal(inet_pton(AF_INET, "192.0.2.1", &p.v4), 1);
-	assert_int_equal(wg_udp_addr_present(&p), 0);
+	assert_int_equal(wg_udp_addr_present(NULL, &p), 0);
+	assert_int_equal(wg_udp_open(0, 0, NULL, &udp), 0);
+	assert_int_equal(wg_udp_addr_present(udp, &p), 0);
+	assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &p.v4), 1);
+	assert_int_equal(wg_udp_addr_present(udp, &p), 1);
+	assert_int_equal(inet_pton(AF_INET6, "::1", &p6.v6), 1);
+	assert_int_equal(wg_udp_addr_present(udp, &p6), 1);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", &p6.v6), 1);
+	assert_int_equal(wg_udp_addr_present(udp, &p6), 0);
+	wg_udp_close(udp);
 }
 
 int main(void)

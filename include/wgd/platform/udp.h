@@ -36,8 +36,10 @@ void wg_udp_bind_addrs(const struct wg_udp *udp, struct wg_addr_pair *out);
 /* The index of interface name, 0 if there is none by that name. */
 unsigned int wg_udp_ifindex(const char *name);
 /* Whether the host has the single address of one (a pair with one family
- * set) and can send from it now: 1, 0, or -errno if it cannot tell. */
-int wg_udp_addr_present(const struct wg_addr_pair *one);
+ * set) and can send from it now: 1, 0, or -errno if it cannot tell. udp
+ * (may be NULL) lends its route watch, which asks the kernel's address
+ * table (Linux). */
+int wg_udp_addr_present(const struct wg_udp *udp, const struct wg_addr_pair *one);
 /* Whether a pinned endpoint's src_ifindex can choose the egress interface
  * of each send on this OS (Linux). */
 bool wg_udp_can_pin_egress(void);
