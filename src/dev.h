@@ -146,18 +146,6 @@ struct wg_device {
 	bool fatal_fired;
 };
 
-/* A monotonic time of this device (0 = never) as unix seconds, for the
- * exposition: the wall clock is read once per call. */
-static inline uint64_t wg_dev_mono_to_unix_s(const struct wg_device *dev, uint64_t mono_ns)
-{
-	uint64_t unix_now = dev->clock.unix_ns(dev->clock.ctx);
-	uint64_t age = dev->now_ns > mono_ns ? dev->now_ns - mono_ns : 0;
-
-	if (!mono_ns || age > unix_now)
-		return 0;
-	return (unix_now - age) / WG_NSEC_PER_SEC;
-}
-
 /* --- device.c --- */
 /* Reads the monotonic clock into dev->now_ns: at every entry into the
  * engine (event callbacks, public calls, test hooks). */

@@ -34,8 +34,8 @@ struct wg_staged {
 
 /* What one peer did, for metrics and `wgd diagnose` (metrics.c), counted
  * in the event loop thread. Times are MONOTONIC ns (dev->now_ns, free to
- * read on the data path), 0 = never; wg_dev_mono_to_unix_s turns one into
- * unix seconds for the exposition. */
+ * read on the data path), 0 = never; the exposition turns them into unix
+ * seconds with one clock reading per scrape. */
 struct wg_peer_stats {
 	uint64_t initiations_sent, initiations_received;
 	uint64_t responses_sent, responses_received;

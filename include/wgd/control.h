@@ -169,10 +169,4 @@ static inline int wg_control_start_named(struct event_base *base, int listen_fd,
 	return ret;
 }
 
-static inline int wg_control_start(struct event_base *base, int listen_fd, struct wg_device *dev,
-				   struct wg_control **out)
-{
-	return wg_control_start_named(base, listen_fd, dev, NULL, out);
-}
-
 #endif

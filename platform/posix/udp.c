@@ -229,11 +229,6 @@ uint16_t wg_udp_port(const struct wg_udp *udp)
 	return udp->port;
 }
 
-void wg_udp_bind_addrs(const struct wg_udp *udp, struct wg_addr_pair *out)
-{
-	*out = udp->bind;
-}
-
 /* The route watch's answer (the kernel's address table) where there is
  * one; else binding a throwaway socket to the address (any port), the
  * portable test: it fails with EADDRNOTAVAIL while the address is absent,

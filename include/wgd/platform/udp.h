@@ -31,8 +31,6 @@ int wg_udp_open_shared(uint16_t port, uint32_t fwmark, const struct wg_addr_pair
 int wg_udp_set_shared(struct wg_udp *udp, bool on);
 void wg_udp_close(struct wg_udp *udp);
 uint16_t wg_udp_port(const struct wg_udp *udp);
-/* The bind addresses the pair was opened with (unset: wildcards). */
-void wg_udp_bind_addrs(const struct wg_udp *udp, struct wg_addr_pair *out);
 /* The index of interface name, 0 if there is none by that name. */
 unsigned int wg_udp_ifindex(const char *name);
 /* Whether the host has the single address of one (a pair with one family
