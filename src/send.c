@@ -502,10 +502,9 @@ void wg_send_flush(struct wg_device *dev)
 			.to = &t->peer->endpoint,
 			.err = -ENOTCONN,
 		};
+		dev->stats.udp_tx_segments += t->nseg;
 	}
 	dev->stats.udp_tx_trains += (uint64_t)n;
-	for (int i = 0; i < n; i++)
-		dev->stats.udp_tx_segments += dp->trains[i].nseg;
 	if (dev->udp)
 		wg_udp_send_batch(dev->udp, dp->tx_msgs, n);
 	/* Reset first: a rekey check may send (directly, not by train). */
