@@ -182,19 +182,19 @@ void wg_source_put(const struct wg_peer *peer, struct wg_uapi_writer *w)
 		wg_uapi_put_str(w, "wgd_egress", s->egress);
 }
 
-/* A peer's source must be the bind address where its family is bound:
- * replies come back to the source, and only the bind address listens. */
+/* A source of a family the device is bound in, other than the bind
+ * address: replies would come back where nothing listens. */
+static bool bind_overrides(const struct wg_addr_pair *src, const struct wg_addr_pair *bind)
+{
+	return (src->has_v4 && bind->has_v4 && src->v4.s_addr != bind->v4.s_addr) ||
+	       (src->has_v6 && bind->has_v6 && memcmp(&src->v6, &bind->v6, sizeof(src->v6)));
+}
+
 int wg_source_check(const struct wg_uapi_peer *sp, const struct wg_addr_pair *bind)
 {
-	const struct wg_addr_pair *src = sp->ext && sp->ext->has_source ? &sp->ext->source : NULL;
-
 	if (sp->ext && sp->ext->egress[0] && !wg_udp_can_pin_egress())
 		return -EOPNOTSUPP;
-	if (!src)
-		return 0;
-	if (src->has_v4 && bind->has_v4 && src->v4.s_addr != bind->v4.s_addr)
-		return -EINVAL;
-	if (src->has_v6 && bind->has_v6 && memcmp(&src->v6, &bind->v6, sizeof(src->v6)))
+	if (sp->ext && sp->ext->has_source && bind_overrides(&sp->ext->source, bind))
 		return -EINVAL;
 	return 0;
 }
@@ -204,13 +204,10 @@ size_t wg_source_rebound(struct wg_device *dev)
 	size_t overridden = 0;
 
 	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next) {
-		const struct wg_addr_pair *a = &p->src_cfg.addr;
 		if (!p->src_cfg.active)
 			continue;
 		wg_source_apply(p);
-		overridden +=
-			(a->has_v4 && dev->bind.has_v4 && a->v4.s_addr != dev->bind.v4.s_addr) ||
-			(a->has_v6 && dev->bind.has_v6 && memcmp(&a->v6, &dev->bind.v6, 16));
+		overridden += bind_overrides(&p->src_cfg.addr, &dev->bind);
 	}
 	return overridden;
 }
