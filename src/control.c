@@ -43,6 +43,7 @@ struct conn {
 	void *get;	/* cursor of the get or metrics reply being streamed, or NULL */
 	int get_op;	/* which of the two: WG_UAPI_GET or WG_UAPI_METRICS */
 	bool closing;	/* close once out is sent */
+	bool discarding; /* after a framing error: input is dropped until EOF */
 	bool paused;	/* reading stopped: too much unsent output */
 	bool refused;	/* the budget refusal of this request is logged */
 };
@@ -277,6 +278,23 @@ static bool conn_blocked(const struct conn *c)
 	return c->closing || c->get || conn_unsent(c) >= WG_CONTROL_OUT_HIGH;
 }
 
+/* Output is all sent and the connection is closing. After a framing error
+ * the client may still be writing the rest of its request: closing with
+ * unread data would reset it before it reads the answer, so the write side
+ * is shut and input is read and dropped until EOF, for at most stall_ms.
+ * Returns false if the connection was freed. */
+static bool conn_finish(struct conn *c)
+{
+	struct timeval tv = {c->ctl->stall_ms / 1000, (c->ctl->stall_ms % 1000) * 1000};
+
+	if (!c->discarding || shutdown(c->fd, SHUT_WR) || event_add(c->ev_read, NULL) ||
+	    event_add(c->ev_stall, &tv)) {
+		conn_free(c);
+		return false;
+	}
+	return true;
+}
+
 /* Moves a streaming get on (one step of WG_CONTROL_GET_STEP peers per
  * loop turn, each once the previous one is sent, so the data path runs in
  * between), arms the events and sends. Requests waiting behind a get or a
@@ -296,10 +314,12 @@ static bool conn_process(struct conn *c)
 	ret = conn_flush(c);
 	if (ret == -EAGAIN)
 		return true;
-	if (ret || (c->closing && !c->get)) {
+	if (ret) {
 		conn_free(c);
 		return false;
 	}
+	if (c->closing && !c->get)
+		return conn_finish(c);
 	if (c->get)
 		event_add(c->ev_write, NULL); /* the next step, next loop turn */
 	return true;
@@ -312,8 +332,12 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 
 	if (ret == -EAGAIN)
 		return;
-	if (ret || (c->closing && !c->get)) {
+	if (ret) {
 		conn_free(c);
+		return;
+	}
+	if (c->closing && !c->get) {
+		conn_finish(c);
 		return;
 	}
 	if (c->paused || c->get)
@@ -353,11 +377,11 @@ static size_t conn_consume(struct conn *c, const char *data, size_t len)
 		} else if (op == WG_UAPI_SET) {
 			apply_set(&sv->ops, err, &set, &c->out);
 		} else {
-			/* A framing error is answered, then the connection closes.
-			 * What was read goes with it: closing a socket with unread
-			 * data resets the client before it reads the answer. */
+			/* A framing error is answered, then the connection closes;
+			 * the rest of the input is dropped (conn_finish). */
 			wg_uapi_put_errno(&c->out, op);
 			c->closing = true;
+			c->discarding = true;
 			off = len;
 		}
 	}
@@ -379,9 +403,14 @@ static void conn_on_stall(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	wg_log_info("UAPI: closing a connection that sent part of a request and then nothing for "
-		    "%u ms",
-		    c->ctl->stall_ms);
+	if (c->discarding)
+		wg_log_info("UAPI: closing a connection that kept sending for %u ms after its "
+			    "malformed request was answered",
+			    c->ctl->stall_ms);
+	else
+		wg_log_info("UAPI: closing a connection that sent part of a request and then "
+			    "nothing for %u ms",
+			    c->ctl->stall_ms);
 	conn_free(c);
 }
 
@@ -410,11 +439,18 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	char buf[READ_CHUNK];
-	ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK);
+	ssize_t n = recv(fd, buf, sizeof(buf), c->discarding ? 0 : MSG_PEEK);
 	size_t used;
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
+	if (c->discarding) {
+		if (n > 0)
+			wg_memzero(buf, (size_t)n);
+		else
+			conn_free(c);
+		return;
+	}
 	if (n <= 0) {
 		/* EOF: finish sending what is queued, then close */
 		c->closing = true;

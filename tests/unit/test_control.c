@@ -340,6 +340,64 @@ static void random_hex(char *out, size_t bytes)
 	sodium_bin2hex(out, 2 * bytes + 1, raw, bytes);
 }
 
+/* Sends len bytes of filler without blocking or SIGPIPE; returns the send
+ * errno that stopped it early, or 0. */
+static int client_flood(struct server *s, int fd, size_t len)
+{
+	static char fill[4096];
+	ssize_t n;
+
+	memset(fill, 'a', sizeof(fill));
+	while (len) {
+		n = send(fd, fill, len < sizeof(fill) ? len : sizeof(fill),
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return errno;
+		if (n > 0)
+			len -= (size_t)n;
+		event_base_loop(s->base, EVLOOP_NONBLOCK);
+	}
+	return 0;
+}
+
+/* (c) A framing error (a line over 4096 bytes) is answered while the client
+ * is still writing: the rest of its request is read and dropped, so the
+ * client reads the answer and then EOF instead of a reset. One that never
+ * stops writing is closed stall_ms after the answer. */
+static void test_framing_error_answered_mid_request(void **state)
+{
+	enum { STALL_MS = 30 };
+	struct server *s = *state;
+	char reply[256];
+	bool fired = false;
+	struct timeval cap = {10 * STALL_MS / 1000, (10 * STALL_MS % 1000) * 1000};
+	struct event *ev = evtimer_new(s->base, on_test_timer, &fired);
+	int fd = client_connect(s), err;
+
+	client_send(s, fd, "set=1\nprivate_key=", 18);
+	assert_int_equal(client_flood(s, fd, 4 << 20), 0);
+	assert_true(client_reply(s, fd, reply, sizeof(reply)));
+	assert_string_equal(reply, "errno=-90\n\n");
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	pump(s);
+	assert_true(client_sees_eof(fd));
+	assert_int_equal(wg_control_conn_count(s->ctl), 0);
+	assert_int_equal(s->dev.n_set, 0);
+	close(fd);
+
+	wg_control_set_limits(s->ctl, WG_CONTROL_REQUEST_BUDGET, STALL_MS);
+	fd = client_connect(s);
+	client_send(s, fd, "set=1\nprivate_key=", 18);
+	assert_non_null(ev);
+	evtimer_add(ev, &cap);
+	for (err = 0; !err && !fired;)
+		err = client_flood(s, fd, 4096);
+	assert_int_equal(wg_control_conn_count(s->ctl), 0);
+	assert_true(err == EPIPE || err == ECONNRESET);
+	event_free(ev);
+	close(fd);
+}
+
 /* A partial set with a preshared key half sent: the text of neither the
  * parsed lines nor the unfinished one is in locked memory, while the
  * parsed public key and device private key are (the change set, and the
@@ -434,6 +492,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		SERVER_TEST(test_budget_second_refused),
 		SERVER_TEST(test_stalled_request_closed),
+		SERVER_TEST(test_framing_error_answered_mid_request),
 		SERVER_TEST(test_request_text_not_locked),
 		cmocka_unit_test(test_reader_wipes_line),
 	};

@@ -1149,6 +1149,10 @@ static void test_control_bad_op_closes(void **state)
 	assert_string_equal(buf, "errno=-22\n\n");
 	assert_true(client_sees_eof(s, fd));
 	assert_int_equal(s->dev.n_get, 0);
+	/* the server reads on (and drops) until the client's EOF */
+	assert_int_equal(wg_control_conn_count(s->ctl), 1);
+	shutdown(fd, SHUT_WR);
+	client_sees_eof(s, fd);
 	assert_int_equal(wg_control_conn_count(s->ctl), 0);
 	close(fd);
 }
