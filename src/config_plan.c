@@ -197,6 +197,79 @@ static int plan_peers(struct wg_device *dev, struct wg_config_plan *pl)
 	return 0;
 }
 
+/* Whether a section of the set gives the peer of key a source. */
+static bool set_gives_source(const struct wg_pubkey_table *given, const uint8_t *key)
+{
+	return given->h.count && wg_pubkey_lookup(given, key);
+}
+
+/* The first peer the set keeps with a source the new bind address rules
+ * out, or NULL; given holds the keys of the sections that set a source
+ * (those were checked against it: wg_source_check). */
+static struct wg_peer *kept_conflict(struct wg_device *dev, struct wg_config_plan *pl,
+				     const struct wg_pubkey_table *given)
+{
+	struct wg_plan_key *entry;
+
+	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next)
+		if (wg_source_conflicts(p, &pl->set->bind) &&
+		    plan_current(dev, pl, p->pubkey.key, &entry) == p &&
+		    !set_gives_source(given, p->pubkey.key))
+			return p;
+	return NULL;
+}
+
+/* Fills given with the keys of the set's sections that set a source
+ * (entries in keys, one per section). */
+static int sourced_keys(const struct wg_uapi_set *set, struct wg_pubkey_table *given,
+			struct wg_pubkey_entry *keys)
+{
+	size_t n = 0;
+	int ret = wg_pubkey_table_reserve(given, set->n_peers);
+
+	for (size_t i = 0; ret == 0 && i < set->n_peers; i++) {
+		if (!set->peers[i].ext || !set->peers[i].ext->has_source)
+			continue;
+		memcpy(keys[n].key, set->peers[i].public_key, WG_KEY_LEN);
+		(void)wg_pubkey_find_or_insert(given, &keys[n++]); /* room reserved */
+	}
+	return ret;
+}
+
+/* A new bind address must leave no peer a source of a bound family other
+ * than it, or a get of the result could not be set again: a peer the set
+ * keeps with such a source, not replaced by the set, fails it (-EINVAL). */
+static int plan_bind_sources(struct wg_device *dev, struct wg_config_plan *pl)
+{
+	const struct wg_uapi_set *set = pl->set;
+	struct wg_pubkey_entry *keys;
+	struct wg_pubkey_table given;
+	struct wg_peer *bad = NULL;
+	char name[WG_LOG_KEY_LEN], a[WG_ADDR_PAIR_STRLEN], b[WG_ADDR_PAIR_STRLEN];
+	int ret;
+
+	if (!set->has_bind || set->replace_peers || wg_addr_pair_equal(&set->bind, &dev->bind))
+		return 0;
+	keys = calloc(set->n_peers ? set->n_peers : 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	ret = wg_pubkey_table_init(&given);
+	if (ret == 0) {
+		ret = sourced_keys(set, &given, keys);
+		if (ret == 0)
+			bad = kept_conflict(dev, pl, &given);
+		wg_pubkey_table_free(&given);
+	}
+	free(keys);
+	if (!bad)
+		return ret;
+	wg_log_warning("set refused: peer %s has source %s, which the new bind address %s rules "
+		       "out (a bound family sends from its bind address only)",
+		       wg_peer_name(bad, name), wg_addr_pair_format(&bad->src_cfg.addr, a, sizeof(a)),
+		       wg_addr_pair_format(&set->bind, b, sizeof(b)));
+	return -EINVAL;
+}
+
 /* Room for everything the commit adds: it then allocates nothing. */
 static int plan_reserve(struct wg_device *dev, struct wg_config_plan *pl)
 {
@@ -286,6 +359,8 @@ int wg_config_plan(struct wg_device *dev, const struct wg_uapi_set *set, struct 
 		plan_identity(dev, pl);
 		ret = plan_peers(dev, pl);
 	}
+	if (ret == 0)
+		ret = plan_bind_sources(dev, pl);
 	if (ret == 0)
 		ret = plan_reserve(dev, pl);
 	if (ret == 0)
@@ -402,16 +477,10 @@ static void log_listening(struct wg_device *dev)
 /* Peers pinned to a source now follow the new bind addresses. */
 static void commit_bind(struct wg_device *dev, const struct wg_addr_pair *bind)
 {
-	size_t overridden;
-
 	if (wg_addr_pair_equal(bind, &dev->bind))
 		return;
 	dev->bind = *bind;
-	overridden = wg_source_rebound(dev);
-	if (overridden)
-		wg_log_warning("%zu peers' source addresses are overridden by the bind address "
-			       "of their family",
-			       overridden);
+	wg_source_rebound(dev);
 }
 
 static void commit_socket(struct wg_device *dev, struct wg_config_plan *pl)

@@ -199,15 +199,13 @@ int wg_source_check(const struct wg_uapi_peer *sp, const struct wg_addr_pair *bi
 	return 0;
 }
 
-size_t wg_source_rebound(struct wg_device *dev)
+bool wg_source_conflicts(const struct wg_peer *peer, const struct wg_addr_pair *bind)
 {
-	size_t overridden = 0;
+	return bind_overrides(&peer->src_cfg.addr, bind);
+}
 
-	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next) {
-		if (!p->src_cfg.active)
-			continue;
+void wg_source_rebound(struct wg_device *dev)
+{
+	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next)
 		wg_source_apply(p);
-		overridden += bind_overrides(&p->src_cfg.addr, &dev->bind);
-	}
-	return overridden;
 }

@@ -50,11 +50,14 @@ bool wg_source_send_failed(struct wg_peer *peer, int err);
 /* Whether a set's section may be applied with the device bound to bind
  * (after the set): 0, -EINVAL for a source of a bound family other than
  * the bind address, -EOPNOTSUPP for an egress interface this OS cannot
- * pin. */
+ * pin. No configured source ever conflicts with the bind address: the
+ * plan also refuses a bind change that a kept source rules out. */
 int wg_source_check(const struct wg_uapi_peer *sp, const struct wg_addr_pair *bind);
-/* The bind addresses changed: re-pins every configured peer. Returns how
- * many have a source the new bind address now overrides. */
-size_t wg_source_rebound(struct wg_device *dev);
+/* Whether the peer's configured source is ruled out by bind (a source of
+ * a bound family other than its bind address). */
+bool wg_source_conflicts(const struct wg_peer *peer, const struct wg_addr_pair *bind);
+/* The bind addresses changed: re-pins every configured peer. */
+void wg_source_rebound(struct wg_device *dev);
 /* The wgd_source/wgd_egress lines of a get, when set. */
 void wg_source_put(const struct wg_peer *peer, struct wg_uapi_writer *w);
 

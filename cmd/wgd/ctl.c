@@ -284,12 +284,53 @@ static bool differs(const struct wg_addr_pair *s, const struct wg_addr_pair *bin
 	       (s->has_v6 && bind->has_v6 && memcmp(&s->v6, &bind->v6, sizeof(s->v6)));
 }
 
+/* Whether the request gives the peer of key a source. */
+static bool request_gives_source(const struct wg_ctl_request *r, const uint8_t *key)
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (r->peers[i].has_source && !memcmp(r->peers[i].key, key, WG_KEY_LEN))
+			return true;
+	return false;
+}
+
+/* A new bind address and a peer of the reply keeping a source it rules
+ * out (the daemon refuses that too). */
+static int check_kept_sources(const struct wg_ctl_request *r, const char *reply, char *err,
+			      size_t errlen)
+{
+	char v[WG_ADDR_PAIR_STRLEN], b64[B64_KEY_LEN + 1], b[WG_ADDR_PAIR_STRLEN];
+	struct wg_addr_pair src;
+	uint8_t k[WG_KEY_LEN];
+	bool have = false;
+	struct line l;
+
+	while (next_line(&reply, &l)) {
+		if (is_key(&l, "public_key"))
+			have = key_from_hex(k, l.val, l.vlen);
+		if (!have || !is_key(&l, "wgd_source") || !l.val || l.vlen >= sizeof(v))
+			continue;
+		memcpy(v, l.val, l.vlen);
+		v[l.vlen] = '\0';
+		if (wg_addr_pair_parse(&src, v) || !differs(&src, &r->bind) ||
+		    request_gives_source(r, k))
+			continue;
+		wg_key_to_base64(b64, k);
+		return fail(err, errlen,
+			    "peer %s has source %s, which the bind address %s rules out: give it "
+			    "'source none' (or that address) in the same command",
+			    b64, v, wg_addr_pair_format(&r->bind, b, sizeof(b)));
+	}
+	return 0;
+}
+
 int wg_ctl_check_sources(const struct wg_ctl_request *r, const char *reply, char *err,
 			 size_t errlen)
 {
 	struct wg_addr_pair bind = r->has_bind ? r->bind : reply_bind(reply);
 	char b64[B64_KEY_LEN + 1], a[WG_ADDR_PAIR_STRLEN], b[WG_ADDR_PAIR_STRLEN];
 
+	if (r->has_bind && check_kept_sources(r, reply, err, errlen))
+		return -EINVAL;
 	for (size_t i = 0; i < r->n_peers; i++) {
 		const struct wg_ctl_peer *p = &r->peers[i];
 		if (!p->has_source || !differs(&p->source, &bind))
@@ -532,7 +573,7 @@ int wg_ctl_usage(const char *cmd, const char *usage_text, const char *fmt, ...)
 	return 1;
 }
 
-/* Every named peer must exist, and its source agree with the bind
+/* Every named peer must exist, and every source agree with the bind
  * address, before anything is changed: update_only would skip a mistyped
  * key silently, the daemon would say only "Invalid argument", and a
  * PostUp should fail whole. */
@@ -612,7 +653,7 @@ static int run_set(int argc, char **argv)
 				      : wg_ctl_usage("set", USAGE, "%s", strerror(-ret));
 	}
 	wg_ctl_resolve_ifname(argv[1], ifname);
-	ret = r.n_peers ? check_peers(ifname, &r) : 0;
+	ret = r.n_peers || r.has_bind ? check_peers(ifname, &r) : 0;
 	if (!ret)
 		ret = send_set(ifname, &r);
 	wg_ctl_request_free(&r);

@@ -56,9 +56,10 @@ bool wg_ctl_reply_has_peer(const char *reply, const uint8_t key[WG_KEY_LEN]);
 
 /* The daemon refuses (-EINVAL) a peer source that differs from the bind
  * address of its family (replies come back to the source, and only the
- * bind address listens). Checked here first, to say which peer: the bind
- * is the request's, else the device's in the get reply. 0 or -EINVAL
- * with err set. */
+ * bind address listens), and a new bind address that a source the device
+ * keeps differs from. Checked here first, to say which peer: the bind is
+ * the request's, else the device's in the get reply. 0 or -EINVAL with
+ * err set. */
 int wg_ctl_check_sources(const struct wg_ctl_request *r, const char *reply, char *err,
 			 size_t errlen);
 

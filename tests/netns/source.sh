@@ -514,6 +514,15 @@ showconf_ok()
 		grep -qxF "AllowedIPs = $(t4 b)/32, $(t6 b)/128" <<<"$out"
 }
 
+# refused_naming NODE KEY ARGS...: `wgd ARGS` exits non-zero and its
+# message names KEY.
+refused_naming()
+{
+	local node=$1 key=$2 out
+	shift 2
+	! out=$(wgdx "$node" "$@" 2>&1) && grep -qF "$key" <<<"$out"
+}
+
 test_stock_read()
 {
 	local tag="stock tools" bind src conf
@@ -556,6 +565,13 @@ test_stock_read()
 	check "$tag: wgd set bind none exits 0" wgdx a set "${IFACE[a]}" bind none
 	check "$tag: after bind none: no wgd_bind in get" get_lacks a wgd_bind
 	check "$tag: two IPv4 bind addresses refused" not quiet wgdx a set "${IFACE[a]}" bind "$(u4 a),192.0.2.9"
+	check "$tag: wgd set peer B source $src exits 0" wgdx a set "${IFACE[a]}" peer "${PUB[b]}" source "$src"
+	check "$tag: a bind address B's source differs from is refused, naming B" \
+		refused_naming a "${PUB[b]}" set "${IFACE[a]}" bind 192.0.2.9
+	check "$tag: after the refusal: no wgd_bind in get" get_lacks a wgd_bind
+	check "$tag: bind with B's source cleared in the same command exits 0" \
+		wgdx a set "${IFACE[a]}" bind 192.0.2.9 peer "${PUB[b]}" source none
+	check "$tag: wgd set bind none exits 0" wgdx a set "${IFACE[a]}" bind none
 	check "$tag: after bind none: ping a -> b" ping_ok a "$(t4 b)"
 	pair_down
 }

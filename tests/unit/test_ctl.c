@@ -417,6 +417,36 @@ static void test_check_sources(void **state)
 			 0);
 }
 
+/* A new bind address that a peer's kept source differs from is refused,
+ * naming the peer, unless the same command gives that peer a source. */
+static void test_check_kept_sources(void **state)
+{
+	static const char sourced[] = "listen_port=1\npublic_key=" K2_HEX "\n"
+				      "public_key=" K1_HEX "\nwgd_source=198.51.100.2,2001:db8::2\n"
+				      "errno=0\n\n";
+	char err[WG_CTL_ERR_LEN];
+
+	(void)state;
+	assert_int_equal(CHECK_SOURCES(sourced, err, "bind", "192.0.2.1"), -EINVAL);
+	assert_non_null(strstr(err, "peer " K1_B64 " has source 198.51.100.2,2001:db8::2, which "
+				    "the bind address 192.0.2.1 rules out"));
+	assert_int_equal(CHECK_SOURCES(sourced, err, "bind", "2001:db8::1"), -EINVAL);
+	/* another peer's source does not help */
+	assert_int_equal(CHECK_SOURCES(sourced, err, "bind", "192.0.2.1", "peer", K2_B64,
+				       "source", "none"),
+			 -EINVAL);
+	/* allowed: the same command clears or replaces it, the bind agrees, no bind */
+	assert_int_equal(CHECK_SOURCES(sourced, err, "bind", "192.0.2.1", "peer", K1_B64,
+				       "source", "none"),
+			 0);
+	assert_int_equal(CHECK_SOURCES(sourced, err, "bind", "192.0.2.1", "peer", K1_B64,
+				       "source", "192.0.2.1,2001:db8::2"),
+			 0);
+	assert_int_equal(CHECK_SOURCES(sourced, err, "bind", "198.51.100.2,2001:db8::2"), 0);
+	assert_int_equal(CHECK_SOURCES(sourced, err, "bind", "none"), 0);
+	assert_int_equal(CHECK_SOURCES(sourced, err, "peer", K2_B64, "egress", "wan2"), 0);
+}
+
 static void test_name_file(void **state)
 {
 	char name[WG_IFNAMSIZ] = "unchanged";
@@ -448,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_show_no_secrets), cmocka_unit_test(test_show_errors),
 		cmocka_unit_test(test_reply_has_peer),	cmocka_unit_test(test_name_file),
 		cmocka_unit_test(test_check_sources),
+		cmocka_unit_test(test_check_kept_sources),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -183,6 +183,40 @@ static void test_bind_absent(void **state)
 			 0);
 }
 
+/* No configured source ever differs from the bind address of its family:
+ * a bind change a kept source rules out is refused whole, so a get of the
+ * device can always be set again (fuzz_config checks that). */
+static void test_bind_change_checks_kept_sources(void **state)
+{
+	struct devpair *e = *state;
+	char *before, *after;
+
+	assert_int_equal(node_apply(&e->a, "public_key=%s\nwgd_source=127.0.0.2,::1\n",
+				    e->b.pub_hex),
+			 0);
+	before = get_text(e->a.dev);
+	assert_int_equal(node_apply(&e->a, "wgd_bind=192.0.2.1\n"), -EINVAL);
+	after = get_text(e->a.dev);
+	assert_string_equal(before, after);
+	free(after);
+	/* the other family's bind, or the source's own address, agree */
+	assert_int_equal(node_apply(&e->a, "wgd_bind=::1\n"), 0);
+	assert_int_equal(node_apply(&e->a, "wgd_bind=127.0.0.2,::1\n"), 0);
+	/* the same set replaces the source, or removes the peer */
+	assert_int_equal(node_apply(&e->a, "wgd_bind=none\n"), 0);
+	assert_int_equal(node_apply(&e->a, "wgd_bind=192.0.2.1\npublic_key=%s\nwgd_source=none\n",
+				    e->b.pub_hex),
+			 0);
+	assert_int_equal(node_apply(&e->a, "wgd_bind=none\npublic_key=%s\nwgd_source=127.0.0.2\n",
+				    e->b.pub_hex),
+			 0);
+	assert_int_equal(node_apply(&e->a, "wgd_bind=192.0.2.1\npublic_key=%s\nremove=true\n",
+				    e->b.pub_hex),
+			 0);
+	assert_null(wg_peer_lookup(e->a.dev, e->b.pub));
+	free(before);
+}
+
 /* Without a socket pair: the trial bind, which any local address passes
  * (all of 127/8 on Linux). With one: the kernel's address table through
  * its route watch, where 127.0.0.1 is an address and ::1 too. */
@@ -219,6 +253,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bind_same_port, devpair_setup,
 						devpair_teardown),
 		cmocka_unit_test_setup_teardown(test_bind_absent, devpair_setup, devpair_teardown),
+		cmocka_unit_test_setup_teardown(test_bind_change_checks_kept_sources, devpair_setup,
+						devpair_teardown),
 		cmocka_unit_test(test_addr_present),
 	};
 
