@@ -203,15 +203,16 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 	wg_dev_rearm_timer(dev);
 }
 
-/* Routes or addresses changed: sticky sources are judged again. */
+/* Routes, addresses or interfaces changed: sticky sources are judged
+ * again, egress interfaces looked up again. */
 static void on_routes(evutil_socket_t fd, short what, void *arg)
 {
 	struct wg_device *dev = arg;
 
 	(void)fd;
 	(void)what;
-	if (dev->udp)
-		wg_udp_route_update(dev->udp);
+	if (dev->udp && wg_udp_route_update(dev->udp))
+		wg_source_links_changed(dev);
 }
 
 void wg_dev_udp_events_free(struct event *ev[WG_UDP_EVENTS])

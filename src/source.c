@@ -204,6 +204,16 @@ bool wg_source_conflicts(const struct wg_peer *peer, const struct wg_addr_pair *
 	return bind_overrides(&peer->src_cfg.addr, bind);
 }
 
+void wg_source_links_changed(struct wg_device *dev)
+{
+	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next) {
+		if (!p->src_cfg.egress[0])
+			continue;
+		egress_lookup(p);
+		wg_source_apply(p);
+	}
+}
+
 void wg_source_rebound(struct wg_device *dev)
 {
 	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next)

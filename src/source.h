@@ -56,6 +56,10 @@ int wg_source_check(const struct wg_uapi_peer *sp, const struct wg_addr_pair *bi
 /* Whether the peer's configured source is ruled out by bind (a source of
  * a bound family other than its bind address). */
 bool wg_source_conflicts(const struct wg_peer *peer, const struct wg_addr_pair *bind);
+/* Interfaces came, went or were renamed: every egress interface is looked
+ * up again, so one recreated under its name (a PPP link coming back) is
+ * used at once and a renamed one no longer. */
+void wg_source_links_changed(struct wg_device *dev);
 /* The bind addresses changed: re-pins every configured peer. */
 void wg_source_rebound(struct wg_device *dev);
 /* The wgd_source/wgd_egress lines of a get, when set. */

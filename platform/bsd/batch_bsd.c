@@ -97,9 +97,10 @@ int wg_os_route_watch_fd(const struct wg_route_watch *rw)
 	return -1;
 }
 
-void wg_os_route_watch_drain(struct wg_route_watch *rw)
+bool wg_os_route_watch_drain(struct wg_route_watch *rw)
 {
 	(void)rw;
+	return false;
 }
 
 bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *udp,

@@ -147,12 +147,25 @@ static bool only_addr6(const char *buf, size_t n)
 	return true;
 }
 
+/* Whether a batch of n bytes holds a link message (an interface came,
+ * went, was renamed or changed state). */
+static bool has_link(const char *buf, size_t n)
+{
+	const struct nlmsghdr *h = (const void *)buf;
+	size_t left = n;
+
+	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
+		if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK)
+			return true;
+	return false;
+}
+
 /* Any message, or an overrun (ENOBUFS: changes were lost), is a change;
  * IPv6 address messages only change what IPv6 addresses the host has. */
-void wg_os_route_watch_drain(struct wg_route_watch *rw)
+bool wg_os_route_watch_drain(struct wg_route_watch *rw)
 {
 	char buf[8192];
-	bool changed = false;
+	bool changed = false, links = false;
 
 	for (;;) {
 		ssize_t n = recv(rw->events, buf, sizeof(buf), MSG_DONTWAIT);
@@ -162,6 +175,7 @@ void wg_os_route_watch_drain(struct wg_route_watch *rw)
 		}
 		if (n > 0 || (n < 0 && (errno == ENOBUFS || errno == EINTR))) {
 			changed = true;
+			links = links || n < 0 || has_link(buf, (size_t)n);
 			continue;
 		}
 		break;
@@ -170,6 +184,7 @@ void wg_os_route_watch_drain(struct wg_route_watch *rw)
 		new_generation(rw);
 		rw->addr6_gen++;
 	}
+	return links;
 }
 
 union nl_buf {

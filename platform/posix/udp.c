@@ -470,10 +470,9 @@ int wg_udp_route_fd(const struct wg_udp *udp)
 	return udp->routes ? wg_os_route_watch_fd(udp->routes) : -1;
 }
 
-void wg_udp_route_update(struct wg_udp *udp)
+bool wg_udp_route_update(struct wg_udp *udp)
 {
-	if (udp->routes)
-		wg_os_route_watch_drain(udp->routes);
+	return udp->routes && wg_os_route_watch_drain(udp->routes);
 }
 
 int wg_posix_udp_fd_for(const struct wg_udp *udp, const struct wg_endpoint *to)

@@ -236,7 +236,9 @@ struct wg_route_watch;
 struct wg_route_watch *wg_os_route_watch_open(void);
 void wg_os_route_watch_close(struct wg_route_watch *rw);
 int wg_os_route_watch_fd(const struct wg_route_watch *rw);
-void wg_os_route_watch_drain(struct wg_route_watch *rw);
+/* Takes the pending change messages; true if interfaces may have come,
+ * gone or been renamed (link messages, or messages lost). */
+bool wg_os_route_watch_drain(struct wg_route_watch *rw);
 bool wg_os_route_keeps_source(struct wg_route_watch *rw, const struct wg_udp *udp,
 			      const struct wg_endpoint *to);
 /* Whether a datagram to `to` too large for the egress interface may be

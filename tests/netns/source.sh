@@ -653,6 +653,18 @@ test_absent()
 	ipr a link set u9 up
 	ipr a route replace 192.0.2.0/24 dev u9
 	check "$tag: u9 appears: a ping gets through within 15 s" ping_within a "$(t4 b)" 15
+	# Renamed away, u9 is gone for the peer (the interface index it was
+	# found at now names u7); renamed back, it is used again.
+	ipr a link set u9 down
+	ipr a link set u9 name u7
+	ipr a link set u7 up
+	ipr a route replace 192.0.2.0/24 dev u7
+	refused "$tag, u9 renamed to u7" egress-absent
+	ipr a link set u7 down
+	ipr a link set u7 name u9
+	ipr a link set u9 up
+	ipr a route replace 192.0.2.0/24 dev u9
+	check "$tag: u9 back: a ping gets through within 15 s" ping_within a "$(t4 b)" 15
 
 	tag="egress without a route"
 	ipr a link add d0 type veth peer name d1

@@ -59,9 +59,10 @@ int wg_udp_send(struct wg_udp *udp, struct wg_endpoint *to, const uint8_t *buf, 
 /* Route changes (Linux): a sticky IPv4 source is kept only while the
  * route to the peer leaves through the interface it was learned on. Watch
  * wg_udp_route_fd (-1: no watch) for reading and call wg_udp_route_update
- * when it is readable. */
+ * when it is readable; it returns true when interfaces may have come,
+ * gone or been renamed (egress interfaces are then looked up again). */
 int wg_udp_route_fd(const struct wg_udp *udp);
-void wg_udp_route_update(struct wg_udp *udp);
+bool wg_udp_route_update(struct wg_udp *udp);
 
 /* ICMP errors drawn by our datagrams (Linux: IP_RECVERR/IPV6_RECVERR and
  * the socket's error queue). When a destination answers a datagram we sent
