@@ -404,8 +404,8 @@ static void conn_on_stall(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	if (c->discarding)
-		wg_log_info("UAPI: closing a connection that kept sending for %u ms after its "
-			    "malformed request was answered",
+		wg_log_info("UAPI: closing a connection that did not close within %u ms of the "
+			    "answer to its malformed request",
 			    c->ctl->stall_ms);
 	else
 		wg_log_info("UAPI: closing a connection that sent part of a request and then "
