@@ -9,7 +9,8 @@
 #
 # Options: -t SECONDS per target, -n RUNS per target (instead of -t; also
 # -entropic=0: its per-feature bookkeeping costs these targets a third of
-# their speed, and a count-bound run wants executions), -b DIR build
+# their speed, and a count-bound run wants executions), -S SEED libFuzzer's
+# seed (0, the default, draws one; a fixed one repeats a run), -b DIR build
 # directory (default build-fuzz), -s skip the build (run what BUILD
 # holds; for runs side by side), -w DIR work directory (default
 # BUILD/work: grown corpora, crash artifacts, logs); anything after --
@@ -25,13 +26,15 @@ runs=
 work=
 build=build-fuzz
 skip_build=
-while getopts "t:n:w:b:s" opt; do
+seed=0
+while getopts "t:n:w:b:sS:" opt; do
 	case $opt in
 	t) secs=$OPTARG ;;
 	n) runs=$OPTARG ;;
 	w) work=$OPTARG ;;
 	b) build=$OPTARG ;;
 	s) skip_build=1 ;;
+	S) seed=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
@@ -83,8 +86,8 @@ for t in "${targets[@]}"; do
 	grown=$work/corpus/$t
 	log=$work/$t.log
 	mkdir -p "$grown" "$work/artifacts"
-	limit=(-max_total_time="$secs")
-	[ -n "$runs" ] && limit=(-runs="$runs" -entropic=0)
+	limit=(-seed="$seed" -max_total_time="$secs")
+	[ -n "$runs" ] && limit=(-seed="$seed" -runs="$runs" -entropic=0)
 	echo "== fuzz_$t ${limit[*]}"
 	if "$bin" "$grown" "$seeds" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=1024 \
 		-print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" "${extra[@]}" >"$log" 2>&1; then

@@ -33,7 +33,7 @@ echo "== fuzzing: every libFuzzer target briefly from its seed corpus"
 # A fixed seed makes the run the same on every machine (up to how far 10 s
 # get), so a result can be reproduced; WGD_FUZZ_SEED=0 draws a random one.
 # Exploring is for long runs: scripts/fuzz.sh -t 600.
-bash scripts/fuzz.sh -- -seed="${WGD_FUZZ_SEED:-1}"
+bash scripts/fuzz.sh -S "${WGD_FUZZ_SEED:-1}"
 
 echo "== network namespace suite (root), daemon built with ASan+UBSan"
 # The whole suite runs against the sanitized daemon: its logs are scanned
