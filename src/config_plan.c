@@ -219,16 +219,21 @@ static struct wg_peer *kept_conflict(struct wg_device *dev, struct wg_config_pla
 	return NULL;
 }
 
-/* Fills given with the keys of the set's sections that set a source
- * (entries in keys, one per section). */
-static int sourced_keys(const struct wg_uapi_set *set, struct wg_pubkey_table *given,
-			struct wg_pubkey_entry *keys)
+static bool gives_source(const struct wg_uapi_peer *sp)
 {
-	size_t n = 0;
-	int ret = wg_pubkey_table_reserve(given, set->n_peers);
+	return sp->ext && sp->ext->has_source;
+}
 
+/* Fills given with the keys of the set's n sections that set a source
+ * (entries in keys). */
+static int sourced_keys(const struct wg_uapi_set *set, struct wg_pubkey_table *given,
+			struct wg_pubkey_entry *keys, size_t n)
+{
+	int ret = wg_pubkey_table_reserve(given, n);
+
+	n = 0;
 	for (size_t i = 0; ret == 0 && i < set->n_peers; i++) {
-		if (!set->peers[i].ext || !set->peers[i].ext->has_source)
+		if (!gives_source(&set->peers[i]))
 			continue;
 		memcpy(keys[n].key, set->peers[i].public_key, WG_KEY_LEN);
 		(void)wg_pubkey_find_or_insert(given, &keys[n++]); /* room reserved */
@@ -246,16 +251,19 @@ static int plan_bind_sources(struct wg_device *dev, struct wg_config_plan *pl)
 	struct wg_pubkey_table given;
 	struct wg_peer *bad = NULL;
 	char name[WG_LOG_KEY_LEN], a[WG_ADDR_PAIR_STRLEN], b[WG_ADDR_PAIR_STRLEN];
+	size_t n = 0;
 	int ret;
 
 	if (!set->has_bind || set->replace_peers || wg_addr_pair_equal(&set->bind, &dev->bind))
 		return 0;
-	keys = calloc(set->n_peers ? set->n_peers : 1, sizeof(*keys));
+	for (size_t i = 0; i < set->n_peers; i++)
+		n += gives_source(&set->peers[i]);
+	keys = calloc(n ? n : 1, sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
 	ret = wg_pubkey_table_init(&given);
 	if (ret == 0) {
-		ret = sourced_keys(set, &given, keys);
+		ret = sourced_keys(set, &given, keys, n);
 		if (ret == 0)
 			bad = kept_conflict(dev, pl, &given);
 		wg_pubkey_table_free(&given);

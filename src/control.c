@@ -281,14 +281,11 @@ static bool conn_blocked(const struct conn *c)
 /* Output is all sent and the connection is closing. After a framing error
  * the client may still be writing the rest of its request: closing with
  * unread data would reset it before it reads the answer, so the write side
- * is shut and input is read and dropped until EOF, for at most stall_ms.
- * Returns false if the connection was freed. */
+ * is shut and input is read and dropped until EOF, within stall_ms of the
+ * error (conn_arm_stall). Returns false if the connection was freed. */
 static bool conn_finish(struct conn *c)
 {
-	struct timeval tv = {c->ctl->stall_ms / 1000, (c->ctl->stall_ms % 1000) * 1000};
-
-	if (!c->discarding || shutdown(c->fd, SHUT_WR) || event_add(c->ev_read, NULL) ||
-	    event_add(c->ev_stall, &tv)) {
+	if (!c->discarding || shutdown(c->fd, SHUT_WR) || event_add(c->ev_read, NULL)) {
 		conn_free(c);
 		return false;
 	}
@@ -388,15 +385,21 @@ static size_t conn_consume(struct conn *c, const char *data, size_t len)
 	return off;
 }
 
-/* An unfinished request gives the client stall_ms from its last byte. */
+/* An unfinished request gives the client stall_ms from its last byte; a
+ * framing error, stall_ms from the error to take the answer and close
+ * (armed once: a client that never reads nor closes is not kept). */
 static void conn_arm_stall(struct conn *c)
 {
 	struct timeval tv = {c->ctl->stall_ms / 1000, (c->ctl->stall_ms % 1000) * 1000};
 
-	if (!c->closing && wg_uapi_reader_busy(&c->in))
+	if (c->discarding) {
+		if (!event_pending(c->ev_stall, EV_TIMEOUT, NULL))
+			event_add(c->ev_stall, &tv);
+	} else if (!c->closing && wg_uapi_reader_busy(&c->in)) {
 		event_add(c->ev_stall, &tv);
-	else
+	} else {
 		event_del(c->ev_stall);
+	}
 }
 
 static void conn_on_stall(evutil_socket_t fd, short what, void *arg)
@@ -404,8 +407,8 @@ static void conn_on_stall(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	if (c->discarding)
-		wg_log_info("UAPI: closing a connection that did not close within %u ms of the "
-			    "answer to its malformed request",
+		wg_log_info("UAPI: closing a connection that did not close within %u ms of its "
+			    "malformed request",
 			    c->ctl->stall_ms);
 	else
 		wg_log_info("UAPI: closing a connection that sent part of a request and then "

@@ -13,12 +13,15 @@
  * keep failing for it. */
 #define EGRESS_LOOKUP_NS WG_NSEC_PER_SEC
 
+static void egress_found(struct wg_peer *peer, unsigned int ifindex)
+{
+	peer->src_cfg.egress_ifindex = ifindex;
+	peer->src_cfg.egress_looked_ns = wg_dev_now(peer->dev);
+}
+
 static void egress_lookup(struct wg_peer *peer)
 {
-	struct wg_peer_source *s = &peer->src_cfg;
-
-	s->egress_ifindex = wg_udp_ifindex(s->egress);
-	s->egress_looked_ns = wg_dev_now(peer->dev);
+	egress_found(peer, wg_udp_ifindex(peer->src_cfg.egress));
 }
 
 void wg_source_configure(struct wg_peer *peer, const struct wg_uapi_peer *sp)
@@ -204,12 +207,29 @@ bool wg_source_conflicts(const struct wg_peer *peer, const struct wg_addr_pair *
 	return bind_overrides(&peer->src_cfg.addr, bind);
 }
 
+/* Peers share a few uplinks: the first names met are asked of the system
+ * once per call, not once per peer. */
+#define LINKS_REMEMBERED 8
+
+struct seen_link {
+	const char *name;
+	unsigned int ifindex;
+};
+
 void wg_source_links_changed(struct wg_device *dev)
 {
+	struct seen_link seen[LINKS_REMEMBERED];
+	size_t n = 0, i;
+
 	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next) {
-		if (!p->src_cfg.egress[0])
+		const char *name = p->src_cfg.egress;
+		if (!name[0])
 			continue;
-		egress_lookup(p);
+		for (i = 0; i < n && strcmp(seen[i].name, name); i++)
+			;
+		if (i == n && n < LINKS_REMEMBERED)
+			seen[n++] = (struct seen_link){name, wg_udp_ifindex(name)};
+		egress_found(p, i < n ? seen[i].ifindex : wg_udp_ifindex(name));
 		wg_source_apply(p);
 	}
 }

@@ -132,27 +132,30 @@ static void new_generation(struct wg_route_watch *rw)
 	rw->gen = 1;
 }
 
-/* Whether a batch of n bytes holds only IPv6 address messages. */
-static bool only_addr6(const char *buf, size_t n)
+/* Whether a batch of n bytes holds only IPv6 address messages (and at
+ * least one). */
+static bool only_addr6(const char *buf, int n)
 {
 	const struct nlmsghdr *h = (const void *)buf;
-	size_t left = n;
+	int left = n;
+	bool any = false;
 
 	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
 		const struct ifaddrmsg *ifa = NLMSG_DATA(h);
 		if ((h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR) ||
 		    h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) || ifa->ifa_family != AF_INET6)
 			return false;
+		any = true;
 	}
-	return true;
+	return any;
 }
 
 /* Whether a batch of n bytes holds a link message (an interface came,
  * went, was renamed or changed state). */
-static bool has_link(const char *buf, size_t n)
+static bool has_link(const char *buf, int n)
 {
 	const struct nlmsghdr *h = (const void *)buf;
-	size_t left = n;
+	int left = n;
 
 	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
 		if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK)
@@ -161,21 +164,23 @@ static bool has_link(const char *buf, size_t n)
 }
 
 /* Any message, or an overrun (ENOBUFS: changes were lost), is a change;
- * IPv6 address messages only change what IPv6 addresses the host has. */
+ * IPv6 address messages only change what IPv6 addresses the host has. A
+ * message cut short (MSG_TRUNC gives its whole length) counts as lost. */
 bool wg_os_route_watch_drain(struct wg_route_watch *rw)
 {
-	char buf[8192];
+	char buf[16384];
 	bool changed = false, links = false;
 
 	for (;;) {
-		ssize_t n = recv(rw->events, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n > 0 && only_addr6(buf, (size_t)n)) {
+		ssize_t n = recv(rw->events, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		bool lost = (n < 0 && errno == ENOBUFS) || n > (ssize_t)sizeof(buf);
+		if (!lost && n > 0 && only_addr6(buf, (int)n)) {
 			rw->addr6_gen++;
 			continue;
 		}
-		if (n > 0 || (n < 0 && (errno == ENOBUFS || errno == EINTR))) {
+		if (n > 0 || lost || (n < 0 && errno == EINTR)) {
 			changed = true;
-			links = links || n < 0 || has_link(buf, (size_t)n);
+			links = links || lost || (n > 0 && has_link(buf, (int)n));
 			continue;
 		}
 		break;

@@ -455,23 +455,27 @@ test_bootstrap_loop()
 
 # --- stock tools on a device with the extensions set ------------------------
 
-# uapi_get NODE: the raw UAPI get of the node's device.
-# The reply is read up to its errno line and the blank line after it.
-uapi_get()
+# uapi_req NODE REQUEST: the raw UAPI reply to REQUEST (text, \n escapes
+# allowed) from the node's device, read up to its errno line and the blank
+# line after it.
+uapi_req()
 {
 	nsx "$1" python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(5)
 s.connect(sys.argv[1])
-s.sendall(b"get=1\n\n")
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode())
 buf = b""
 while not (buf.startswith(b"errno=") or b"\nerrno=" in buf) or not buf.endswith(b"\n\n"):
     d = s.recv(65536)
     if not d:
         break
     buf += d
-sys.stdout.write(buf.decode())' "/run/wireguard/${IFACE[$1]}.sock"
+sys.stdout.write(buf.decode())' "/run/wireguard/${IFACE[$1]}.sock" "$2"
 }
+
+# uapi_get NODE: the raw UAPI get of the node's device.
+uapi_get() { uapi_req "$1" 'get=1\n\n'; }
 
 # get_has NODE LINE: the raw get has exactly this line.
 get_has() { uapi_get "$1" | grep -qxF -- "$2"; }
@@ -568,7 +572,9 @@ test_stock_read()
 	check "$tag: wgd set peer B source $src exits 0" wgdx a set "${IFACE[a]}" peer "${PUB[b]}" source "$src"
 	check "$tag: a bind address B's source differs from is refused, naming B" \
 		refused_naming a "${PUB[b]}" set "${IFACE[a]}" bind 192.0.2.9
-	check "$tag: after the refusal: no wgd_bind in get" get_lacks a wgd_bind
+	eq "$tag: the daemon refuses it too (raw set)" \
+		"$(uapi_req a 'set=1\nwgd_bind=192.0.2.9\n\n')" "errno=-22"
+	check "$tag: after the refusals: no wgd_bind in get" get_lacks a wgd_bind
 	check "$tag: bind with B's source cleared in the same command exits 0" \
 		wgdx a set "${IFACE[a]}" bind 192.0.2.9 peer "${PUB[b]}" source none
 	check "$tag: wgd set bind none exits 0" wgdx a set "${IFACE[a]}" bind none
