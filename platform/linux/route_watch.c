@@ -134,10 +134,10 @@ static void new_generation(struct wg_route_watch *rw)
 
 /* Whether a batch of n bytes holds only IPv6 address messages (and at
  * least one). */
-static bool only_addr6(const char *buf, int n)
+static bool only_addr6(const char *buf, size_t n)
 {
 	const struct nlmsghdr *h = (const void *)buf;
-	int left = n;
+	size_t left = n;
 	bool any = false;
 
 	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
@@ -152,10 +152,10 @@ static bool only_addr6(const char *buf, int n)
 
 /* Whether a batch of n bytes holds a link message (an interface came,
  * went, was renamed or changed state). */
-static bool has_link(const char *buf, int n)
+static bool has_link(const char *buf, size_t n)
 {
 	const struct nlmsghdr *h = (const void *)buf;
-	int left = n;
+	size_t left = n;
 
 	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
 		if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK)
@@ -174,13 +174,13 @@ bool wg_os_route_watch_drain(struct wg_route_watch *rw)
 	for (;;) {
 		ssize_t n = recv(rw->events, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 		bool lost = (n < 0 && errno == ENOBUFS) || n > (ssize_t)sizeof(buf);
-		if (!lost && n > 0 && only_addr6(buf, (int)n)) {
+		if (!lost && n > 0 && only_addr6(buf, (size_t)n)) {
 			rw->addr6_gen++;
 			continue;
 		}
 		if (n > 0 || lost || (n < 0 && errno == EINTR)) {
 			changed = true;
-			links = links || lost || (n > 0 && has_link(buf, (int)n));
+			links = links || lost || (n > 0 && has_link(buf, (size_t)n));
 			continue;
 		}
 		break;
