@@ -257,3 +257,9 @@ bool wg_addr_pair_equal(const struct wg_addr_pair *a, const struct wg_addr_pair 
 	       (!a->has_v4 || a->v4.s_addr == b->v4.s_addr) &&
 	       (!a->has_v6 || !memcmp(&a->v6, &b->v6, sizeof(a->v6)));
 }
+
+bool wg_addr_pair_contradicts(const struct wg_addr_pair *src, const struct wg_addr_pair *bind)
+{
+	return (src->has_v4 && bind->has_v4 && src->v4.s_addr != bind->v4.s_addr) ||
+	       (src->has_v6 && bind->has_v6 && memcmp(&src->v6, &bind->v6, sizeof(src->v6)));
+}

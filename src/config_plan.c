@@ -212,7 +212,7 @@ static struct wg_peer *kept_conflict(struct wg_device *dev, struct wg_config_pla
 	struct wg_plan_key *entry;
 
 	for (struct wg_peer *p = dev->peers_head; p; p = p->list_next)
-		if (wg_source_conflicts(p, &pl->set->bind) &&
+		if (wg_addr_pair_contradicts(&p->src_cfg.addr, &pl->set->bind) &&
 		    plan_current(dev, pl, p->pubkey.key, &entry) == p &&
 		    !set_gives_source(given, p->pubkey.key))
 			return p;

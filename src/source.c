@@ -185,26 +185,13 @@ void wg_source_put(const struct wg_peer *peer, struct wg_uapi_writer *w)
 		wg_uapi_put_str(w, "wgd_egress", s->egress);
 }
 
-/* A source of a family the device is bound in, other than the bind
- * address: replies would come back where nothing listens. */
-static bool bind_overrides(const struct wg_addr_pair *src, const struct wg_addr_pair *bind)
-{
-	return (src->has_v4 && bind->has_v4 && src->v4.s_addr != bind->v4.s_addr) ||
-	       (src->has_v6 && bind->has_v6 && memcmp(&src->v6, &bind->v6, sizeof(src->v6)));
-}
-
 int wg_source_check(const struct wg_uapi_peer *sp, const struct wg_addr_pair *bind)
 {
 	if (sp->ext && sp->ext->egress[0] && !wg_udp_can_pin_egress())
 		return -EOPNOTSUPP;
-	if (sp->ext && sp->ext->has_source && bind_overrides(&sp->ext->source, bind))
+	if (sp->ext && sp->ext->has_source && wg_addr_pair_contradicts(&sp->ext->source, bind))
 		return -EINVAL;
 	return 0;
-}
-
-bool wg_source_conflicts(const struct wg_peer *peer, const struct wg_addr_pair *bind)
-{
-	return bind_overrides(&peer->src_cfg.addr, bind);
 }
 
 /* Peers share a few uplinks: the first names met are asked of the system

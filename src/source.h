@@ -53,9 +53,6 @@ bool wg_source_send_failed(struct wg_peer *peer, int err);
  * pin. No configured source ever conflicts with the bind address: the
  * plan also refuses a bind change that a kept source rules out. */
 int wg_source_check(const struct wg_uapi_peer *sp, const struct wg_addr_pair *bind);
-/* Whether the peer's configured source is ruled out by bind (a source of
- * a bound family other than its bind address). */
-bool wg_source_conflicts(const struct wg_peer *peer, const struct wg_addr_pair *bind);
 /* Interfaces came, went or were renamed: every egress interface is looked
  * up again, so one recreated under its name (a PPP link coming back) is
  * used at once and a renamed one no longer. */

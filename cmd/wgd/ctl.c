@@ -278,12 +278,6 @@ static struct wg_addr_pair reply_bind(const char *reply)
 	return bind;
 }
 
-static bool differs(const struct wg_addr_pair *s, const struct wg_addr_pair *bind)
-{
-	return (s->has_v4 && bind->has_v4 && s->v4.s_addr != bind->v4.s_addr) ||
-	       (s->has_v6 && bind->has_v6 && memcmp(&s->v6, &bind->v6, sizeof(s->v6)));
-}
-
 /* Whether the request gives the peer of key a source. */
 static bool request_gives_source(const struct wg_ctl_request *r, const uint8_t *key)
 {
@@ -311,7 +305,7 @@ static int check_kept_sources(const struct wg_ctl_request *r, const char *reply,
 			continue;
 		memcpy(v, l.val, l.vlen);
 		v[l.vlen] = '\0';
-		if (wg_addr_pair_parse(&src, v) || !differs(&src, &r->bind) ||
+		if (wg_addr_pair_parse(&src, v) || !wg_addr_pair_contradicts(&src, &r->bind) ||
 		    request_gives_source(r, k))
 			continue;
 		wg_key_to_base64(b64, k);
@@ -333,7 +327,7 @@ int wg_ctl_check_sources(const struct wg_ctl_request *r, const char *reply, char
 		return -EINVAL;
 	for (size_t i = 0; i < r->n_peers; i++) {
 		const struct wg_ctl_peer *p = &r->peers[i];
-		if (!p->has_source || !differs(&p->source, &bind))
+		if (!p->has_source || !wg_addr_pair_contradicts(&p->source, &bind))
 			continue;
 		wg_key_to_base64(b64, p->key);
 		return fail(err, errlen,

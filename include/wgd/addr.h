@@ -68,6 +68,10 @@ int wg_addr_pair_parse(struct wg_addr_pair *out, const char *text);
 /* IPv4 first, comma-separated; "none" when unset. Returns buf. */
 char *wg_addr_pair_format(const struct wg_addr_pair *p, char *buf, size_t len);
 bool wg_addr_pair_equal(const struct wg_addr_pair *a, const struct wg_addr_pair *b);
+/* Whether src names an address of a family that bind names a different
+ * one of: a peer source a bound family cannot send from (replies come
+ * back to the source, and only the bind address listens). */
+bool wg_addr_pair_contradicts(const struct wg_addr_pair *src, const struct wg_addr_pair *bind);
 static inline bool wg_addr_pair_set(const struct wg_addr_pair *p)
 {
 	return p->has_v4 || p->has_v6;
